@@ -1,0 +1,269 @@
+"""One HTTP client for Pendo: auth header, timeouts, retries with backoff, streaming parses.
+
+Both plugins use it: the tap for GET lists and streamed aggregations, the target for
+metadata writes and track events.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import ijson
+import orjson
+import requests
+import urllib3
+
+from pendo_http.errors import (
+    PendoAuthError,
+    PendoError,
+    PendoFatalError,
+    PendoQueryTooLarge,
+    PendoRetriableError,
+    classify,
+)
+
+AUTH_HEADER = "x-pendo-integration-key"
+USER_AGENT = "pendo-singer (tap-pendo/target-pendo)"
+
+# Failures while connecting or while a body is being read: all worth a retry.
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+    ijson.common.IncompleteJSONError,
+    orjson.JSONDecodeError,
+    ConnectionError,
+    TimeoutError,
+)
+
+logger = logging.getLogger("pendo_http")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry: exponential backoff with jitter, capped."""
+
+    max_tries: int = 8
+    base_seconds: float = 1.0
+    cap_seconds: float = 60.0
+    retry_after_cap_seconds: float = 120.0
+
+    def wait_seconds(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_cap_seconds)
+        delay = min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1)))
+        return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
+
+def _transient_error(exc: BaseException, what: str) -> PendoRetriableError:
+    return PendoRetriableError(f"{type(exc).__name__} during {what}: {exc}")
+
+
+class PendoClient:
+    """A requests session bound to one Pendo base URL and key."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        integration_key: str | None,
+        timeout_seconds: float = 300.0,
+        connect_timeout_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = integration_key
+        self.timeout = (connect_timeout_seconds, timeout_seconds)
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        # TLS verification stays on: requests verifies by default and nothing here turns it off.
+        self.session.verify = True
+        self._sleep = sleep
+        self.calls = 0
+        self.retries = 0
+
+    # -- the one request path -------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        stream: bool = False,
+        aggregation: bool = False,
+        secret: str | None = None,
+        secret_setting: str = "integration_key",
+    ) -> requests.Response:
+        """Send one request, retrying transient failures; returns a 2xx response.
+
+        Raises PendoAuthError at once on 401/403, PendoFatalError on other 4xx,
+        PendoQueryTooLarge when an aggregation is refused as too big, and
+        PendoRetriableError once retries are exhausted.
+        """
+        url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
+        headers = {"Content-Type": "application/json"}
+        key = secret if secret is not None else self._key
+        if key:
+            headers[AUTH_HEADER] = key
+        data = raw_body if raw_body is not None else (orjson.dumps(body) if body is not None else None)
+        attempt = 0
+        while True:
+            attempt += 1
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, data=data, headers=headers,
+                    timeout=self.timeout, stream=stream,
+                )
+            except TRANSIENT_EXCEPTIONS as exc:
+                error: PendoError = _transient_error(exc, what)
+            else:
+                error = classify(response, what=what, secret_setting=secret_setting, aggregation=aggregation)
+                if error is None:
+                    return response
+                response.close()
+            if not isinstance(error, PendoRetriableError) or attempt >= self.retry.max_tries:
+                raise error
+            self.retries += 1
+            wait = self.retry.wait_seconds(attempt, error.retry_after)
+            logger.warning("%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait)
+            self._sleep(wait)
+
+    def backoff(self, attempt: int, error: PendoRetriableError) -> None:
+        """Wait before retrying something the caller restarts itself (a broken body)."""
+        if attempt >= self.retry.max_tries:
+            raise error
+        self.retries += 1
+        wait = self.retry.wait_seconds(attempt, error.retry_after)
+        logger.warning("%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait)
+        self._sleep(wait)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_json(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
+        """A small JSON body, parsed; a body broken mid-read is retried."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.send("GET", path, what=what, params=params)
+            try:
+                return orjson.loads(response.content) if response.content.strip() else None
+            except TRANSIENT_EXCEPTIONS as exc:
+                self.backoff(attempt, _transient_error(exc, what))
+
+    def iter_json_items(
+        self,
+        method: str,
+        path: str,
+        *,
+        prefix: str,
+        what: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        aggregation: bool = False,
+    ) -> Iterator[Any]:
+        """Stream the items at `prefix` ("item" for a bare array, "results.item" for an
+        aggregation) without holding the body. Errors while the body is read raise
+        PendoRetriableError: the caller decides where to resume."""
+        response = self.send(
+            method, path, what=what, params=params, body=body, stream=True, aggregation=aggregation
+        )
+        response.raw.decode_content = True
+        try:
+            yield from ijson.items(response.raw, prefix, use_float=True)
+        except TRANSIENT_EXCEPTIONS as exc:
+            raise _transient_error(exc, what) from None
+        except ijson.JSONError as exc:
+            raise _transient_error(exc, what) from None
+        finally:
+            response.close()
+
+    def aggregate(self, pipeline: list[dict[str, Any]], *, what: str) -> Iterator[dict[str, Any]]:
+        """Rows of one aggregation, streamed."""
+        body = {
+            "response": {"mimeType": "application/json"},
+            "request": {"requestId": what, "pipeline": pipeline},
+        }
+        return self.iter_json_items(
+            "POST", "/api/v1/aggregation", prefix="results.item", what=what, body=body, aggregation=True
+        )
+
+    def resumable(
+        self,
+        start: Callable[[], Iterator[Any]],
+        *,
+        what: str,
+    ) -> Iterator[Any]:
+        """Re-run `start` after a broken body until it completes.
+
+        `start` must build its request from the caller's progress (the last key it
+        yielded), so a retry continues where the broken body stopped. Attempts count
+        consecutive failures without progress.
+        """
+        attempt = 0
+        while True:
+            progressed = False
+            try:
+                for item in start():
+                    progressed = True
+                    yield item
+                return
+            except PendoRetriableError as error:
+                attempt = 1 if progressed else attempt + 1
+                self.backoff(attempt, error)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def post_json(
+        self,
+        path_or_url: str,
+        body: Any,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        secret: str | None = None,
+        secret_setting: str = "integration_key",
+    ) -> Any:
+        """POST a JSON body; returns the parsed response body (None when empty)."""
+        response = self.send(
+            "POST", path_or_url, what=what, params=params, body=body,
+            secret=secret, secret_setting=secret_setting,
+        )
+        content = response.content
+        if not content.strip():
+            return None
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return content.decode("utf-8", "replace")
+
+    def verify_key(self) -> dict[str, Any]:
+        """`GET /api/v1/token/verify`: fails fast with a clear message on a wrong key."""
+        result = self.get_json("/api/v1/token/verify", what="key check (GET /api/v1/token/verify)")
+        return result if isinstance(result, dict) else {}
+
+
+__all__ = [
+    "AUTH_HEADER",
+    "PendoAuthError",
+    "PendoClient",
+    "PendoFatalError",
+    "PendoQueryTooLarge",
+    "PendoRetriableError",
+    "RetryPolicy",
+]

@@ -1,0 +1,110 @@
+"""What a Pendo response means: success, retry, split the query, or stop."""
+
+from __future__ import annotations
+
+import requests
+
+# Pendo's 400 body when an aggregation is too big to run (shared/pendo-api.md §3.7, peers.md).
+QUERY_TOO_LARGE_MARKERS = ("exceeded memory limit", "query exceeded", "too large")
+RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+BODY_SNIPPET_CHARS = 300
+
+
+class PendoError(Exception):
+    """Base class for every error this package raises."""
+
+
+class PendoRetriableError(PendoError):
+    """A failure worth trying again: 429, 408, 5xx, timeouts, dropped connections."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class PendoFatalError(PendoError):
+    """A failure that retrying cannot fix (a 4xx other than 408/429)."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class PendoAuthError(PendoFatalError):
+    """Pendo refused the credentials (401/403)."""
+
+
+class PendoQueryTooLarge(PendoError):
+    """Pendo refused or timed out an aggregation because it covers too much: split it."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_snippet(response: requests.Response) -> str:
+    """The start of a response body, for messages; bodies may be large or binary."""
+    try:
+        text = response.text
+    except Exception:  # noqa: BLE001 - a broken body must not hide the status
+        return ""
+    text = " ".join(text.split())
+    return text[:BODY_SNIPPET_CHARS] + ("…" if len(text) > BODY_SNIPPET_CHARS else "")
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Pendo does not document Retry-After; honour it when a proxy or Pendo sends one."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def auth_message(setting: str, status: int, what: str) -> str:
+    return (
+        f"Pendo refused the {what} (HTTP {status}). Check the `{setting}` setting, and that "
+        "`region` (or `api_url`) is the region of the Pendo subscription the key belongs to: "
+        "a key from another region is refused exactly like a wrong key."
+    )
+
+
+def classify(
+    response: requests.Response,
+    *,
+    what: str,
+    secret_setting: str = "integration_key",
+    aggregation: bool = False,
+) -> PendoError | None:
+    """Turn a non-2xx response into the error to raise, or None when it succeeded.
+
+    `what` names the request for messages ("aggregation on pageEvents", "metadata write").
+    Messages carry the status and a snippet of the body, never a header or the URL's secrets.
+    """
+    status = response.status_code
+    if status < 300:
+        return None
+    snippet = body_snippet(response)
+    if status in (401, 403):
+        key_kind = "Track Event Shared Secret" if secret_setting == "track_event_secret" else "integration key"
+        message = auth_message(secret_setting, status, key_kind) + f" Request: {what}."
+        if snippet:
+            message += f" Pendo said: {snippet}"
+        return PendoAuthError(message, status=status, body=snippet)
+    if aggregation and (
+        (status == 400 and any(m in snippet.lower() for m in QUERY_TOO_LARGE_MARKERS))
+    ):
+        return PendoQueryTooLarge(f"Pendo refused {what} as too large (HTTP {status}): {snippet}", status=status)
+    if status in RETRIABLE_STATUSES:
+        detail = f": {snippet}" if snippet else ""
+        return PendoRetriableError(
+            f"Pendo answered HTTP {status} to {what}{detail}",
+            status=status,
+            retry_after=retry_after_seconds(response),
+        )
+    detail = f": {snippet}" if snippet else " with an empty body"
+    return PendoFatalError(f"Pendo answered HTTP {status} to {what}{detail}", status=status, body=snippet)

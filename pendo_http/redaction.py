@@ -1,0 +1,71 @@
+"""Keep secrets out of logs, error messages and files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+MASK = "***"
+
+
+class Redactor:
+    """Replaces every known secret value in a text with a mask."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.redactor(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text = str(exc)
+            if self.redactor(text) != text:
+                record.exc_info = None
+                record.exc_text = None
+                record.msg = f"{record.msg} [{type(exc).__name__}: {self.redactor(text)}]"
+        return True
+
+
+def install_log_redaction(redactor: Redactor) -> None:
+    """Attach the redactor to the root logger's handlers and to every logger's records.
+
+    A filter on each handler catches records from any library (urllib3 debug lines
+    carry URLs and headers), not only our own loggers.
+    """
+    log_filter = _RedactingFilter(redactor)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
+            handler.addFilter(log_filter)
+    old_factory = logging.getLogRecordFactory()
+    if getattr(old_factory, "_pendo_redacting", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = old_factory(*args, **kwargs)
+        log_filter.filter(record)
+        return record
+
+    factory._pendo_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -1,0 +1,1 @@
+"""tap-pendo: a Singer tap for Pendo's v1 API, built on the Meltano singer-sdk."""

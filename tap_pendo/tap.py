@@ -1,0 +1,153 @@
+"""TapPendo: configuration and the list of streams."""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+from pendo_http import PendoClient, Redactor, RetryPolicy, install_log_redaction, resolve_api_base
+from pendo_http.regions import REGIONS
+
+
+class TapPendo(Tap):
+    """Extracts Pendo objects and events as Singer messages."""
+
+    name = "tap-pendo"
+    package_name = "pendo-singer"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "integration_key",
+            th.StringType,
+            secret=True,
+            title="Integration key",
+            description=(
+                "Pendo integration key (Settings > Integrations > Integration Keys). Required, "
+                "unless the legacy `x_pendo_integration_key` is set."
+            ),
+        ),
+        th.Property(
+            "x_pendo_integration_key",
+            th.StringType,
+            secret=True,
+            title="Integration key (legacy name)",
+            description="The singer-io tap-pendo name for `integration_key`; accepted so old configs work unchanged.",
+        ),
+        th.Property(
+            "region",
+            th.StringType(allowed_values=list(REGIONS)),
+            default="us",
+            description="Pendo region of the subscription: us, eu, us1, jpn or au.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description=(
+                "Base URL without `/api/v1`; overrides `region` (Pendo Adopt, a custom host, or the local simulator)."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Earliest time to extract incremental data from (ISO 8601). Default: 30 days ago for events, everything for objects.",
+        ),
+        th.Property(
+            "period",
+            th.StringType(allowed_values=["dayRange", "hourRange"]),
+            default="dayRange",
+            description="Aggregation granularity of events, page_events, feature_events and track_events rows: `day` or `hour`.",
+        ),
+        th.Property(
+            "lookback_window",
+            th.IntegerType,
+            default=1,
+            description="Days before the bookmark that event streams re-read each run, since Pendo updates aggregates late.",
+        ),
+        th.Property(
+            "event_window_days",
+            th.IntegerType,
+            default=1,
+            description="Days covered by one event aggregation request (1 to 30; Pendo asks for 1).",
+        ),
+        th.Property(
+            "include_anonymous_visitors",
+            th.BooleanType,
+            default=False,
+            description="Also extract anonymous visitors (and their history).",
+        ),
+        th.Property(
+            "app_ids",
+            th.ArrayType(th.StringType),
+            description="Application ids to extract. Default: every app of the subscription.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=50000,
+            description="Rows per aggregation page when paging visitors and accounts by key.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=300,
+            description="Seconds to wait for Pendo's response before retrying.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request on 429, 408, 5xx, timeouts and dropped connections.",
+        ),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds.",
+        ),
+        th.Property(
+            "visitor_history_concurrency",
+            th.IntegerType,
+            default=4,
+            description="Parallel requests for the visitor_history stream.",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def integration_key(self) -> str:
+        key = self.config.get("integration_key") or self.config.get("x_pendo_integration_key")
+        if not key:
+            sys.exit(
+                "tap-pendo: no integration key. Set the `integration_key` setting "
+                "(or TAP_PENDO_INTEGRATION_KEY in Meltano)."
+            )
+        return key
+
+    @cached_property
+    def client(self) -> PendoClient:
+        """The one HTTP client every stream shares."""
+        redactor = Redactor([self.integration_key])
+        install_log_redaction(redactor)
+        return PendoClient(
+            base_url=resolve_api_base(self.config.get("region"), self.config.get("api_url")),
+            integration_key=self.integration_key,
+            timeout_seconds=float(self.config.get("request_timeout", 300)),
+            retry=RetryPolicy(
+                max_tries=int(self.config.get("max_retries", 8)),
+                base_seconds=float(self.config.get("retry_backoff_seconds", 1.0)),
+            ),
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        from tap_pendo.event_streams import event_streams
+        from tap_pendo.streams import entity_streams
+
+        return [*entity_streams(self), *event_streams(self)]
+
+
+if __name__ == "__main__":
+    TapPendo.cli()
