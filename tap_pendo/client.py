@@ -1,0 +1,126 @@
+"""PendoStream: the base class every tap-pendo stream derives from.
+
+It owns what all Pendo streams share: the tap's one `PendoClient` (auth, retries,
+streaming parses), the `appId` parameter for aggregation sources, epoch-millisecond
+helpers for bookmarks, and turning a Pendo failure into one clear line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from functools import cached_property
+
+from singer_sdk import Stream
+
+from pendo_http import PendoClient, PendoError
+from tap_pendo.filters import quote
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+ALL_APPS = 'expandAppIds("*")'
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def ms_to_datetime(value: int | float) -> dt.datetime:
+    """Epoch milliseconds (Pendo's time format everywhere) to an aware UTC datetime."""
+    return _EPOCH + dt.timedelta(milliseconds=value)
+
+
+def ms_to_iso(value: int | float | None) -> str | None:
+    """Epoch milliseconds to an ISO 8601 UTC string (millisecond precision), None stays None."""
+    if value is None:
+        return None
+    return ms_to_datetime(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_ms(value: t.Any) -> int | None:  # noqa: ANN401
+    """A bookmark or setting to epoch ms: ints pass through, ISO strings and datetimes convert."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        msg = f"not a timestamp: {value!r}"
+        raise TypeError(msg)
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return int((moment - _EPOCH) / dt.timedelta(milliseconds=1))
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int((moment - _EPOCH) / dt.timedelta(milliseconds=1))
+
+
+def app_id_value(app_id: str | int) -> str | int:
+    """Pendo app ids are integers (-323232 is the default app); config gives strings."""
+    if isinstance(app_id, int):
+        return app_id
+    text = str(app_id).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+class PendoStream(Stream):
+    """Base stream: shared client, app selection, epoch-ms helpers, clean errors."""
+
+    # Subclasses: a short label used in request ids and error messages.
+    what: str = ""
+
+    ms_to_iso = staticmethod(ms_to_iso)
+    ms_to_datetime = staticmethod(ms_to_datetime)
+    to_ms = staticmethod(to_ms)
+    quote = staticmethod(quote)
+
+    @property
+    def client(self) -> PendoClient:
+        """The tap's one `PendoClient` (shared session, retry policy and counters)."""
+        return self._tap.client  # type: ignore[attr-defined]
+
+    @cached_property
+    def app_ids(self) -> list[str | int] | None:
+        """Configured app ids (ints where numeric), or None for every app."""
+        configured = self.config.get("app_ids")
+        if not configured:
+            return None
+        return [app_id_value(a) for a in configured]
+
+    @cached_property
+    def app_id_param(self) -> str | list[str | int]:
+        """The `appId` of aggregation sources: every app, or the configured list."""
+        return self.app_ids if self.app_ids is not None else ALL_APPS
+
+    def app_selected(self, app_id: t.Any) -> bool:  # noqa: ANN401
+        """True when a row's appId is among the configured apps (always, when unset)."""
+        if self.app_ids is None:
+            return True
+        return app_id_value(app_id) in self._app_id_set if app_id is not None else False
+
+    @cached_property
+    def _app_id_set(self) -> frozenset[str | int]:
+        return frozenset(self.app_ids or ())
+
+    @property
+    def start_date_ms(self) -> int | None:
+        """The `start_date` setting in epoch ms, or None."""
+        return to_ms(self.config.get("start_date"))
+
+    def bookmark_ms(self, context: Context | None) -> int | None:
+        """The stream's bookmark (epoch ms) from state; None on a first run (no state)."""
+        return to_ms(self.get_starting_replication_key_value(context))
+
+    def start_ms(self, context: Context | None) -> int | None:
+        """Where an incremental read starts: the bookmark, else `start_date`, else None."""
+        bookmark = self.bookmark_ms(context)
+        return bookmark if bookmark is not None else self.start_date_ms
+
+    def fail(self, error: PendoError) -> t.NoReturn:
+        """Stop the sync with a one-line message naming the stream (no traceback noise)."""
+        raise PendoStreamError(f"{self.name}: {error}") from None
+
+
+class PendoStreamError(PendoError):
+    """A Pendo failure attributed to one stream; the tap turns it into a clean exit."""
