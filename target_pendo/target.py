@@ -1,15 +1,437 @@
-"""TargetPendo (skeleton; see issue 4)."""
+"""TargetPendo: writes any tap's records back to Pendo as metadata and track events."""
 
 from __future__ import annotations
 
+import json
+import sys
+import threading
+import typing as t
+from functools import cached_property
+
 from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import (
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+from singer_sdk.io_base import SingerReader
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from pendo_http import (
+    PendoAuthError,
+    PendoFatalError,
+    PendoRetriableError,
+    Redactor,
+    install_log_redaction,
+    resolve_api_base,
+    resolve_track_url,
+)
+from pendo_http.regions import REGIONS
+from target_pendo.http import build_client
+from target_pendo.ledger import DeadLetterFile, Ledger
+from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.sinks import MetadataSink, PendoSink, TrackEventSink
+from target_pendo.streams_config import StreamConfigError, StreamSpec, resolve_stream_spec
+
+if t.TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
+
+# Input problems that concern one line: the line's record is dead-lettered and the run goes on.
+LINE_ERRORS: tuple[type[BaseException], ...] = (
+    InvalidInputLine,
+    RecordsWithoutSchemaException,
+    MissingKeyPropertiesError,
+    InvalidRecord,
+    ValueError,
+    KeyError,
+    TypeError,
+)
+
+STREAM_SCHEMA = th.ObjectType(
+    th.Property(
+        "object",
+        th.StringType(allowed_values=["visitor", "account", "parent_account", "track_event"]),
+        description="What the stream's records become in Pendo.",
+    ),
+    th.Property("id_field", th.StringType, description="Column holding the visitor/account id (default: the single key property, else visitorId/accountId/id)."),
+    th.Property(
+        "group", th.StringType(allowed_values=["custom", "agent"]), default="custom",
+        description="Metadata group written: `custom` or `agent`.",
+    ),
+    th.Property("create", th.BooleanType, default=False, description="Send `?create=true` so unknown ids are created (default: update-only; unknown ids are skipped and reported)."),
+    th.Property(
+        "fields",
+        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        description='Columns to send and their Pendo names, e.g. {"plan_name": "plan"}, or a list of columns (sent lower-cased). Default: every non-id column, lower-cased. Dotted paths reach into nested objects.',
+    ),
+    th.Property("ignore_unknown_fields", th.BooleanType, default=False, description="Drop (with a warning) columns that have no Pendo field instead of stopping before any write."),
+    th.Property("event_field", th.StringType, description="Track events: column with the event name (default: event/event_name/name)."),
+    th.Property("event_name", th.StringType, description="Track events: one fixed event name for every record."),
+    th.Property("timestamp_field", th.StringType, description="Track events: column with the event time (ISO 8601, datetime, or epoch seconds/milliseconds; default: timestamp/time/...)."),
+    th.Property("account_field", th.StringType, description="Track events: column with the account id (default: accountId/account_id)."),
+    th.Property(
+        "properties",
+        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        description="Track events: columns sent as event properties (list, or mapping column -> property name). Default: the record's `properties` object, else every other column.",
+    ),
+    th.Property(
+        "context_fields",
+        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        description="Track events: Pendo context key (ip, userAgent, url, title) -> column. Default: the record's `context` object, else columns with those names.",
+    ),
+    additional_properties=False,
+)
+
+
+class TolerantReader(SingerReader):
+    """The SDK's reader, except that one bad line never stops the run.
+
+    A line that is not JSON, a RECORD before its SCHEMA, a record missing its key
+    properties, an unknown message type: logged, the record (if any) dead-lettered, and
+    the next line read. TargetAbort (nothing more can be written) still stops the run.
+    """
+
+    target: TargetPendo | None = None
+
+    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+        stats: t.Counter[str] = t.Counter()
+        filein = file_input or self.default_input
+        for line in filein:
+            if not line.strip():
+                continue
+            self._current_message = line
+            try:
+                line_dict = self.deserialize_json(line)
+            except InvalidInputLine as error:
+                self._bad_line(None, line, f"line is not valid JSON: {error.__cause__ or error}")
+                stats["invalid"] += 1
+                continue
+            if not isinstance(line_dict, dict) or "type" not in line_dict:
+                self._bad_line(None, line, "line is not a Singer message (no `type`)")
+                stats["invalid"] += 1
+                continue
+            record_type = line_dict["type"]
+            callback = callbacks.get(record_type)
+            if callback is None:
+                if self.target is not None:
+                    self.target.logger.warning("Ignoring a message of unknown type %r.", record_type)
+                stats["unknown"] += 1
+                continue
+            try:
+                callback(line_dict)
+            except TargetAbort:
+                raise
+            except LINE_ERRORS as error:
+                self._bad_line(line_dict, line, f"{type(error).__name__}: {error}")
+            stats[record_type] += 1
+        return stats
+
+    def _bad_line(self, message: dict | None, line: str, reason: str) -> None:
+        target = self.target
+        if target is None:
+            raise InvalidInputLine(reason)
+        target.handle_bad_line(message, line, reason)
 
 
 class TargetPendo(Target):
+    """Writes Singer records to Pendo: visitor/account/parent-account metadata and track events."""
+
     name = "target-pendo"
     package_name = "pendo-singer"
-    default_sink_class = None  # type: ignore[assignment]
+    default_sink_class = MetadataSink
+    message_reader_class = TolerantReader
 
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "integration_key", th.StringType, secret=True, title="Integration key",
+            description="Pendo integration key with write access (Settings > Integrations > Integration Keys). Needed for metadata streams.",
+        ),
+        th.Property(
+            "track_event_secret", th.StringType, secret=True, title="Track Event Shared Secret",
+            description="The app's Track Event Shared Secret (Settings > Subscription Settings > app > App Details). Needed for track-event streams; not the integration key.",
+        ),
+        th.Property(
+            "region", th.StringType(allowed_values=list(REGIONS)), default="us",
+            description="Pendo region of the subscription: us, eu, us1, jpn or au.",
+        ),
+        th.Property("api_url", th.StringType, description="Base URL without `/api/v1`; overrides `region`."),
+        th.Property("track_url", th.StringType, description="Track-event endpoint; overrides the region's (default: `api_url` + /data/track when `api_url` is set)."),
+        th.Property(
+            "streams", th.ObjectType(additional_properties=STREAM_SCHEMA),
+            description="Per input stream: what it becomes in Pendo. Streams named visitors, accounts, parent_accounts or track_events need no entry; `*` applies to every other stream.",
+        ),
+        th.Property("parent_account_kind", th.StringType, default="parentAccount", description="Pendo's metadata kind for parent accounts (URL path segment)."),
+        th.Property("parent_account_id_key", th.StringType, default="accountId", description="The id key of parent-account records in the metadata write body."),
+        th.Property("time_format", th.StringType(allowed_values=["epoch_ms", "iso"]), default="epoch_ms", description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601."),
+        th.Property("batch_size", th.IntegerType, default=500, description="Records per metadata write request (Pendo limits a call to 5 minutes)."),
+        th.Property("max_requests_per_second", th.NumberType, default=20, description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint)."),
+        th.Property("track_concurrency", th.IntegerType, default=8, description="Track-event requests in flight at once."),
+        th.Property("dead_letter_path", th.StringType, default="target-pendo-dead-letter.jsonl", description="JSON-lines file for records that could not be written (stream, record, reason, Pendo's error text)."),
+        th.Property("dry_run", th.BooleanType, default=False, description="Validate, convert and log what would be sent; write nothing to Pendo."),
+        th.Property("request_timeout", th.IntegerType, default=300, description="Seconds to wait for Pendo's response before retrying."),
+        th.Property("max_retries", th.IntegerType, default=8, description="Tries per request on 429, 408, 5xx, timeouts and dropped connections."),
+        th.Property("retry_backoff_seconds", th.NumberType, default=1.0, description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds."),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # sinks drain one after the other; a failure stops cleanly
+        self.dry_run = bool(self.config.get("dry_run", False))
+        self.ledger = Ledger(DeadLetterFile(self.config.get("dead_letter_path") or "target-pendo-dead-letter.jsonl"), dry_run=self.dry_run)
+        self.writers: list[MetadataWriter] = []
+        self._schemas: dict[str, dict[str, dict[str, str]]] = {}
+        self._schema_lock = threading.Lock()
+        self._specs: dict[str, StreamSpec] = {}
+        self._emitted_state: t.Any = None
+        self.aborted: str | None = None
+        install_log_redaction(Redactor([self.integration_key, self.track_secret]))
+        if isinstance(self.message_reader, TolerantReader):
+            self.message_reader.target = self
+        self._check_config()
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def integration_key(self) -> str | None:
+        return self.config.get("integration_key") or None
+
+    @property
+    def track_secret(self) -> str | None:
+        return self.config.get("track_event_secret") or None
+
+    @property
+    def time_format(self) -> str:
+        return self.config.get("time_format") or "epoch_ms"
+
+    @property
+    def track_concurrency(self) -> int:
+        return max(1, int(self.config.get("track_concurrency") or 8))
+
+    @cached_property
+    def track_url(self) -> str:
+        return resolve_track_url(self.config.get("region"), self.config.get("api_url"), self.config.get("track_url"))
+
+    def _check_config(self) -> None:
+        if self.integration_key and self.track_secret and self.integration_key == self.track_secret:
+            msg = (
+                "`track_event_secret` is the same as `integration_key`. They are different secrets "
+                "and not interchangeable: the Track Event Shared Secret is under Settings > "
+                "Subscription Settings > your app > App Details; the integration key under "
+                "Settings > Integrations > Integration Keys."
+            )
+            raise TargetAbort(msg)
+        load_method = self.config.get("load_method")
+        if load_method == "overwrite":
+            msg = (
+                "`load_method: overwrite` is not supported: Pendo metadata writes set values on "
+                "existing visitors/accounts and track events append; nothing can be replaced wholesale. "
+                "Use `upsert` (the default) or `append-only`."
+            )
+            raise TargetAbort(msg)
+        try:
+            resolve_api_base(self.config.get("region"), self.config.get("api_url"))
+        except ValueError as error:
+            raise TargetAbort(str(error)) from None
+        for name in (self.config.get("streams") or {}):
+            self.stream_spec(name)
+
+    @cached_property
+    def _client_pair(self) -> t.Any:  # noqa: ANN401
+        return build_client(
+            base_url=resolve_api_base(self.config.get("region"), self.config.get("api_url")),
+            integration_key=self.integration_key,
+            max_requests_per_second=float(self.config.get("max_requests_per_second") or 20),
+            dry_run=self.dry_run,
+            pool_size=self.track_concurrency,
+            request_timeout=float(self.config.get("request_timeout") or 300),
+            max_retries=int(self.config.get("max_retries") or 8),
+            retry_backoff_seconds=float(self.config.get("retry_backoff_seconds") or 1.0),
+        )
+
+    @property
+    def client(self) -> t.Any:  # noqa: ANN401
+        return self._client_pair[0]
+
+    @property
+    def session(self) -> t.Any:  # noqa: ANN401
+        return self._client_pair[1]
+
+    def stream_spec(self, stream_name: str) -> StreamSpec:
+        if stream_name not in self._specs:
+            try:
+                self._specs[stream_name] = resolve_stream_spec(stream_name, self.config.get("streams"))
+            except StreamConfigError as error:
+                raise TargetAbort(str(error)) from None
+        return self._specs[stream_name]
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        return TrackEventSink if self.stream_spec(stream_name).is_track else MetadataSink
+
+    def kind_and_id_key(self, obj: str) -> tuple[str, str]:
+        if obj == "visitor":
+            return "visitor", "visitorId"
+        if obj == "account":
+            return "account", "accountId"
+        return (
+            self.config.get("parent_account_kind") or "parentAccount",
+            self.config.get("parent_account_id_key") or "accountId",
+        )
+
+    def pendo_fields(self, kind: str, group: str) -> dict[str, str]:
+        """Field name -> Pendo type of one metadata group, from `GET /api/v1/metadata/schema/{kind}`
+        (read once per kind per run)."""
+        with self._schema_lock:
+            if kind not in self._schemas:
+                if not self.integration_key:
+                    msg = "Metadata streams need `integration_key` (a Pendo integration key with write access)."
+                    raise TargetAbort(msg)
+                what = f"metadata schema read (GET /api/v1/metadata/schema/{kind})"
+                try:
+                    raw = self.client.get_json(f"/api/v1/metadata/schema/{kind}", what=what)
+                except PendoAuthError as error:
+                    raise TargetAbort(str(error)) from None
+                except PendoFatalError as error:
+                    hint = " Check `parent_account_kind`." if kind not in ("visitor", "account") else ""
+                    raise TargetAbort(f"{error}.{hint}") from None
+                except PendoRetriableError as error:
+                    raise TargetAbort(f"Could not read Pendo's {kind} metadata schema: {error}") from None
+                schema: dict[str, dict[str, str]] = {}
+                for grp, fields in (raw or {}).items() if isinstance(raw, dict) else []:
+                    if not isinstance(fields, dict):
+                        continue
+                    schema[grp] = {
+                        name: str((desc or {}).get("Type", (desc or {}).get("type", "")) or "")
+                        for name, desc in fields.items()
+                        if not (isinstance(desc, dict) and (desc.get("isDeleted") or desc.get("is_deleted")))
+                    }
+                self._schemas[kind] = schema
+            return dict(self._schemas[kind].get(group, {}))
+
+    # -- input problems -----------------------------------------------------------------
+
+    def handle_bad_line(self, message: dict | None, line: str, reason: str) -> None:
+        if message is not None and message.get("type") == "RECORD":
+            stream = message.get("stream")
+            self.logger.error("Record of stream %r not written: %s", stream, reason)
+            self.ledger.reject_line(stream if isinstance(stream, str) else None, message.get("record"), reason)
+            return
+        self.ledger.bad_lines += 1
+        if message is None:
+            # It may have been a record: keep the raw line in the dead-letter file.
+            self.ledger.reject_line(None, line.rstrip("\n")[:100_000], reason)
+            self.ledger.bad_lines -= 1
+        self.logger.error("Input line not processed: %s: %.300s", reason, line.rstrip("\n"))
+
+    # -- STATE --------------------------------------------------------------------------
+
+    def _pending_records(self) -> int:
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        return sum(s.current_size for s in sinks)
+
+    def _maybe_emit_state(self) -> None:
+        """Emit the latest STATE now when no record received before it is still pending."""
+        if self._latest_state and self._latest_state != self._emitted_state and self._pending_records() == 0:
+            self._write_state_message(self._latest_state)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        self._maybe_emit_state()
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        super()._process_record_message(message_dict)
+        if self._latest_state is not None and self._latest_state != self._emitted_state:
+            self._maybe_emit_state()
+
+    def _write_state_message(self, state: dict) -> None:
+        """Only after every record before this STATE has an outcome (drained, confirmed by
+        Pendo, or synced to the dead-letter file); never after the run has been stopped."""
+        if self.aborted is not None:
+            return
+        self.ledger.dead_letters.sync()
+        self._emitted_state = json.loads(json.dumps(state))
+        super()._write_state_message(state)
+
+    # -- end of run ---------------------------------------------------------------------
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self.finish()
+
+    def finish(self) -> None:
+        self.ledger.dead_letters.close()
+        self.ledger.print_summary()
+        session = self.__dict__.get("_client_pair")
+        if session is not None:
+            client, sess = session
+            self.logger.info(
+                "HTTP: %d requests (%d writes, %d reads), %d retries; %d metadata requests, %d batch splits.",
+                client.calls, sess.writes, sess.reads, client.retries,
+                sum(w.requests for w in self.writers), sum(w.splits for w in self.writers),
+            )
+        unaccounted = sum(r["unaccounted"] for r in self.ledger.summary_rows())
+        if unaccounted:
+            self.logger.error("%d records have no outcome: this is a bug in target-pendo.", unaccounted)
+
+    def abort(self, reason: str) -> None:
+        """Stop: every record received but not yet written goes to the dead-letter file
+        and no further STATE is emitted, so a restart from the last STATE re-sends them."""
+        self.aborted = reason
+        self.logger.error("Stopping: %s", reason)
+        for item in list(self.ledger.unsettled.values()):
+            self.ledger.reject(item, f"not written: the run stopped ({reason})", payload=item.payload)
+        for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
+            if isinstance(sink, TrackEventSink) and hasattr(sink, "pool"):
+                sink.pool.shutdown(wait=True, cancel_futures=True)
+        self.finish()
+
+    @property
+    def failed(self) -> bool:
+        return self.aborted is not None or self.ledger.failed > 0
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,  # noqa: ANN401
+        file_input: t.IO[str] | None = None,
+    ) -> None:
+        """The SDK's invoke, plus: a clear message instead of a traceback when the run must
+        stop, the summary, and a non-zero exit when anything was not written."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        try:
+            target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        except TargetAbort as error:
+            cls.logger.error("target-pendo cannot start: %s", error)  # noqa: TRY400
+            sys.stderr.write(f"target-pendo: {error}\n")
+            sys.exit(2)
+        try:
+            target.listen(file_input)
+        except TargetAbort as error:
+            target.abort(str(error))
+            sys.stderr.write(f"target-pendo stopped: {error}\n")
+            sys.exit(1)
+        except Exception as error:  # noqa: BLE001 - report, account, exit non-zero
+            target.logger.exception("Unexpected error")
+            target.abort(f"unexpected error: {type(error).__name__}: {error}")
+            sys.stderr.write(f"target-pendo stopped by an unexpected error: {type(error).__name__}: {error}\n")
+            sys.exit(1)
+        if target.failed:
+            sys.stderr.write(
+                f"target-pendo: {target.ledger.failed} record(s) or line(s) could not be written; "
+                f"see {target.ledger.dead_letters.path}\n"
+            )
+            sys.exit(1)
+
+
+__all__ = ["PendoSink", "TargetPendo"]
 
 if __name__ == "__main__":
     TargetPendo.cli()

@@ -1,0 +1,111 @@
+"""The target's side of HTTP: a client-side rate limit and a dry-run guard around pendo_http.
+
+Retries, backoff, error classification and messages are pendo_http's (shared with the tap);
+this module only decides *when* a request may go out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from pendo_http import PendoClient, RetryPolicy
+
+
+class TokenBucket:
+    """At most `rate` requests a second on average, bursts up to `burst`; thread-safe."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            msg = "max_requests_per_second must be greater than 0"
+            raise ValueError(msg)
+        self.rate = float(rate)
+        self.capacity = float(burst if burst is not None else max(1.0, rate))
+        self._tokens = self.capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+                self.waited_seconds += wait
+            self._sleep(wait)
+
+
+class DryRunViolation(RuntimeError):
+    """A write was attempted in dry-run mode (a bug: dry runs never write)."""
+
+
+class GuardedSession(requests.Session):
+    """A requests session where every attempt, retries included, takes a rate-limit token,
+    and where a dry run cannot send anything but GETs."""
+
+    def __init__(self, bucket: TokenBucket | None, *, dry_run: bool, pool_size: int) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.dry_run = dry_run
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, pool_size))
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+        self.writes = 0
+        self.reads = 0
+        self._count_lock = threading.Lock()
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # noqa: ANN401
+        verb = method.decode() if isinstance(method, bytes) else method
+        if self.dry_run and verb.upper() not in ("GET", "HEAD"):
+            msg = f"dry_run is on: refusing {verb} {url!s}"
+            raise DryRunViolation(msg)
+        if self.bucket is not None:
+            self.bucket.acquire()
+        with self._count_lock:
+            if verb.upper() in ("GET", "HEAD"):
+                self.reads += 1
+            else:
+                self.writes += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+def build_client(
+    *,
+    base_url: str,
+    integration_key: str | None,
+    max_requests_per_second: float,
+    dry_run: bool,
+    pool_size: int,
+    request_timeout: float,
+    max_retries: int,
+    retry_backoff_seconds: float,
+) -> tuple[PendoClient, GuardedSession]:
+    bucket = TokenBucket(max_requests_per_second) if max_requests_per_second else None
+    session = GuardedSession(bucket, dry_run=dry_run, pool_size=pool_size)
+    client = PendoClient(
+        base_url=base_url,
+        integration_key=integration_key,
+        timeout_seconds=request_timeout,
+        retry=RetryPolicy(max_tries=max(1, max_retries), base_seconds=retry_backoff_seconds),
+        session=session,
+    )
+    return client, session

@@ -1,0 +1,467 @@
+"""Sinks: metadata (visitor, account, parent account) and track events.
+
+Both are BatchSinks. A record is checked and converted when it arrives (a record that
+cannot be converted goes to the dead-letter file at once, naming the field and why);
+`process_batch` sends the batch and returns only when every record in it has an outcome,
+which is what lets the target emit a STATE after a drain (see TargetPendo).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import BatchSink
+
+from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError
+from target_pendo.convert import (
+    MAX_PROPERTIES_JSON_BYTES,
+    TRACK_MAX_AGE,
+    ConversionError,
+    convert_metadata_value,
+    dumps,
+    hidden_property_reason,
+    json_safe,
+    to_epoch_ms,
+)
+from target_pendo.ledger import Item
+from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.streams_config import (
+    CONTEXT_CANDIDATES,
+    StreamSpec,
+    get_path,
+    pick_id_field,
+)
+
+if TYPE_CHECKING:
+    from target_pendo.target import TargetPendo
+
+EVENT_NAME_CANDIDATES = ("event", "event_name", "eventName", "name")
+TIMESTAMP_CANDIDATES = ("timestamp", "time", "event_time", "occurred_at", "created_at", "browserTime")
+ACCOUNT_CANDIDATES = ("accountId", "account_id")
+LOG_EXAMPLES = 5
+
+
+class Rejected(Exception):
+    """A record that cannot be sent: why, and which field."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class _CapturingValidator:
+    """Wraps the SDK's validator: an invalid record is remembered (and dead-lettered by the
+    sink) instead of stopping the run or logging a traceback."""
+
+    def __init__(self, inner: Any, sink: PendoSink) -> None:  # noqa: ANN401
+        self.inner = inner
+        self.sink = sink
+
+    def validate(self, record: dict[str, Any]) -> None:
+        try:
+            self.inner.validate(record)
+        except InvalidRecord as error:
+            self.sink._invalid = (id(record), str(error))
+
+
+class PendoSink(BatchSink):
+    """What both sinks share: the stream spec, the ledger, record intake, batch settling."""
+
+    target: TargetPendo
+
+    def __init__(self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any) -> None:  # noqa: ANN401
+        self.target = target
+        self.spec: StreamSpec = target.stream_spec(stream_name)
+        self._invalid: tuple[int, str] | None = None
+        self._examples_logged = 0
+        super().__init__(target, stream_name, schema, key_properties)
+
+    # -- SDK hooks ------------------------------------------------------------------------
+
+    @property
+    def max_size(self) -> int:
+        """`batch_size_rows` when set, else `batch_size` (records per Pendo request)."""
+        return self.batch_size_rows or int(self.config.get("batch_size") or 500)
+
+    def get_validator(self) -> Any:  # noqa: ANN401
+        inner = super().get_validator()
+        return _CapturingValidator(inner, self) if inner is not None else None
+
+    def process_record(self, record: dict, context: dict) -> None:
+        item = self.target.ledger.receive(self.stream_name, record)
+        if self._invalid is not None:
+            record_id, message = self._invalid
+            self._invalid = None
+            if record_id == id(record):
+                self.target.ledger.reject(item, f"record does not match the stream's SCHEMA: {message}")
+                return
+        try:
+            self.prepare(item)
+        except Rejected as rejected:
+            self.target.ledger.reject(item, rejected.reason, field=rejected.field)
+            return
+        except Exception as error:  # noqa: BLE001 - a record must never stop the run
+            self.target.ledger.reject(item, f"could not be converted: {type(error).__name__}: {error}")
+            return
+        context.setdefault("items", []).append(item)
+
+    def process_batch(self, context: dict) -> None:
+        items: list[Item] = context.get("items", [])
+        try:
+            if items:
+                if self.target.dry_run:
+                    self.dry_run_batch(items)
+                else:
+                    self.send_batch(items)
+        except TargetAbort:
+            raise
+        except Exception as error:
+            msg = f"Unexpected error while writing stream `{self.stream_name}`: {type(error).__name__}: {error}"
+            raise TargetAbort(msg) from error
+        finally:
+            self.target.ledger.dead_letters.sync()
+
+    def clean_up(self) -> None:
+        super().clean_up()
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def prepare(self, item: Item) -> None:
+        raise NotImplementedError
+
+    def send_batch(self, items: list[Item]) -> None:
+        raise NotImplementedError
+
+    def describe_endpoint(self) -> str:
+        raise NotImplementedError
+
+    def dry_run_batch(self, items: list[Item]) -> None:
+        self.logger.info(
+            "[dry run] would send %d record(s) of stream `%s` to %s; first: %s",
+            len(items), self.stream_name, self.describe_endpoint(),
+            dumps(items[0].payload).decode()[:1000],
+        )
+        for item in items:
+            self.logger.debug("[dry run] %s", dumps(item.payload).decode())
+            self.target.ledger.settle(item, "dry_run")
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.schema.get("properties") or {}
+
+
+class MetadataSink(PendoSink):
+    """Visitor, account and parent-account metadata: batched `POST .../value` writes."""
+
+    def setup(self) -> None:
+        spec = self.spec
+        self.kind, self.id_key = self.target.kind_and_id_key(spec.object)
+        id_field = pick_id_field(spec, self.properties, list(self.key_properties))
+        if id_field is None:
+            msg = (
+                f"Stream `{self.stream_name}`: no id field for {spec.object} records. Set "
+                f'`streams.{self.stream_name}.id_field` (e.g. "id_field": "user_id").'
+            )
+            raise TargetAbort(msg)
+        self.id_field = id_field
+        self.field_map = self._field_map()  # source path -> (pendo name, pendo type)
+        self.writer = MetadataWriter(
+            client=self.target.client,
+            ledger=self.target.ledger,
+            kind=self.kind,
+            group=spec.group,
+            id_key=self.id_key,
+            create=spec.create,
+            logger=self.logger,
+            max_tries=self.target.client.retry.max_tries,
+        )
+        self.target.writers.append(self.writer)
+        self.logger.info(
+            "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",
+            self.stream_name, spec.object, spec.group, self.writer.endpoint, id_field,
+            ", create" if spec.create else ", update-only",
+            ", ".join(f"{s}->{n}" for s, (n, _) in self.field_map.items()) or "(no fields)",
+        )
+
+    def _default_sources(self) -> dict[str, str]:
+        props = self.properties
+        nested = props.get("metadata", {}).get("properties", {}).get(self.spec.group)
+        if isinstance(nested, dict) and nested.get("properties"):
+            # A tap-pendo visitors/accounts row: {"visitorId", "metadata": {"custom": {...}}}.
+            return {f"metadata.{self.spec.group}.{name}": name.lower() for name in nested["properties"]}
+        return {
+            name: name.lower()
+            for name in props
+            if name != self.id_field and not name.startswith("_sdc_")
+        }
+
+    def _field_map(self) -> dict[str, tuple[str, str]]:
+        spec = self.spec
+        sources = spec.fields if spec.fields is not None else self._default_sources()
+        pendo_fields = self.target.pendo_fields(self.kind, spec.group)
+        by_lower = {name.lower(): name for name in pendo_fields}
+        result: dict[str, tuple[str, str]] = {}
+        unknown: list[str] = []
+        for source, wanted in sources.items():
+            actual = by_lower.get(wanted.lower())
+            if actual is None:
+                unknown.append(f"{source} -> {wanted}" if source != wanted else wanted)
+                continue
+            result[source] = (actual, pendo_fields[actual])
+        if unknown:
+            known = ", ".join(f"{n} ({t or 'untyped'})" for n, t in sorted(pendo_fields.items())) or "none"
+            msg = (
+                f"Stream `{self.stream_name}`: Pendo has no {spec.group} {self.kind} field for "
+                f"{', '.join(unknown)}. Create the field in Pendo (Settings > Data Mappings), "
+                f"map the column to an existing field with `streams.{self.stream_name}.fields` "
+                f'(e.g. {{"{unknown[0].split(" -> ")[0]}": "existing_field"}}), or set '
+                f"`ignore_unknown_fields: true` to drop such columns. Existing {spec.group} fields: {known}."
+            )
+            if not spec.ignore_unknown_fields:
+                raise TargetAbort(msg)
+            self.logger.warning("%s Dropping them (ignore_unknown_fields).", msg)
+        return result
+
+    def describe_endpoint(self) -> str:
+        return self.writer.endpoint
+
+    def prepare(self, item: Item) -> None:
+        record = item.record
+        found, ident = get_path(record, self.id_field)
+        if not found or ident is None or ident == "":
+            msg = f"no {self.spec.object} id: field `{self.id_field}` is missing or empty"
+            raise Rejected(msg, field=self.id_field)
+        item.id = str(json_safe(ident))
+        values: dict[str, Any] = {}
+        for source, (name, pendo_type) in self.field_map.items():
+            present, value = get_path(record, source)
+            if not present or value is None:
+                continue
+            try:
+                values[name] = convert_metadata_value(value, pendo_type, time_format=self.target.time_format)
+            except ConversionError as error:
+                msg = f"field `{source}` (Pendo {self.spec.group} field `{name}`, type {pendo_type or 'unset'}): {error}"
+                raise Rejected(msg, field=source) from None
+        item.payload = {self.id_key: item.id, "values": values}
+
+    def send_batch(self, items: list[Item]) -> None:
+        size = int(self.config.get("batch_size") or 500)
+        for chunk in _chunks_without_repeated_ids(items, size):
+            self.writer.write(chunk)
+
+
+def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item]]:
+    """Requests of at most `size` records, never two of the same id in one request, so
+    Pendo's per-id answer (`missing`, errors) maps to exactly one record, and order holds."""
+    chunks: list[list[Item]] = []
+    current: list[Item] = []
+    ids: set[str | None] = set()
+    for item in items:
+        if len(current) >= size or item.id in ids:
+            chunks.append(current)
+            current, ids = [], set()
+        current.append(item)
+        ids.add(item.id)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class TrackEventSink(PendoSink):
+    """Track events: one `POST /data/track` per event, through a bounded pool."""
+
+    def setup(self) -> None:
+        spec = self.spec
+        props = self.properties
+        if not self.target.track_secret:
+            msg = (
+                f"Stream `{self.stream_name}` writes track events, which need the Track Event "
+                "Shared Secret: set `track_event_secret` (Settings > Subscription Settings > your "
+                "app > App Details). The integration key does not work for track events."
+            )
+            raise TargetAbort(msg)
+        self.visitor_field = pick_id_field(spec, props, None) or "visitorId"
+        self.event_field = spec.event_field or (
+            None if spec.event_name else next((c for c in EVENT_NAME_CANDIDATES if c in props), None)
+        )
+        if not spec.event_name and not self.event_field:
+            msg = (
+                f"Stream `{self.stream_name}`: no event name. Set `streams.{self.stream_name}.event_field` "
+                "(the column holding the event name) or `event_name` (one fixed name)."
+            )
+            raise TargetAbort(msg)
+        self.timestamp_field = spec.timestamp_field or next(
+            (c for c in TIMESTAMP_CANDIDATES if c in props), "timestamp"
+        )
+        self.account_field = spec.account_field or next((c for c in ACCOUNT_CANDIDATES if c in props), None)
+        self.context_sources = dict(spec.context_fields)
+        if not self.context_sources and "context" not in props:
+            for key, candidates in CONTEXT_CANDIDATES.items():
+                source = next((c for c in candidates if c in props), None)
+                if source:
+                    self.context_sources[key] = source
+        used = {self.visitor_field, self.event_field, self.timestamp_field, self.account_field, "type", "context"}
+        used |= set(self.context_sources.values())
+        if spec.properties is not None:
+            self.property_sources: dict[str, str] | None = spec.properties
+        elif "properties" in props:
+            self.property_sources = None  # the record's own `properties` object
+        else:
+            self.property_sources = {
+                n: n for n in props if n not in used and not n.startswith("_sdc_")
+            }
+        self.track_url = self.target.track_url
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.target.track_concurrency, thread_name_prefix=f"track-{self.stream_name}"
+        )
+        self._warned: dict[str, int] = {}
+        self.logger.info(
+            "Stream `%s` -> track events (POST %s, visitor `%s`, event %s, timestamp `%s`, %d concurrent)",
+            self.stream_name, self.track_url, self.visitor_field,
+            f"`{self.event_field}`" if self.event_field else repr(spec.event_name),
+            self.timestamp_field, self.target.track_concurrency,
+        )
+
+    def describe_endpoint(self) -> str:
+        return f"POST {self.track_url} (one request per event)"
+
+    def _warn(self, kind: str, message: str, *args: Any) -> None:  # noqa: ANN401
+        self.target.ledger.warn(self.stream_name, kind)
+        seen = self._warned.get(kind, 0)
+        self._warned[kind] = seen + 1
+        if seen < LOG_EXAMPLES:
+            self.logger.warning(message, *args)
+        elif seen == LOG_EXAMPLES:
+            self.logger.warning("More %s in stream `%s`; see the summary for the count.", kind.replace("_", " "), self.stream_name)
+
+    def prepare(self, item: Item) -> None:
+        spec = self.spec
+        record = item.record
+        found, visitor = get_path(record, self.visitor_field)
+        if not found or visitor is None or visitor == "":
+            raise Rejected(f"no visitor id: field `{self.visitor_field}` is missing or empty", self.visitor_field)
+        item.id = str(json_safe(visitor))
+        if spec.event_name:
+            event = spec.event_name
+        else:
+            _, event = get_path(record, self.event_field or "")
+            if event is None or str(event).strip() == "":
+                raise Rejected(f"no event name: field `{self.event_field}` is missing or empty", self.event_field)
+        found, raw_ts = get_path(record, self.timestamp_field)
+        if not found or raw_ts is None or raw_ts == "":
+            raise Rejected(
+                f"no timestamp: field `{self.timestamp_field}` is missing or empty (Pendo requires one)",
+                self.timestamp_field,
+            )
+        try:
+            timestamp = to_epoch_ms(raw_ts)
+        except ConversionError as error:
+            raise Rejected(f"field `{self.timestamp_field}`: {error}", self.timestamp_field) from None
+        payload: dict[str, Any] = {"type": "track", "event": str(event), "visitorId": item.id}
+        if self.account_field:
+            _, account = get_path(record, self.account_field)
+            if account not in (None, ""):
+                payload["accountId"] = str(json_safe(account))
+        payload["timestamp"] = timestamp
+        payload["properties"] = self._properties(record)
+        payload["context"] = self._context(record)
+        item.payload = payload
+        self._check(item, timestamp)
+
+    def _properties(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self.property_sources is None:
+            value = record.get("properties")
+            return json_safe(value) if isinstance(value, dict) else {}
+        result = {}
+        for source, name in self.property_sources.items():
+            present, value = get_path(record, source)
+            if present and value is not None:
+                result[name] = json_safe(value)
+        return result
+
+    def _context(self, record: dict[str, Any]) -> dict[str, Any]:
+        if not self.context_sources:
+            value = record.get("context")
+            return json_safe(value) if isinstance(value, dict) else {}
+        result = {}
+        for key, source in self.context_sources.items():
+            present, value = get_path(record, source)
+            if present and value not in (None, ""):
+                result[key] = str(json_safe(value))
+        return result
+
+    def _check(self, item: Item, timestamp: int) -> None:
+        """Things Pendo accepts with a 200 and then drops or hides (shared/pendo-api.md §5)."""
+        payload = item.payload or {}
+        age_ms = int(time.time() * 1000) - timestamp
+        if age_ms > TRACK_MAX_AGE.total_seconds() * 1000:
+            self._warn(
+                "old_events",
+                "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) but does not "
+                "process events more than 7 days old.",
+                item.id, age_ms / 86_400_000,
+            )
+        hidden = {n: r for n in payload["properties"] if (r := hidden_property_reason(n))}
+        if hidden:
+            self._warn(
+                "hidden_properties",
+                "Track event properties Pendo will not display (stream `%s`): %s",
+                self.stream_name, "; ".join(f"`{n}` {r}" for n, r in hidden.items()),
+            )
+        size = len(dumps(payload["properties"]))
+        if size > MAX_PROPERTIES_JSON_BYTES:
+            self._warn(
+                "large_properties",
+                "Track event properties are %d bytes of JSON; Pendo shows more than %d as "
+                "\"event properties JSON too large\".",
+                size, MAX_PROPERTIES_JSON_BYTES,
+            )
+
+    def send_batch(self, items: list[Item]) -> None:
+        futures: list[Future[None]] = [self.pool.submit(self._send_one, item) for item in items]
+        done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in not_done:
+            future.cancel()
+        wait(not_done)
+        for future in futures:
+            if future.cancelled():
+                continue
+            error = future.exception()
+            if error is not None:
+                raise error
+
+    def _send_one(self, item: Item) -> None:
+        what = "track event (POST /data/track)"
+        try:
+            self.target.client.post_json(
+                self.track_url, item.payload, what=what,
+                secret=self.target.track_secret, secret_setting="track_event_secret",
+            )
+        except PendoAuthError as error:
+            raise TargetAbort(
+                f"{error} The Track Event Shared Secret (`track_event_secret`, from Settings > "
+                "Subscription Settings > your app > App Details) and the integration key "
+                "(`integration_key`) are different secrets and not interchangeable: check that "
+                "`track_event_secret` holds the app's Track Event Shared Secret, not an integration key."
+            ) from None
+        except PendoFatalError as error:
+            self.target.ledger.reject(
+                item, f"Pendo refused the event (HTTP {error.status})",
+                api_error=error.body or str(error), payload=item.payload,
+            )
+        except PendoRetriableError as error:
+            self.target.ledger.reject(
+                item, f"not sent after {self.target.client.retry.max_tries} tries",
+                api_error=str(error), payload=item.payload,
+            )
+        else:
+            self.target.ledger.settle(item, "sent")
+
+    def clean_up(self) -> None:
+        self.pool.shutdown(wait=True)
+        super().clean_up()
+
