@@ -1,7 +1,351 @@
-"""Entity streams (issue 2): accounts, visitors, pages, features, guides, track_types, reports, metadata_fields."""
+"""Entity streams (issue 2): accounts, visitors, pages, features, guides, track_types, reports,
+metadata_fields.
+
+Replication keys are Pendo's epoch-millisecond integers. For visitors and accounts the key
+lives at `metadata.auto.lastupdated`; it is also copied to a top-level `lastupdated` so the
+SDK can bookmark it and targets get a plain bigint column. Both stay integers: the bookmark is
+then exactly the value the server-side filter compares with.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+import typing as t
+from collections.abc import Iterable, Iterator
 
-def entity_streams(tap):  # noqa: ANN001, ANN201
-    return []
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from pendo_http import PendoAuthError, PendoError, PendoFatalError
+from tap_pendo import schemas
+from tap_pendo.client import PendoStream
+from tap_pendo.filters import keyset_after, quote
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context, Record
+
+logger = logging.getLogger("tap-pendo")
+
+METADATA_KINDS = ("visitor", "account", "parentAccount")
+LASTUPDATED = "metadata.auto.lastupdated"
+# Extra key kept in the stream's STATE next to replication_key_value: the id of the last row
+# emitted at that timestamp, so the next run continues the keyset exactly (no repeats at ties).
+LAST_ID_KEY = "last_id"
+
+
+# -- metadata schemas (shared by discovery and the metadata_fields stream) --------------------
+
+def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
+    """`GET /api/v1/metadata/schema/{kind}` for every kind, once per tap.
+
+    None for a kind the subscription lacks (404, typical for parentAccount) or whose schema
+    could not be read: discovery then falls back to permissive metadata instead of crashing.
+    A refused key stops the tap with the one-line auth message.
+    """
+    cached = tap.__dict__.get("_pendo_metadata_schemas")
+    if cached is not None:
+        return cached
+    result: dict[str, dict[str, t.Any] | None] = {}
+    for kind in METADATA_KINDS:
+        try:
+            body = tap.client.get_json(  # type: ignore[attr-defined]
+                f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
+            )
+        except PendoAuthError as error:
+            sys.exit(f"tap-pendo: {error}")
+        except PendoFatalError as error:
+            if error.status != 404:
+                logger.warning("Cannot read the %s metadata schema, typing it loosely: %s", kind, error)
+            result[kind] = None
+            continue
+        except PendoError as error:
+            # Pendo is unreachable: do not spend the whole retry budget again per kind.
+            logger.warning("Cannot read the metadata schemas, typing metadata loosely: %s", error)
+            result.update({k: result.get(k) for k in METADATA_KINDS})
+            break
+        result[kind] = body if isinstance(body, dict) else None
+    tap.__dict__["_pendo_metadata_schemas"] = result
+    return result
+
+
+# -- visitors and accounts: aggregation, keyset paging on (lastupdated, id) --------------------
+
+class KeysetAggregationStream(PendoStream):
+    """An aggregation source read in keyset pages of `page_size` rows.
+
+    Pages are ordered by `sort [metadata.auto.lastupdated, <id>]` and each page asks for rows
+    strictly after the last (lastupdated, id) emitted, filtered on the server. Ties on the
+    timestamp are broken by the id, so rows sharing one timestamp neither repeat nor vanish
+    across pages. A body broken mid-read resumes after the last row emitted.
+    """
+
+    id_field: str = ""
+    source_name: str = ""
+    replication_key = "lastupdated"
+    is_sorted = True
+    # Records are Pendo's parsed JSON and the schema is open (additionalProperties), so
+    # conformance has nothing to change; skipping it is the biggest per-record saving.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def source_step(self) -> dict[str, t.Any]:
+        raise NotImplementedError
+
+    def base_pipeline(self) -> list[dict[str, t.Any]]:
+        return [self.source_step()]
+
+    @property
+    def page_size(self) -> int:
+        return max(1, int(self.config.get("page_size") or 50000))
+
+    def _pages(
+        self,
+        *,
+        what: str,
+        condition: t.Callable[[t.Any, str | None], str | None],
+        sort: list[str],
+        on_row: t.Callable[[dict[str, t.Any]], tuple[t.Any, str]],
+        first: tuple[t.Any, str | None],
+    ) -> Iterator[dict[str, t.Any]]:
+        """Keyset pages; `condition(last_sort, last_id)` builds the filter from progress."""
+        progress = list(first)
+        page_size = self.page_size
+
+        def start() -> Iterator[dict[str, t.Any]]:
+            while True:
+                pipeline = self.base_pipeline()
+                expression = condition(progress[0], progress[1])
+                if expression:
+                    pipeline.append({"filter": expression})
+                pipeline += [{"sort": sort}, {"limit": page_size}]
+                rows = 0
+                for row in self.client.aggregate(pipeline, what=what):
+                    rows += 1
+                    progress[0], progress[1] = on_row(row)
+                    yield row
+                if rows < page_size:
+                    return
+
+        return self.client.resumable(start, what=what)
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        bookmark = self.bookmark_ms(context)
+        last_id = self.stream_state.get(LAST_ID_KEY) if bookmark is not None else None
+        try:
+            if bookmark is None:
+                yield from self._null_rows()
+            yield from self._changed_rows(bookmark, last_id)
+        except PendoError as error:
+            self.fail(error)
+
+    def _null_rows(self) -> Iterator[Record]:
+        """Rows without metadata.auto.lastupdated: read only on a run without a bookmark,
+        so incremental runs never re-emit them (they have no value to compare)."""
+        id_field = self.id_field
+
+        def condition(_sort: t.Any, last_id: str | None) -> str:  # noqa: ANN401
+            expression = f"isNull({LASTUPDATED})"
+            if last_id is not None:
+                expression += f" && {id_field} > {quote(last_id)}"
+            return expression
+
+        def on_row(row: dict[str, t.Any]) -> tuple[t.Any, str]:
+            return None, row[id_field]
+
+        for row in self._pages(
+            what=f"aggregation on {self.source_name} (rows without lastupdated)",
+            condition=condition, sort=[id_field], on_row=on_row, first=(None, None),
+        ):
+            row["lastupdated"] = None
+            yield row
+
+    def _changed_rows(self, bookmark: int | None, last_id: str | None) -> Iterator[Record]:
+        id_field = self.id_field
+        state = self.stream_state
+        start = bookmark if bookmark is not None else self.start_date_ms
+
+        def condition(last_sort: t.Any, last_key: str | None) -> str:  # noqa: ANN401
+            if last_sort is None:
+                # First run, no start_date: every row with a timestamp.
+                return f"!isNull({LASTUPDATED})"
+            if last_key is None:
+                # From a bookmark without its id (or start_date): include the boundary.
+                return f"{LASTUPDATED} >= {int(last_sort)}"
+            return keyset_after(LASTUPDATED, id_field, int(last_sort), last_key)
+
+        def on_row(row: dict[str, t.Any]) -> tuple[t.Any, str]:
+            metadata = row.get("metadata") or {}
+            value = (metadata.get("auto") or {}).get("lastupdated")
+            row["lastupdated"] = value
+            key = row[id_field]
+            state[LAST_ID_KEY] = key
+            return value, key
+
+        yield from self._pages(
+            what=f"aggregation on {self.source_name}",
+            condition=condition, sort=[LASTUPDATED, id_field], on_row=on_row,
+            first=(start, last_id),
+        )
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        # Rows without lastupdated carry no bookmark; skip them instead of logging a warning each.
+        if latest_record.get(self.replication_key) is None:
+            return
+        super()._increment_stream_state(latest_record, context=context)
+
+
+class VisitorsStream(KeysetAggregationStream):
+    """Visitors (aggregation source `visitors`); anonymous ones only when configured."""
+
+    name = "visitors"
+    id_field = "visitorId"
+    primary_keys: t.ClassVar[list[str]] = ["visitorId"]
+    source_name = "visitors"
+
+    def source_step(self) -> dict[str, t.Any]:
+        return {"source": {"visitors": None}}
+
+    def base_pipeline(self) -> list[dict[str, t.Any]]:
+        pipeline = [self.source_step()]
+        if not self.config.get("include_anonymous_visitors", False):
+            pipeline.append({"identified": "visitorId"})
+        return pipeline
+
+
+class AccountsStream(KeysetAggregationStream):
+    """Accounts (aggregation source `accounts`) of every app, or of the configured apps."""
+
+    name = "accounts"
+    id_field = "accountId"
+    primary_keys: t.ClassVar[list[str]] = ["accountId"]
+    source_name = "accounts"
+
+    def source_step(self) -> dict[str, t.Any]:
+        return {"source": {"accounts": {"appId": self.app_id_param}}}
+
+
+# -- pages, features, guides, track types, reports: GET lists ---------------------------------
+
+class GetListStream(PendoStream):
+    """A bare-array GET list, stream-parsed, never truncated.
+
+    Pendo returns these lists unsorted and unpaged; the bookmark (max `lastUpdatedAt`) is
+    applied client-side, and the SDK keeps the maximum as it goes (`is_sorted = False`).
+    """
+
+    path: str = ""
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    replication_key: str | None = "lastUpdatedAt"
+    is_sorted = False
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    per_app = True
+
+    def params(self) -> dict[str, t.Any]:
+        # `expand=*` returns every app's objects (by default only the default app's);
+        # configured app_ids are then applied client-side on `appId`.
+        return {"expand": "*"}
+
+    def items(self) -> Iterator[dict[str, t.Any]]:
+        what = f"GET {self.path}"
+        yield from self.client.resumable(
+            lambda: self.client.iter_json_items("GET", self.path, prefix="item", what=what, params=self.params()),
+            what=what,
+        )
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        bookmark = self.bookmark_ms(context) if self.replication_key else None
+        start = self.start_date_ms if bookmark is None and self.replication_key else None
+        filter_apps = self.per_app and self.app_ids is not None
+        rk = self.replication_key
+        seen: set[t.Any] = set()
+        try:
+            # A retried (resumable) body restarts the list: `seen` drops rows already emitted.
+            for row in self.items():
+                if not isinstance(row, dict):
+                    continue
+                key = row.get("id")
+                if key in seen:
+                    continue
+                seen.add(key)
+                if filter_apps and not self.app_selected(row.get("appId")):
+                    continue
+                if rk:
+                    value = row.get(rk)
+                    if bookmark is not None and (value is None or value <= bookmark):
+                        continue
+                    if start is not None and value is not None and value < start:
+                        continue
+                yield row
+        except PendoError as error:
+            self.fail(error)
+
+
+class PagesStream(GetListStream):
+    name = "pages"
+    path = "/api/v1/page"
+    schema = schemas.PAGE
+
+
+class FeaturesStream(GetListStream):
+    name = "features"
+    path = "/api/v1/feature"
+    schema = schemas.FEATURE
+
+
+class GuidesStream(GetListStream):
+    name = "guides"
+    path = "/api/v1/guide"
+    schema = schemas.GUIDE
+
+
+class TrackTypesStream(GetListStream):
+    name = "track_types"
+    path = "/api/v1/tracktype"
+    schema = schemas.TRACK_TYPE
+
+
+class ReportsStream(GetListStream):
+    """Saved reports: full table (a report's lastUpdatedAt is not a reliable change marker
+    for its results, and the list is small)."""
+
+    name = "reports"
+    path = "/api/v1/report"
+    schema = schemas.REPORT
+    replication_key = None
+    per_app = False
+
+    def params(self) -> dict[str, t.Any]:
+        return {}
+
+
+class MetadataFieldsStream(PendoStream):
+    """One row per (kind, group, field) of the visitor, account and parent-account schemas."""
+
+    name = "metadata_fields"
+    primary_keys: t.ClassVar[list[str]] = ["kind", "group", "field"]
+    replication_key = None
+    schema = schemas.METADATA_FIELD
+
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        for kind, groups in fetch_metadata_schemas(self._tap).items():
+            for group, fields in (groups or {}).items():
+                if not isinstance(fields, dict):
+                    continue
+                for field, descriptor in fields.items():
+                    row = dict(descriptor) if isinstance(descriptor, dict) else {}
+                    row.update(kind=kind, group=group, field=field)
+                    yield row
+
+
+def entity_streams(tap: Tap) -> list[PendoStream]:
+    metadata = fetch_metadata_schemas(tap)
+    return [
+        AccountsStream(tap, schema=schemas.account_schema(metadata.get("account"))),
+        VisitorsStream(tap, schema=schemas.visitor_schema(metadata.get("visitor"))),
+        PagesStream(tap),
+        FeaturesStream(tap),
+        GuidesStream(tap),
+        TrackTypesStream(tap),
+        ReportsStream(tap),
+        MetadataFieldsStream(tap),
+    ]

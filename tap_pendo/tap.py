@@ -9,7 +9,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from pendo_http import PendoClient, Redactor, RetryPolicy, install_log_redaction, resolve_api_base
+from pendo_http import PendoAuthError, PendoClient, PendoError, Redactor, RetryPolicy, install_log_redaction, resolve_api_base
 from pendo_http.regions import REGIONS
 
 
@@ -141,6 +141,21 @@ class TapPendo(Tap):
                 base_seconds=float(self.config.get("retry_backoff_seconds", 1.0)),
             ),
         )
+
+    def sync_all(self) -> None:
+        """Check the key first, then sync; a Pendo failure ends the run with one clear line.
+
+        A wrong key (or a key of another region) fails here in one request instead of deep
+        inside the first stream; the message names the `integration_key` setting, never its value.
+        """
+        try:
+            self.client.verify_key()
+        except PendoAuthError as error:
+            sys.exit(f"tap-pendo: {error}")
+        try:
+            super().sync_all()
+        except PendoError as error:
+            sys.exit(f"tap-pendo: {error}")
 
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.event_streams import event_streams
