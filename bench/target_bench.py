@@ -77,11 +77,16 @@ def write_track_messages(path: Path, n: int, now_ms: int) -> Path:
     return path
 
 
-def target_config(url: str) -> dict:
+def target_config(url: str, work: Path, batch_size: int, rps: int) -> dict:
     return {
         "integration_key": INTEGRATION_KEY,
         "track_event_secret": TRACK_SECRET,
         "api_url": url,
+        "batch_size": batch_size,
+        # The target's own client-side limit (default 20/s) set to the simulator's 100/s, so the
+        # run shows what the server's limit allows, not the target's conservative default.
+        "max_requests_per_second": rps,
+        "dead_letter_path": str(work / "target-dead-letters.jsonl"),
     }
 
 
@@ -100,12 +105,13 @@ def _calls(stats: dict, kind: str) -> int | None:
     return None
 
 
-def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100) -> dict:
-    out: dict = {"n_meta": n_meta, "n_track": n_track, "rate_limit": rate_limit, "runs": {}}
+def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100, batch_size: int = 500) -> dict:
+    out: dict = {"n_meta": n_meta, "n_track": n_track, "rate_limit": rate_limit, "runs": {},
+                 "batch_size": batch_size}
     sim_cfg = SimConfig(visitors=max(n_meta, 1000), event_days=1, event_rows_per_day=100,
                         rate_limit=rate_limit, extra=["--track-secret", TRACK_SECRET])
     with Sim(sim_cfg) as sim:
-        cfg = write_json(work / "target-config.json", target_config(sim.url))
+        cfg = write_json(work / "target-config.json", target_config(sim.url, work, batch_size, rate_limit))
         now_ms = int(__import__("time").time() * 1000)
         for kind, n, writer in (
             ("metadata", n_meta, lambda p: write_visitor_messages(p, n_meta)),
