@@ -1,0 +1,197 @@
+"""Entity streams against a real simulator over loopback."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pendo_sim import DatasetConfig, Fault, Simulator
+
+from .conftest import base_config, run_tap
+
+TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
+
+
+def _lastupdated(row: dict) -> int | None:
+    return ((row.get("metadata") or {}).get("auto") or {}).get("lastupdated")
+
+
+@pytest.fixture(scope="module")
+def ties_sim() -> Iterator[Simulator]:
+    """Many rows share each lastupdated; ids with quotes, backslashes, unicode."""
+    with Simulator(DatasetConfig(seed=11, visitors=300, accounts=40, anonymous_visitors=25,
+                                 lastupdated_tie_group=50)) as simulator:
+        yield simulator
+
+
+# -- visitors and accounts --------------------------------------------------------------------
+
+def test_visitors_keyset_paging_with_ties_and_awkward_ids(ties_sim: Simulator) -> None:
+    config = {**base_config(ties_sim), "page_size": 7}
+    run = run_tap(config, ["visitors"])
+    ids = [r["visitorId"] for r in run.records["visitors"]]
+    truth = {r["visitorId"] for r in ties_sim.dataset.visitors(identified_only=True)}
+    duplicates = [i for i, n in collections.Counter(ids).items() if n > 1]
+    assert not duplicates
+    assert set(ids) == truth
+    assert len(ids) == len(truth)
+    assert {'quote"visitor', "back\\slash\\visitor", "用户", 'both\\"mixed'} <= set(ids)
+    for record in run.records["visitors"]:
+        assert record["lastupdated"] == _lastupdated(record)
+    # The keyset never rescans: every aggregation asks for at most page_size rows.
+    aggregations = [e for e in ties_sim.request_log if "/aggregation" in e[1]]
+    assert len(aggregations) <= len(truth) // 7 + 6
+
+
+def test_accounts_full_and_incremental(ties_sim: Simulator) -> None:
+    config = {**base_config(ties_sim), "page_size": 5}
+    first = run_tap(config, ["accounts"])
+    ids = [r["accountId"] for r in first.records["accounts"]]
+    truth = {r["accountId"] for r in ties_sim.dataset.accounts()}
+    assert len(ids) == len(set(ids)) == len(truth)
+    assert set(ids) == truth
+    assert 'Acme "Quoted" Corp' in ids
+
+    changed = ['Acme "Quoted" Corp', "account-7"]
+    ties_sim.dataset.touch_accounts(changed, now_ms=_max_lastupdated(first.records["accounts"]) + 60_000)
+    second = run_tap(config, ["accounts"], state=first.state)
+    assert sorted(r["accountId"] for r in second.records["accounts"]) == sorted(changed)
+
+
+def _max_lastupdated(rows: list[dict]) -> int:
+    return max(r["lastupdated"] for r in rows if r["lastupdated"] is not None)
+
+
+def test_anonymous_visitors_excluded_by_default_and_included_on_request(sim: Simulator) -> None:
+    config = base_config(sim)
+    default = {r["visitorId"] for r in run_tap(config, ["visitors"]).records["visitors"]}
+    assert not any(v.startswith("_PENDO_T_") for v in default)
+    assert default == {r["visitorId"] for r in sim.dataset.visitors(identified_only=True)}
+
+    everyone = run_tap({**config, "include_anonymous_visitors": True}, ["visitors"]).records["visitors"]
+    ids = [r["visitorId"] for r in everyone]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {r["visitorId"] for r in sim.dataset.visitors(identified_only=False)}
+    assert any(v.startswith("_PENDO_T_") for v in ids)
+
+
+def test_second_run_emits_only_changes(sim: Simulator) -> None:
+    config = {**base_config(sim), "page_size": 40}
+    streams = ["visitors", "accounts", "pages"]
+    first = run_tap(config, streams)
+    nulls = [r for r in first.records["visitors"] if r["lastupdated"] is None]
+    assert nulls, "the simulator has visitors without lastupdated: a full run emits them"
+
+    later = max(_max_lastupdated(first.records["visitors"]),
+                max(p["lastUpdatedAt"] for p in first.records["pages"])) + 60_000
+    visitor_ids = [r["visitorId"] for r in first.records["visitors"][:3]]
+    account_ids = [r["accountId"] for r in first.records["accounts"][-2:]]
+    page_ids = [p["id"] for p in first.records["pages"][:2]]
+    sim.dataset.touch_visitors(visitor_ids, now_ms=later)
+    sim.dataset.touch_accounts(account_ids, now_ms=later)
+    sim.dataset.touch_pages(page_ids, now_ms=later)
+
+    second = run_tap(config, streams, state=first.state)
+    assert sorted(r["visitorId"] for r in second.records["visitors"]) == sorted(visitor_ids)
+    assert sorted(r["accountId"] for r in second.records["accounts"]) == sorted(account_ids)
+    assert sorted(r["id"] for r in second.records["pages"]) == sorted(page_ids)
+
+    third = run_tap(config, streams, state=second.state)
+    assert not any(third.records.values()), "nothing changed: nothing re-emitted (not even null rows)"
+
+
+def test_dropped_connection_mid_body_resumes_without_duplicates(sim: Simulator) -> None:
+    config = {**base_config(sim), "page_size": 1000}
+    sim.faults.add(Fault(path="/api/v1/aggregation", kind="drop", after_bytes=20_000, times=2))
+    run = run_tap(config, ["visitors"])
+    ids = [r["visitorId"] for r in run.records["visitors"]]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {r["visitorId"] for r in sim.dataset.visitors(identified_only=True)}
+    aggregations = [e for e in sim.request_log if "/aggregation" in e[1]]
+    assert len(aggregations) >= 3  # the broken bodies were re-requested from the last key
+
+
+def test_server_error_is_retried(sim: Simulator) -> None:
+    sim.faults.add(Fault(path="/api/v1/page", kind="status", status=503, times=2))
+    run = run_tap(base_config(sim), ["pages"])
+    assert len(run.records["pages"]) == len(sim.dataset.pages())
+
+
+# -- GET lists, reports, metadata ---------------------------------------------------------------
+
+def test_get_lists_cover_every_app_untruncated(sim: Simulator) -> None:
+    run = run_tap(base_config(sim), ["pages", "features", "guides", "track_types", "reports"])
+    truth = {
+        "pages": sim.dataset.pages(),
+        "features": sim.dataset.features(),
+        "guides": sim.dataset.guides(),
+        "track_types": sim.dataset.track_types(),
+        "reports": sim.dataset.reports(),
+    }
+    for name, rows in truth.items():
+        got = [r["id"] for r in run.records[name]]
+        assert len(got) == len(set(got)), name
+        assert set(got) == {r["id"] for r in rows}, name
+    assert len({r["appId"] for r in run.records["pages"]}) > 1
+
+
+def test_app_ids_filter(sim: Simulator) -> None:
+    app = sim.dataset.pages()[0]["appId"]
+    run = run_tap({**base_config(sim), "app_ids": [str(app)]}, ["pages", "features", "accounts"])
+    assert run.records["pages"]
+    assert {r["appId"] for r in run.records["pages"]} == {app}
+    assert {r["appId"] for r in run.records["features"]} <= {app}
+    assert {r["id"] for r in run.records["pages"]} == {p["id"] for p in sim.dataset.pages() if p["appId"] == app}
+
+
+def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
+    config = base_config(sim)
+    run = run_tap(config, ["metadata_fields"])
+    rows = run.records["metadata_fields"]
+    keys = [(r["kind"], r["group"], r["field"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    assert {"visitor", "account"} <= {r["kind"] for r in rows}
+    assert all("Type" in r for r in rows)
+
+    from tap_pendo.tap import TapPendo
+
+    catalog = TapPendo(config=config).catalog_dict
+    by_name = {entry["stream"]: entry["schema"] for entry in catalog["streams"]}
+    visitor_md = by_name["visitors"]["properties"]["metadata"]["properties"]
+    account_md = by_name["accounts"]["properties"]["metadata"]["properties"]
+    expected = {"string": "string", "time": "integer", "boolean": "boolean", "integer": "integer", "float": "number"}
+    checked = 0
+    for kind, md in (("visitor", visitor_md), ("account", account_md)):
+        for r in rows:
+            if r["kind"] != kind or r["Type"] not in expected:
+                continue
+            assert md[r["group"]]["properties"][r["field"]]["type"][0] == expected[r["Type"]], r
+            checked += 1
+    assert checked > 5
+    assert by_name["visitors"]["properties"]["lastupdated"]["type"] == ["integer", "null"]
+
+
+# -- failing clearly ----------------------------------------------------------------------------
+
+def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:  # noqa: ANN001
+    secret = "wrong-key-Zq8x7-do-not-print"
+    config = {**base_config(sim), "integration_key": secret}
+    config_file = tmp_path / "config.json"
+    config_file.write_text(__import__("json").dumps(config))
+    started = time.monotonic()
+    result = subprocess.run(  # noqa: S603
+        [TAP_BIN, "--config", str(config_file)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert time.monotonic() - started < 20
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "integration_key" in output
+    assert "region" in output
+    assert secret not in output
+    assert "Traceback" not in output
