@@ -1,0 +1,67 @@
+"""`pendo-sim` command: start a simulator and serve until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .config import DatasetConfig
+from .simulator import Simulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pendo-sim", description="Local Pendo v1 API simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--visitors", type=int, default=300)
+    p.add_argument("--accounts", type=int, default=40)
+    p.add_argument("--anonymous-visitors", type=int, default=20)
+    p.add_argument("--event-days", type=int, default=3)
+    p.add_argument("--event-rows-per-day", type=int, default=500)
+    p.add_argument("--guide-events-per-day", type=int, default=200)
+    p.add_argument("--poll-events-per-day", type=int, default=50)
+    p.add_argument("--start-ms", type=int, default=None)
+    p.add_argument("--now-ms", type=int, default=None)
+    p.add_argument("--tie-group", type=int, default=50)
+    p.add_argument("--rate-limit", type=float, default=None, help="requests/second per endpoint")
+    p.add_argument("--retry-after", action="store_true", help="send Retry-After with rate-limit 429s")
+    p.add_argument("--timezone", default="America/New_York")
+    p.add_argument("--integration-key", default="sim-key-rw")
+    p.add_argument("--read-only-key", default="sim-key-ro")
+    p.add_argument("--track-secret", default="track-secret-123")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    cfg = DatasetConfig(seed=a.seed, visitors=a.visitors, accounts=a.accounts,
+                        anonymous_visitors=a.anonymous_visitors, event_days=a.event_days,
+                        event_rows_per_day=a.event_rows_per_day,
+                        guide_events_per_day=a.guide_events_per_day,
+                        poll_events_per_day=a.poll_events_per_day, start_ms=a.start_ms,
+                        timezone=a.timezone, lastupdated_tie_group=a.tie_group)
+    sim = Simulator(cfg, now_ms=a.now_ms, rate_limit_per_second=a.rate_limit,
+                    track_secret=a.track_secret, integration_key=a.integration_key,
+                    read_only_key=a.read_only_key, host=a.host, port=a.port,
+                    rate_limit_retry_after=a.retry_after)
+    stop = threading.Event()
+
+    def _stop(signum, frame):  # noqa: ARG001
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sim.start()
+    sys.stdout.write(f"PENDO_SIM_URL={sim.url}\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

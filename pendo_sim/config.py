@@ -1,0 +1,57 @@
+"""Dataset configuration and simulator behaviour options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .timeutil import SubscriptionClock
+
+DEFAULT_APP_ID = -323232
+
+
+@dataclass
+class DatasetConfig:
+    seed: int = 7
+    visitors: int = 300  # identified visitors
+    accounts: int = 40
+    anonymous_visitors: int = 20
+    apps: int = 2
+    pages: int = 30
+    features: int = 40
+    guides: int = 10
+    track_types: int = 8
+    reports: int = 3
+    event_days: int = 3
+    event_rows_per_day: int = 500  # atoms per day for each of pageEvents/featureEvents/trackEvents
+    guide_events_per_day: int = 200
+    poll_events_per_day: int = 50
+    start_ms: int | None = None  # first event day; default 2026-03-06 local midnight in `timezone`
+    timezone: str = "America/New_York"
+    lastupdated_tie_group: int = 50
+    parent_accounts: bool = True
+
+    def __post_init__(self) -> None:
+        clock = SubscriptionClock(self.timezone)
+        if self.start_ms is None:
+            self.start_ms = clock.date_ms(2026, 3, 6)
+        else:
+            self.start_ms = clock.day_floor(int(self.start_ms))
+
+
+@dataclass
+class SimOptions:
+    """Behaviours the research marks uncertain ([I]); all configurable."""
+
+    track_accepts_integration_key_silently: bool = False  # True: 200 + drop instead of 403
+    coerce_wrong_types: bool = False  # metadata writes: coerce instead of an `errors` entry
+    rate_limit_retry_after: bool = False  # send Retry-After with rate-limit 429s
+    read_only_can_aggregate: bool = True
+    unauthorized_status: int = 403  # 401 is the Postman table's alternative
+    put_creates_custom_fields: bool = True  # single-value PUT to an unknown custom field creates it
+    metadata_write_time_limit_s: float = 300.0  # longer (real + simulated) -> 408
+    metadata_write_seconds_per_record: float = 0.0  # simulated cost per record
+    track_drop_after_days: int = 7
+    track_empty_body: bool = True  # False: answer "{}"
+    time_series_last_rounds_up: bool = True  # `last` mid-period includes that period
+    stream_chunk_rows: int = 2000
+    extra: dict = field(default_factory=dict)

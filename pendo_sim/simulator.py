@@ -1,0 +1,146 @@
+"""`Simulator`: owns the dataset, store, faults and a ThreadingHTTPServer in a daemon thread."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import uuid
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from .config import DatasetConfig, SimOptions
+from .dataset import Dataset
+from .faults import Fault, FaultSet, RateLimiter
+from .server import Handler
+from .store import Store
+from .writes import MetadataWriter
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class Simulator:
+    def __init__(self, cfg: DatasetConfig | None = None, now_ms: int | None = None,
+                 rate_limit_per_second: float | None = None, track_secret: str = "track-secret-123",
+                 integration_key: str = "sim-key-rw", read_only_key: str = "sim-key-ro",
+                 host: str = "127.0.0.1", port: int = 0, **options: Any):
+        self.cfg = cfg or DatasetConfig()
+        self.dataset = Dataset(self.cfg, now_ms=now_ms)
+        self.options = SimOptions(**options)
+        self.store = Store(self.dataset)
+        self.writer = MetadataWriter(self.dataset, self.store, self.options)
+        self.faults = FaultSet()
+        self.rate_limiter = RateLimiter(rate_limit_per_second)
+        self.track_secret = track_secret
+        self.integration_key = integration_key
+        self.read_only_key = read_only_key
+        self.request_log: list[tuple[str, str, int]] = []
+        self.write_lock = threading.Lock()
+        self.bulk_delete_jobs: dict[str, dict] = {}
+        self._host, self._port = host, port
+        self._stats_lock = threading.Lock()
+        self._stats: dict[str, Any] = {"requests": 0, "by_path": collections.Counter(),
+                                       "by_status": collections.Counter(),
+                                       "by_source": collections.Counter(), "rate_limited": 0,
+                                       "faults_fired": 0, "bytes_sent": 0}
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "Simulator":
+        if self._httpd is not None:
+            return self
+        self._httpd = _Server((self._host, self._port), Handler)
+        self._httpd.sim = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="pendo-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._httpd = None
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("simulator not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def track_url(self) -> str:
+        return self.url + "/data/track"
+
+    # ------------------------------------------------------------------ behaviour
+    def key_access(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        key = key.strip()
+        if key == self.integration_key:
+            return "rw"
+        if key == self.read_only_key:
+            return "ro"
+        return None
+
+    def set_now(self, ms: int | None) -> None:
+        self.dataset.set_now(ms)
+
+    def bulk_delete(self, kind: str, ids: list[str]) -> str:
+        """Bulk delete marks ids Do Not Process and removes them (completes immediately)."""
+        job = uuid.uuid4().hex[:16]
+        table = self.dataset.visitor_table if kind == "visitor" else self.dataset.account_table
+        for i in ids:
+            j = table.index_of(i)
+            if j is not None:
+                table.deleted.add(j)
+        self.bulk_delete_jobs[job] = {"id": job, "kind": kind, "count": len(ids), "status": "complete"}
+        return job
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _record(self, method: str, path: str, template: str, status: int, fault: Fault | None) -> None:
+        self.request_log.append((method, path, status))
+        with self._stats_lock:
+            s = self._stats
+            s["requests"] += 1
+            s["by_path"][f"{method} {template}"] += 1
+            s["by_status"][str(status)] += 1
+            if fault is not None:
+                s["faults_fired"] += 1
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self._stats[name] += 1
+
+    def _count_source(self, source: str) -> None:
+        with self._stats_lock:
+            self._stats["by_source"][source] += 1
+
+    def _add_bytes(self, n: int) -> None:
+        with self._stats_lock:
+            self._stats["bytes_sent"] += n
+
+    def stats(self) -> dict:
+        with self._stats_lock:
+            s = self._stats
+            return {"requests": s["requests"], "by_path": dict(s["by_path"]),
+                    "by_status": dict(s["by_status"]), "by_source": dict(s["by_source"]),
+                    "rate_limited": s["rate_limited"], "status_429": s["by_status"].get("429", 0),
+                    "faults_fired": s["faults_fired"], "bytes_sent": s["bytes_sent"],
+                    "track_events": len(self.store.track_events),
+                    "dropped_track_events": len(self.store.dropped_track_events)}
