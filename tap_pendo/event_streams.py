@@ -1,7 +1,357 @@
-"""Event streams (issue 3): events, page/feature/track/guide/poll events, visitor_history."""
+"""Event streams (issue 3): events, page/feature/track/guide/poll events, visitor_history.
+
+Every event stream reads Pendo in time windows (`tap_pendo.events.windows` explains how
+windows are aligned to the subscription's local periods without knowing its timezone):
+
+* one aggregation per window covers every page, feature or track type of every selected app
+  (`appId: expandAppIds("*")` or the `app_ids` list), never one query per entity;
+* a window Pendo refuses as too large (400 "exceeded memory limit") or times out (408/504
+  after retries) is split (days into halves, then a single day into hours) and retried;
+  a body broken mid-stream re-reads the window (re-sent rows carry the same key);
+* the bookmark (STATE) moves only after a whole window has been emitted, so a run killed at
+  any moment and restarted from its last STATE line re-reads at most one window.
+
+The SDK would advance the bookmark itself, per record, to the largest replication value
+seen; rows inside a window are unordered, so that would skip unemitted rows after a kill.
+These streams therefore switch off the per-record increment and write the bookmark at
+window boundaries (`_save_bookmark`).
+"""
 
 from __future__ import annotations
 
+import time
+import typing as t
 
-def event_streams(tap):  # noqa: ANN001, ANN201
-    return []
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from pendo_http.errors import PendoQueryTooLarge, PendoRetriableError
+from tap_pendo.client import PendoStream, to_ms
+from tap_pendo.events.aggregate import Aggregation
+from tap_pendo.events.windows import (
+    DAY_MS,
+    MAX_WINDOW_DAYS,
+    PERIOD_FIELD,
+    PERIOD_MS,
+    Window,
+    plan_windows,
+    recentre,
+)
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+# A window Pendo could not finish in time (after the client's retries): split it.
+SPLIT_STATUSES = frozenset({408, 504})
+DEFAULT_START_DAYS = 30
+
+# -- schemas ---------------------------------------------------------------------------------
+
+_ANY_SCALAR = th.CustomType({"type": ["string", "number", "integer", "boolean", "null"]})
+_OBJECT_OR_STRING = th.CustomType({"type": ["object", "string", "null"]})
+
+_AGGREGATED_COMMON = [
+    th.Property("visitorId", th.StringType, description="Visitor id."),
+    th.Property("accountId", th.StringType, description="Account id."),
+    th.Property("appId", th.IntegerType, description="Pendo application id."),
+    th.Property(
+        "day",
+        th.IntegerType,
+        description=(
+            "Start of the subscription-local day (epoch ms) when `period` is dayRange. For a day "
+            "Pendo refused to aggregate whole, rows are hourly and `day` equals `hour`."
+        ),
+    ),
+    th.Property("hour", th.IntegerType, description="Start of the local hour (epoch ms): hourRange rows."),
+    th.Property("server", th.StringType),
+    th.Property("remoteIp", th.StringType),
+    th.Property("userAgent", th.StringType),
+    th.Property("numEvents", th.IntegerType),
+    th.Property("numMinutes", th.IntegerType),
+    th.Property("lastTime", th.IntegerType, description="Last update of the aggregate (epoch ms)."),
+]
+_AGGREGATED_KEY = ["visitorId", "accountId", "appId", "server", "remoteIp", "userAgent"]
+
+
+def _aggregated_schema(*extra: th.Property) -> dict:
+    return th.PropertiesList(*extra, *_AGGREGATED_COMMON).to_dict()
+
+
+_ROW_EVENT_COMMON = [
+    th.Property("visitorId", th.StringType),
+    th.Property("accountId", th.StringType),
+    th.Property("accountIds", th.ArrayType(th.StringType)),
+    th.Property("appId", th.IntegerType),
+    th.Property("guideId", th.StringType),
+    th.Property("guideStepId", th.StringType),
+    th.Property("type", th.StringType),
+    th.Property("browserTime", th.IntegerType, description="Event time in the browser (epoch ms)."),
+    th.Property("guideTimestamp", th.IntegerType),
+    th.Property("url", th.StringType),
+    th.Property("remoteIp", th.StringType),
+    th.Property("serverName", th.StringType),
+    th.Property("userAgent", th.StringType),
+    th.Property("country", th.StringType),
+    th.Property("region", th.StringType),
+    th.Property("latitude", th.NumberType),
+    th.Property("longitude", th.NumberType),
+    th.Property("loadTime", th.IntegerType),
+    th.Property("pollId", th.StringType),
+    th.Property("pollResponse", _ANY_SCALAR),
+]
+
+
+# -- the windowed base -----------------------------------------------------------------------
+
+
+class WindowedEventStream(PendoStream):
+    """An aggregation source read window by window, bookmarked at window boundaries."""
+
+    source: str = ""
+    is_sorted = False
+    # Rows come straight from Pendo's JSON with the schema's types; skip per-record conformance.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    # -- settings ----------------------------------------------------------------------------
+
+    @property
+    def period(self) -> str:
+        """The timeSeries period of the stream's windows."""
+        return "dayRange"
+
+    @property
+    def window_days(self) -> int:
+        days = int(self.config.get("event_window_days") or 1)
+        return max(1, min(MAX_WINDOW_DAYS, days))
+
+    @property
+    def periods_per_window(self) -> int:
+        return self.window_days * (DAY_MS // PERIOD_MS[self.period])
+
+    @property
+    def lookback_periods(self) -> int:
+        days = max(0, int(self.config.get("lookback_window", 1) or 0))
+        return days * (DAY_MS // PERIOD_MS[self.period])
+
+    def now_ms(self) -> int:
+        now = int(time.time() * 1000)
+        end = to_ms(self.config.get("end_date"))
+        return min(now, end) if end is not None else now
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        """Disabled: the bookmark moves at window boundaries only (see module docstring)."""
+
+    def _bookmark(self) -> int | None:
+        state = self.get_context_state(None)
+        if state.get("replication_key") not in self._bookmark_keys():
+            return None
+        return to_ms(state.get("replication_key_value"))
+
+    def _bookmark_keys(self) -> tuple[str, ...]:
+        return (self.replication_key,) if self.replication_key else ()
+
+    def _save_bookmark(self, value: int) -> None:
+        state = self.get_context_state(None)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _start_cursor(self, now: int) -> int:
+        period_ms = PERIOD_MS[self.period]
+        start_date = to_ms(self.config.get("start_date"))
+        if start_date is None:
+            start_date = now - DEFAULT_START_DAYS * DAY_MS
+        # `first = start_date` selects the period containing start_date.
+        floor = start_date - period_ms // 2
+        bookmark = self._bookmark()
+        if bookmark is None:
+            return floor
+        return max(floor, bookmark - self.lookback_periods * period_ms)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def pipeline(self, window: Window) -> list[dict]:
+        return [{"source": {self.source: {"appId": self.app_id_param}, "timeSeries": window.time_series()}}]
+
+    def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
+        return row
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        period = self.period
+        period_ms = PERIOD_MS[period]
+        now = self.now_ms()
+        cursor = self._start_cursor(now)
+        while cursor <= now:
+            count, complete = plan_windows(cursor, now, period, self.periods_per_window)
+            window = Window(period, cursor, count)
+            exact = yield from self._emit(window)
+            if exact is not None:
+                cursor = recentre(cursor, exact, period_ms)
+            self._save_bookmark(cursor + complete * period_ms)
+            if complete < count:
+                break
+            cursor += count * period_ms
+
+    def _emit(self, window: Window) -> t.Generator[dict, None, int | None]:
+        """Emit every row of `window`; returns the exact start of its first period if learned."""
+        attempt = 0
+        what = f"{self.source} aggregation ({window.label()})"
+        period_field = PERIOD_FIELD[window.period]
+        learn_from_rows = window.period == self.period and self.learns_from_rows
+        while True:
+            aggregation = Aggregation(self.client, self.pipeline(window), what=what)
+            rows = iter(aggregation)
+            emitted = 0
+            smallest: int | None = None
+            try:
+                for row in rows:
+                    if learn_from_rows and aggregation.start_time is None:
+                        value = row.get(period_field)
+                        if value is not None and (smallest is None or value < smallest):
+                            smallest = value
+                    emitted += 1
+                    yield self.prepare_row(row, window)
+            except PendoQueryTooLarge as error:
+                return (yield from self._split(window, error))
+            except PendoRetriableError as error:
+                if not aggregation.sent:
+                    if error.status in SPLIT_STATUSES:
+                        return (yield from self._split(window, error))
+                    self.fail(error)
+                # The body broke mid-stream: read the window again (rows re-sent keep their key).
+                attempt = 1 if emitted else attempt + 1
+                self.logger.warning("%s: re-reading the window after %d rows", what, emitted)
+                try:
+                    self.client.backoff(attempt, error)
+                except PendoRetriableError as final:
+                    self.fail(final)
+                continue
+            if window.period != self.period:
+                return None
+            return aggregation.start_time if aggregation.start_time is not None else smallest
+
+    def _split(self, window: Window, error: Exception) -> t.Generator[dict, None, int | None]:
+        parts = window.split()
+        if not parts:
+            self.fail(error)  # type: ignore[arg-type]
+        self.logger.warning("%s: Pendo refused %s (%s); splitting it in %d", self.name, window.label(), error, len(parts))
+        exact: int | None = None
+        for index, part in enumerate(parts):
+            learned = yield from self._emit(part)
+            if index == 0:
+                exact = learned
+        return exact
+
+    learns_from_rows = True
+
+
+class AggregatedEventStream(WindowedEventStream):
+    """Aggregated rows (one per visitor x account x entity x period x server x IP x agent)."""
+
+    entity_key: tuple[str, ...] = ()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        field = PERIOD_FIELD[self.period]
+        self.replication_key = field
+        self.primary_keys = [*self.entity_key, *_AGGREGATED_KEY, field]
+
+    @property
+    def period(self) -> str:
+        return self.config.get("period") or "dayRange"
+
+    def _bookmark_keys(self) -> tuple[str, ...]:
+        # A bookmark written under the other period is still an (estimated) period start.
+        return ("day", "hour")
+
+    def prepare_row(self, row: dict, window: Window) -> dict:
+        if window.period != self.period:
+            # Hour rows of a day Pendo refused whole: `day` carries the hour so keys stay unique.
+            row["day"] = row["hour"]
+        return row
+
+
+class EventsStream(AggregatedEventStream):
+    name = "events"
+    source = "events"
+    entity_key = ("pageId", "featureId")
+    schema = _aggregated_schema(
+        th.Property("pageId", th.StringType, description="Page id (page rows)."),
+        th.Property("featureId", th.StringType, description="Feature id (feature rows)."),
+        th.Property("trackTypeId", th.StringType),
+    )
+
+    def prepare_row(self, row: dict, window: Window) -> dict:
+        # A row is a page row or a feature row; both key properties are always present.
+        if "pageId" not in row:
+            row["pageId"] = None
+        if "featureId" not in row:
+            row["featureId"] = None
+        return super().prepare_row(row, window)
+
+
+class PageEventsStream(AggregatedEventStream):
+    name = "page_events"
+    source = "pageEvents"
+    entity_key = ("pageId",)
+    schema = _aggregated_schema(
+        th.Property("pageId", th.StringType),
+        th.Property("parameters", _OBJECT_OR_STRING, description="Tracked URL parameters of the page."),
+    )
+
+
+class FeatureEventsStream(AggregatedEventStream):
+    name = "feature_events"
+    source = "featureEvents"
+    entity_key = ("featureId",)
+    schema = _aggregated_schema(th.Property("featureId", th.StringType))
+
+
+class TrackEventsStream(AggregatedEventStream):
+    name = "track_events"
+    source = "trackEvents"
+    entity_key = ("trackTypeId",)
+    schema = _aggregated_schema(
+        th.Property("trackTypeId", th.StringType),
+        th.Property("properties", th.ObjectType(additional_properties=True)),
+    )
+
+
+class GuideEventsStream(WindowedEventStream):
+    """One row per guide event; windows of whole days; bookmark on `browserTime`."""
+
+    name = "guide_events"
+    source = "guideEvents"
+    replication_key = "browserTime"
+    primary_keys = (
+        "guideId", "guideStepId", "visitorId", "accountId", "appId", "type",
+        "browserTime", "guideTimestamp", "url", "remoteIp", "userAgent",
+    )
+    schema = th.PropertiesList(*_ROW_EVENT_COMMON).to_dict()
+    learns_from_rows = False  # browserTime is not a period start
+
+
+class PollEventsStream(GuideEventsStream):
+    name = "poll_events"
+    source = "pollEvents"
+    primary_keys = (
+        "pollId", "guideId", "guideStepId", "visitorId", "accountId", "appId", "type",
+        "browserTime", "guideTimestamp", "url", "remoteIp", "userAgent",
+    )
+
+
+def event_streams(tap: t.Any) -> list:  # noqa: ANN401
+    from tap_pendo.events.visitor_history import VisitorHistoryStream
+
+    return [
+        EventsStream(tap),
+        PageEventsStream(tap),
+        FeatureEventsStream(tap),
+        TrackEventsStream(tap),
+        GuideEventsStream(tap),
+        PollEventsStream(tap),
+        VisitorHistoryStream(tap),
+    ]

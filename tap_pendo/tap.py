@@ -57,6 +57,11 @@ class TapPendo(Tap):
             description="Earliest time to extract incremental data from (ISO 8601). Default: 30 days ago for events, everything for objects.",
         ),
         th.Property(
+            "end_date",
+            th.DateTimeType,
+            description="Event streams stop at this time instead of now (ISO 8601): backfills and tests.",
+        ),
+        th.Property(
             "period",
             th.StringType(allowed_values=["dayRange", "hourRange"]),
             default="dayRange",

@@ -1,0 +1,1 @@
+"""Event-stream internals: window planning, streamed aggregations, visitor history."""
