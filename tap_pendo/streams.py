@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http import PendoAuthError, PendoError, PendoFatalError
+from pendo_http import PendoAuthError, PendoError, PendoFatalError, PendoQueryTooLarge
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream
 from tap_pendo.filters import keyset_after, quote
@@ -32,6 +32,7 @@ LASTUPDATED = "metadata.auto.lastupdated"
 # Extra key kept in the stream's STATE next to replication_key_value: the id of the last row
 # emitted at that timestamp, so the next run continues the keyset exactly (no repeats at ties).
 LAST_ID_KEY = "last_id"
+MIN_PAGE_SIZE = 100
 
 
 # -- metadata schemas (shared by discovery and the metadata_fields stream) --------------------
@@ -109,20 +110,29 @@ class KeysetAggregationStream(PendoStream):
     ) -> Iterator[dict[str, t.Any]]:
         """Keyset pages; `condition(last_sort, last_id)` builds the filter from progress."""
         progress = list(first)
-        page_size = self.page_size
+        size = [self.page_size]
 
         def start() -> Iterator[dict[str, t.Any]]:
             while True:
+                page_size = size[0]
                 pipeline = self.base_pipeline()
                 expression = condition(progress[0], progress[1])
                 if expression:
                     pipeline.append({"filter": expression})
                 pipeline += [{"sort": sort}, {"limit": page_size}]
                 rows = 0
-                for row in self.client.aggregate(pipeline, what=what):
-                    rows += 1
-                    progress[0], progress[1] = on_row(row)
-                    yield row
+                try:
+                    for row in self.client.aggregate(pipeline, what=what):
+                        rows += 1
+                        progress[0], progress[1] = on_row(row)
+                        yield row
+                except PendoQueryTooLarge:
+                    # Pendo refused the page as too big: ask for smaller pages from here on.
+                    if rows or page_size <= MIN_PAGE_SIZE:
+                        raise
+                    size[0] = max(MIN_PAGE_SIZE, page_size // 4)
+                    logger.warning("%s too large with limit %d; retrying with %d", what, page_size, size[0])
+                    continue
                 if rows < page_size:
                     return
 
