@@ -1,0 +1,217 @@
+"""Event streams against a real simulator over loopback: totals, keys, windows, DST, state."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pendo_sim import DatasetConfig, Fault, Simulator
+
+from ._tap import END, START, TAP, key_of, last_state, parse, primary_keys, records, run_tap, write_inputs
+from .conftest import config_for
+
+AGGREGATED = {"events": "events", "page_events": "pageEvents", "feature_events": "featureEvents",
+              "track_events": "trackEvents"}
+ROW_EVENTS = {"guide_events": "guideEvents", "poll_events": "pollEvents"}
+ALL = {**AGGREGATED, **ROW_EVENTS}
+
+
+def truth(sim: Simulator, source: str, period: str = "dayRange") -> dict:
+    lo, hi = sim.dataset.event_range()
+    return sim.dataset.event_totals(source, lo, hi, period)
+
+
+def assert_exact(sim: Simulator, messages: list[dict], stream: str, period: str = "dayRange",
+                 dedupe: bool = False) -> list[dict]:
+    """Rows and numEvents of `stream` equal the simulator's; keys unique (after dedupe)."""
+    recs = records(messages, stream)
+    keys = primary_keys(messages, stream)
+    by_key = {key_of(r, keys): r for r in recs}
+    if not dedupe:
+        assert len(by_key) == len(recs), f"{stream}: duplicate primary keys"
+    rows = list(by_key.values())
+    expected = truth(sim, ALL[stream], period)
+    got = {"rows": len(rows), "numEvents": sum(r.get("numEvents", 1) for r in rows)}
+    assert got == expected, stream
+    return rows
+
+
+def test_all_streams_exact_totals_and_unique_keys(event_sim: Simulator, tmp_path: Path) -> None:
+    messages = run_tap(tmp_path, config_for(event_sim), set(ALL))
+    for stream in ALL:
+        assert_exact(event_sim, messages, stream)
+    # One aggregation per window and source, not one per page/feature/track type.
+    aggregations = [r for r in event_sim.request_log if r[1] == "/api/v1/aggregation"]
+    windows = 5  # 2026-03-05 .. 2026-03-09 local days, plus the unfinished 03-10 day
+    assert len(aggregations) == len(ALL) * (windows + 1)
+    # The bookmark is the local midnight of the first day not yet over (03-10 EDT = 04:00Z).
+    state = last_state(messages)
+    assert state["bookmarks"]["page_events"]["replication_key_value"] == 1773115200000
+
+
+def test_day_values_are_local_midnights_across_dst(event_sim: Simulator, tmp_path: Path) -> None:
+    messages = run_tap(tmp_path, config_for(event_sim), {"page_events"})
+    rows = records(messages, "page_events")
+    days = collections.Counter(r["day"] for r in rows)
+    clock = event_sim.dataset.clock
+    lo, hi = event_sim.dataset.event_range()
+    expected = {d: len(list(event_sim.dataset.event_rows("pageEvents", d, clock.next_day(d))))
+                for d in clock.days_between(lo, hi)}
+    assert days == expected
+    # 2026-03-08 is a 23-hour day in America/New_York: 05:00Z then 04:00Z offsets.
+    assert sorted(days) == [1772773200000, 1772859600000, 1772946000000]
+    assert clock.hours_in_day(1772946000000) == 23
+
+
+@pytest.mark.parametrize("window_days", [1, 2])
+def test_hour_range_exact_with_dst_and_window_edges(event_sim: Simulator, tmp_path: Path,
+                                                    window_days: int) -> None:
+    config = config_for(event_sim, period="hourRange", event_window_days=window_days,
+                        start_date="2026-03-06T03:30:00Z")  # 22:30 local, the day before the data
+    messages = run_tap(tmp_path, config, {"page_events", "events"})
+    for stream in ("page_events", "events"):
+        rows = assert_exact(event_sim, messages, stream, "hourRange")
+        assert all("day" not in r for r in rows)
+    hours = {r["hour"] for r in records(messages, "page_events")}
+    lo, hi = event_sim.dataset.event_range()
+    expected = {r["hour"] for r in event_sim.dataset.event_rows("pageEvents", lo, hi, "hourRange")}
+    assert hours == expected
+    # 2026-03-08 02:00 local does not exist: 01:00 EST (06:00Z) is followed by 03:00 EDT (07:00Z).
+    assert 1772949600000 in hours and 1772953200000 in hours
+
+
+@pytest.mark.parametrize(("window_days", "start"), [(2, "2026-03-06T04:59:00Z"), (3, "2026-03-06T05:00:00Z"),
+                                                     (1, "2026-03-09T03:59:59Z")])
+def test_day_range_window_edges(event_sim: Simulator, tmp_path: Path, window_days: int, start: str) -> None:
+    """Starts one minute before/at a local midnight, windows of 1-3 days over the DST change."""
+    config = config_for(event_sim, event_window_days=window_days, start_date=start)
+    messages = run_tap(tmp_path, config, {"feature_events", "guide_events"})
+    clock = event_sim.dataset.clock
+    first_day = clock.day_floor(1000 * int(time.mktime(time.strptime(start, "%Y-%m-%dT%H:%M:%SZ")))
+                                - 1000 * time.timezone)
+    lo, hi = event_sim.dataset.event_range()
+    lo = max(lo, first_day)
+    for stream, source in (("feature_events", "featureEvents"), ("guide_events", "guideEvents")):
+        recs = records(messages, stream)
+        keys = primary_keys(messages, stream)
+        assert len({key_of(r, keys) for r in recs}) == len(recs)
+        assert len(recs) == sim_rows(event_sim, source, lo, hi)
+
+
+def sim_rows(sim: Simulator, source: str, lo: int, hi: int) -> int:
+    return sum(1 for _ in sim.dataset.event_rows(source, lo, hi))
+
+
+def test_two_runs_with_lookback_lose_nothing(event_sim: Simulator, tmp_path: Path) -> None:
+    streams = {"page_events", "track_events", "guide_events", "poll_events"}
+    first = run_tap(tmp_path, config_for(event_sim, end_date="2026-03-07T15:00:00Z"), streams)
+    state = last_state(first)
+    assert state["bookmarks"]["page_events"]["replication_key_value"] == 1772859600000  # 03-07 local
+    second = run_tap(tmp_path, config_for(event_sim, lookback_window=1), streams, state)
+    for stream in streams:
+        keys = primary_keys(first, stream)
+        one = {key_of(r, keys): r for r in records(first, stream)}
+        two = {key_of(r, keys): r for r in records(second, stream)}
+        resent = one.keys() & two.keys()
+        assert resent, f"{stream}: the lookback re-read nothing"
+        assert all(one[k] == two[k] for k in resent)  # same key, same row
+        assert_exact(event_sim, first + second, stream, dedupe=True)
+
+
+def test_resume_from_state_of_other_period(event_sim: Simulator, tmp_path: Path) -> None:
+    first = run_tap(tmp_path, config_for(event_sim, end_date="2026-03-07T15:00:00Z"), {"page_events"})
+    second = run_tap(tmp_path, config_for(event_sim, period="hourRange", lookback_window=0),
+                     {"page_events"}, last_state(first))
+    hours = {r["hour"] for r in records(second, "page_events")}
+    assert min(hours) == 1772859600000  # resumes at the 03-07 local midnight bookmark
+
+
+def _kill_after(tmp_path: Path, config: dict, streams: set[str], lines: int,
+                state: dict | None = None) -> list[dict]:
+    args = write_inputs(tmp_path, config, streams, state)
+    out_path = tmp_path / "out.jsonl"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen([*TAP, *args], stdout=out, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            with out_path.open("rb") as f:
+                if sum(1 for _ in f) >= lines:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+        proc.wait()
+    return parse(out_path.read_text())
+
+
+def test_sigkill_mid_window_then_resume_is_exact(tmp_path: Path) -> None:
+    cfg = DatasetConfig(seed=5, event_rows_per_day=20000, guide_events_per_day=5000, poll_events_per_day=0)
+    streams = {"page_events", "guide_events"}
+    with Simulator(cfg) as sim:
+        config = config_for(sim, lookback_window=0)
+        killed = _kill_after(tmp_path, config, streams, lines=30000)
+        state = last_state(killed)
+        assert state is not None
+        assert killed[-1]["type"] == "RECORD", "the kill should land mid-stream"
+        resumed = run_tap(tmp_path, config, streams, state)
+        for stream in streams:
+            keys = primary_keys(killed + resumed, stream)
+            union = {key_of(r, keys): r for r in records(killed, stream) + records(resumed, stream)}
+            lo, hi = sim.dataset.event_range()
+            source = "pageEvents" if stream == "page_events" else "guideEvents"
+            assert len(union) == sim.dataset.event_totals(source, lo, hi)["rows"]
+            assert sum(r.get("numEvents", 1) for r in union.values()) == \
+                sim.dataset.event_totals(source, lo, hi)["numEvents"]
+
+
+@pytest.mark.parametrize(("max_hours", "status"), [(24, 500), (24, 408), (1, 500)])
+def test_refused_windows_are_split_with_exact_totals(event_sim: Simulator, tmp_path: Path,
+                                                     max_hours: int, status: int) -> None:
+    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind="window_limit", status=status,
+                               max_window_hours=max_hours, times=None))
+    config = config_for(event_sim, event_window_days=3, max_retries=2)
+    messages = run_tap(tmp_path, config, {"track_events", "poll_events"})
+    assert_exact(event_sim, messages, "track_events")
+    assert_exact(event_sim, messages, "poll_events")
+    refused = [r for r in event_sim.request_log if r[1] == "/api/v1/aggregation" and r[2] != 200]
+    assert refused
+    if max_hours < 24:  # whole days refused: the day's rows come hourly, `day` = `hour`
+        rows = records(messages, "track_events")
+        assert all(r["day"] == r["hour"] for r in rows)
+
+
+def test_refused_single_hour_fails_loudly(event_sim: Simulator, tmp_path: Path) -> None:
+    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind="window_limit",
+                               max_window_hours=0.5, times=None))
+    config = config_for(event_sim, period="hourRange")
+    args = write_inputs(tmp_path, config, {"page_events"})
+    out = subprocess.run([*TAP, *args], capture_output=True, check=False, timeout=120)
+    assert out.returncode != 0
+    assert b"too large" in out.stderr
+
+
+@pytest.mark.parametrize("kind", ["truncate", "drop", "invalid_json"])
+def test_broken_bodies_reread_the_window(event_sim: Simulator, tmp_path: Path, kind: str) -> None:
+    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind=kind, after_bytes=20000, times=2, skip=1))
+    messages = run_tap(tmp_path, config_for(event_sim), {"feature_events"})
+    assert_exact(event_sim, messages, "feature_events", dedupe=True)
+
+
+def test_state_is_written_only_at_window_ends(event_sim: Simulator, tmp_path: Path) -> None:
+    """Every STATE line carries a bookmark no later than the rows emitted after it."""
+    messages = run_tap(tmp_path, config_for(event_sim), {"page_events"})
+    bookmark = None
+    for m in messages:
+        if m["type"] == "STATE":
+            value = m["value"]["bookmarks"].get("page_events", {}).get("replication_key_value")
+            assert bookmark is None or value is None or value >= bookmark
+            bookmark = value
+        elif m["type"] == "RECORD" and bookmark is not None:
+            assert m["record"]["day"] >= bookmark
+    json.dumps(messages[-1])
