@@ -29,7 +29,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PY = str(VENV_BIN / "python")
 PEER_VENV = WORK / "peer-venv"
 PEER_PY = str(PEER_VENV / "bin" / "python")
-INTEGRATION_KEY = "bench-key-0000.us"  # the simulator's default accepts any non-empty key
+INTEGRATION_KEY = "bench-key-0000.us"  # passed to pendo-sim --integration-key (no ".eu": US host)
+TRACK_SECRET = "bench-track-secret"
 RSS_GOAL_MB = 250.0
 
 METRIC_RE = re.compile(r"METRIC: (\{.*\})")
@@ -62,6 +63,7 @@ class SimConfig:
             "--event-days", str(self.event_days),
             "--event-rows-per-day", str(self.event_rows_per_day),
         ]
+        argv += ["--integration-key", INTEGRATION_KEY, "--track-secret", TRACK_SECRET]
         if self.rate_limit:
             argv += ["--rate-limit", str(self.rate_limit)]
         return argv + list(self.extra)
@@ -138,11 +140,14 @@ class Sim:
         got = self.get_json("/_sim/stats")
         return got if isinstance(got, dict) else {}
 
-    def requests_log(self) -> list:
-        got = self.get_json("/_sim/requests")
-        if isinstance(got, dict):
-            got = got.get("requests") or got.get("items") or []
-        return got if isinstance(got, list) else []
+    def requests_log(self) -> list[dict]:
+        """The simulator's request log: method, path, status of every request (no bodies)."""
+        got = self.get_json("/_sim/request_log")
+        if not isinstance(got, list):
+            return []
+        return [
+            dict(zip(("method", "path", "status"), e)) if isinstance(e, list) else e for e in got
+        ]
 
 
 # ---------------------------------------------------------------------------------------------

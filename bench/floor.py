@@ -7,9 +7,10 @@ no type conformance, no state. It is what it costs to move the bytes at all.
 Two modes:
 - ``--replay BODIES.json``: POST exactly these request bodies in order (captured from our
   tap's requests in the simulator's request log during the same benchmark run);
-- otherwise, built-in pipelines of the same shape: visitors paged by key
-  (sort visitorId, filter visitorId>"last", limit page_size) and page events one day window
-  per request (dayRange, count 1, all apps).
+- otherwise (the default), the same pipelines our tap sends, rebuilt here: visitors paged by
+  key (rows without lastupdated by visitorId, then keyset pages on (lastupdated, visitorId),
+  limit page_size) and page events one day per request (dayRange, count 1, all apps), from the
+  start day to now.
 
 Prints ``METRIC: {"metric": "record_count", ...}`` on stderr like the Singer plugins do,
 so the harness counts its rows the same way.
@@ -35,32 +36,58 @@ def post(session: requests.Session, url: str, body: dict) -> list:
     return orjson.loads(resp.content)["results"]
 
 
-def visitors_bodies(page_size: int, include_anonymous: bool):  # noqa: ANN201
-    last = ""
+LASTUPDATED = "metadata.auto.lastupdated"
+
+
+def _visitors_pipeline(expression: str, sort: list, page_size: int) -> dict:
+    pipeline = [
+        {"source": {"visitors": None}},
+        {"identified": "visitorId"},
+        {"filter": expression},
+        {"sort": sort},
+        {"limit": page_size},
+    ]
+    return {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
+
+
+def visitors_bodies(page_size: int, start_ms: int):  # noqa: ANN201
+    """Our tap's full-sync visitor pages: rows without lastupdated by id, then keyset pages
+    on (lastupdated, visitorId) from start_date (tap_pendo/streams.py, KeysetAggregationStream)."""
+    last = None
     while True:
-        pipeline = [
-            {"source": {"visitors": None if include_anonymous else {"identified": True}}},
-            {"sort": ["visitorId"]},
-            {"filter": f"visitorId>{json.dumps(last)}"},
-            {"limit": page_size},
-        ]
-        rows = yield {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
-        if not rows or len(rows) < page_size:
-            return
+        expr = f"isNull({LASTUPDATED})" + (f" && visitorId > {json.dumps(last)}" if last else "")
+        rows = yield _visitors_pipeline(expr, ["visitorId"], page_size)
+        if len(rows) < page_size:
+            break
         last = rows[-1]["visitorId"]
+    last_sort, last_id = start_ms, None
+    while True:
+        if not last_sort:
+            expr = f"!isNull({LASTUPDATED})"  # no start_date: every row with a timestamp
+        elif last_id is None:
+            expr = f"{LASTUPDATED} >= {last_sort}"
+        else:
+            q = json.dumps(last_id)
+            expr = f"({LASTUPDATED} > {last_sort}) || ({LASTUPDATED} == {last_sort} && visitorId > {q})"
+        rows = yield _visitors_pipeline(expr, [LASTUPDATED, "visitorId"], page_size)
+        if len(rows) < page_size:
+            return
+        last_sort, last_id = rows[-1]["metadata"]["auto"]["lastupdated"], rows[-1]["visitorId"]
 
 
-def page_events_bodies(first_ms: int, days: int):  # noqa: ANN201
-    for d in range(days):
-        pipeline = [
-            {
-                "source": {
-                    "pageEvents": {"appId": ALL_APPS},
-                    "timeSeries": {"period": "dayRange", "first": first_ms + d * DAY_MS, "count": 1},
-                }
+def page_events_bodies(first_day_ms: int, now_ms: int):  # noqa: ANN201
+    """Our tap's windows: one day per request (event_window_days=1), `first` mid-day, all apps,
+    from the start_date's day up to now (tap_pendo/event_streams.py)."""
+    day = first_day_ms
+    while day <= now_ms:
+        pipeline = [{
+            "source": {
+                "pageEvents": {"appId": ALL_APPS},
+                "timeSeries": {"period": "dayRange", "first": day + DAY_MS // 2, "count": 1},
             }
-        ]
+        }]
         yield {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
+        day += DAY_MS
 
 
 def main() -> int:
@@ -70,8 +97,7 @@ def main() -> int:
     ap.add_argument("--stream", required=True, choices=["visitors", "page_events"])
     ap.add_argument("--replay", help="JSON list of request bodies to send in order")
     ap.add_argument("--page-size", type=int, default=50_000)
-    ap.add_argument("--first-ms", type=int, default=0)
-    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--start-ms", type=int, default=0, help="start_date (visitors) / first day (events), ms")
     args = ap.parse_args()
 
     session = requests.Session()
@@ -97,7 +123,7 @@ def main() -> int:
             calls += 1
     else:
         if args.stream == "visitors":
-            gen = visitors_bodies(args.page_size, include_anonymous=False)
+            gen = visitors_bodies(args.page_size, args.start_ms)
             body = next(gen)
             while True:
                 rows = post(session, url, body)
@@ -108,7 +134,7 @@ def main() -> int:
                 except StopIteration:
                     break
         else:
-            for body in page_events_bodies(args.first_ms, args.days):
+            for body in page_events_bodies(args.start_ms, int(time.time() * 1000)):
                 emit(post(session, url, body))
                 calls += 1
     out.flush()

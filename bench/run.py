@@ -50,9 +50,20 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=500,
                     help="the target's metadata batch_size setting (its default is 500)")
     ap.add_argument("--out", help="also write the markdown report to this file")
+    ap.add_argument("--visitors", type=int, help="override the visitors side-by-side size")
+    ap.add_argument("--page-events", type=int, help="override the page_events side-by-side size")
+    ap.add_argument("--growth", help="override growth sizes, e.g. 10000,100000,1000000")
+    ap.add_argument("--target-meta", type=int, help="override the metadata update count")
+    ap.add_argument("--target-track", type=int, help="override the track event count")
     args = ap.parse_args()
 
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    for key, val in (("visitors", args.visitors), ("page_events", args.page_events),
+                     ("target_meta", args.target_meta), ("target_track", args.target_track)):
+        if val is not None:
+            sizes[key] = val
+    if args.growth:
+        sizes["growth"] = [int(x) for x in args.growth.split(",")]
     rounds = args.rounds or (1 if args.quick else 3)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]

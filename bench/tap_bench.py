@@ -31,9 +31,10 @@ from common import (
     write_json,
 )
 
-# The simulator's event data starts on 2026-03-06 (local midnight, America/New_York).
-START_DATE = "2026-03-05T00:00:00Z"
-EVENT_FIRST_MS = 1772773200000  # 2026-03-06T05:00:00Z = 2026-03-06 00:00 America/New_York
+# The simulator's event data starts on 2026-03-06 (local midnight, America/New_York); visitors'
+# lastupdated values start 30 days before that. Both taps filter on start_date.
+START_DATES = {"visitors": "2000-01-01T00:00:00Z", "page_events": "2026-03-05T05:00:00Z"}
+START_MS = {"visitors": 946684800000, "page_events": 1772686800000}  # 2026-03-05 00:00 New York
 
 
 @dataclass
@@ -57,14 +58,18 @@ def case_for(stream: str, rows: int, days: int = 5) -> StreamCase:
 # ---------------------------------------------------------------------------------------------
 
 
-def our_config(url: str) -> dict:
-    return {
+def our_config(url: str, stream: str) -> dict:
+    cfg = {
         "integration_key": INTEGRATION_KEY,
         "api_url": url,
-        "start_date": START_DATE,
         "max_retries": 3,
         "retry_backoff_seconds": 0.2,
     }
+    # Visitors: no start_date, i.e. everything (with one, our tap skips rows that have no
+    # lastupdated, by design); events: from the day before the simulator's first event day.
+    if stream != "visitors":
+        cfg["start_date"] = START_DATES[stream]
+    return cfg
 
 
 def select_in_catalog(catalog: dict, stream: str) -> dict:
@@ -88,7 +93,7 @@ def discover(argv: list[str], env: dict | None = None) -> dict:
 
 
 def our_tap_files(work: Path, url: str, stream: str) -> tuple[Path, Path]:
-    cfg = write_json(work / "ours-config.json", our_config(url))
+    cfg = write_json(work / f"ours-config-{stream}.json", our_config(url, stream))
     catalog = discover([str(VENV_BIN / "tap-pendo"), "--config", str(cfg), "--discover"])
     cat = write_json(work / f"ours-catalog-{stream}.json", select_in_catalog(catalog, stream))
     return cfg, cat
@@ -107,11 +112,11 @@ def run_ours(cfg: Path, cat: Path, stream: str, *, profile: Path | None = None) 
 # ---------------------------------------------------------------------------------------------
 
 
-def peer_config() -> dict:
+def peer_config(stream: str) -> dict:
     return {
         "x_pendo_integration_key": INTEGRATION_KEY,
         "period": "dayRange",
-        "start_date": START_DATE,
+        "start_date": START_DATES[stream],
         "lookback_window": 0,
         "include_anonymous_visitors": "false",
         "request_timeout": 300,
@@ -120,7 +125,7 @@ def peer_config() -> dict:
 
 
 def peer_files(work: Path, url: str, stream: str) -> tuple[Path, Path]:
-    cfg = write_json(work / "peer-config.json", peer_config())
+    cfg = write_json(work / f"peer-config-{stream}.json", peer_config(stream))
     env = {"PENDO_SIM_URL": url, "PATH": "/usr/bin:/bin"}
     catalog = discover([PEER_PY, str(BENCH / "peer_wrapper.py"), "--config", str(cfg), "--discover"], env)
     # page_events is a child of pages in the peer: the parent must be selected too.
@@ -144,29 +149,12 @@ def run_peer(url: str, cfg: Path, cat: Path, stream: str) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def aggregation_bodies(sim: Sim, since: int = 0) -> list:
-    """Bodies of the aggregation POSTs in the simulator's request log (from entry `since`)."""
-    bodies = []
-    for entry in sim.requests_log()[since:]:
-        path = entry.get("path", "")
-        if entry.get("method", "POST") == "POST" and path.endswith("/aggregation"):
-            body = entry.get("body", entry.get("json"))
-            if isinstance(body, str):
-                try:
-                    body = json.loads(body)
-                except ValueError:
-                    continue
-            if isinstance(body, dict):
-                bodies.append(body)
-    return bodies
-
-
 def run_floor(url: str, stream: str, replay: Path | None, days: int) -> RunResult:
     argv = [PY, str(BENCH / "floor.py"), "--url", url, "--key", INTEGRATION_KEY, "--stream", stream]
     if replay is not None:
         argv += ["--replay", str(replay)]
     else:
-        argv += ["--first-ms", str(EVENT_FIRST_MS), "--days", str(days)]
+        argv += ["--start-ms", str(START_MS[stream] if stream != "visitors" else 0)]
     return run_measured("floor", stream, argv)
 
 
@@ -197,22 +185,17 @@ def side_by_side(case: StreamCase, rounds: int, work: Path, *, with_peer: bool =
         for r in range(rounds):
             log(f"--- {case.stream} round {r + 1}/{rounds}")
             if ours_files:
-                before = len(sim.requests_log()) if replay is None else 0
-                res = run_ours(*ours_files, case.stream)
-                results["ours"].append(res)
-                if replay is None and res.rc == 0:
-                    bodies = aggregation_bodies(sim, before)
-                    if bodies:
-                        replay = write_json(work / f"bodies-{case.stream}.json", bodies)
-                        log(f"floor will replay our tap's {len(bodies)} aggregation requests")
+                before = sim.stats().get("by_path", {})
+                results["ours"].append(run_ours(*ours_files, case.stream))
+                if r == 0:
+                    after = sim.stats().get("by_path", {})
+                    calls = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+                    notes.append(f"our tap's HTTP calls per run: {calls}")
             if peer:
                 results["singer-io"].append(run_peer(sim.url, *peer, case.stream))
             results["floor"].append(run_floor(sim.url, case.stream, replay, case.sim.event_days))
         stats = sim.stats()
-    if replay is None:
-        notes.append("floor used its built-in pipeline (our tap's requests were not captured)")
-    else:
-        notes.append("floor replayed the exact aggregation bodies our tap sent")
+    notes.append("floor sends our tap's pipelines (rebuilt in bench/floor.py)")
     return {"case": case, "results": results, "notes": notes, "sim_stats": stats}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from common import (
     INTEGRATION_KEY,
+    TRACK_SECRET,
     RSS_GOAL_MB,
     ROOT,
     VENV_BIN,
@@ -22,7 +23,6 @@ from common import (
     write_json,
 )
 
-TRACK_SECRET = "bench-track-secret"
 PLANS = ("free", "pro", "enterprise")
 
 
@@ -109,7 +109,7 @@ def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100, bat
     out: dict = {"n_meta": n_meta, "n_track": n_track, "rate_limit": rate_limit, "runs": {},
                  "batch_size": batch_size}
     sim_cfg = SimConfig(visitors=max(n_meta, 1000), event_days=1, event_rows_per_day=100,
-                        rate_limit=rate_limit, extra=["--track-secret", TRACK_SECRET])
+                        rate_limit=rate_limit)
     with Sim(sim_cfg) as sim:
         cfg = write_json(work / "target-config.json", target_config(sim.url, work, batch_size, rate_limit))
         now_ms = int(__import__("time").time() * 1000)
