@@ -25,14 +25,19 @@ class TapRun:
         return self.states[-1] if self.states else {}
 
 
-def run_tap(config: dict, streams: Iterable[str], state: dict | None = None) -> TapRun:
-    """Sync the named streams of a fresh TapPendo; returns its parsed Singer output."""
+def run_tap(
+    config: dict, streams: Iterable[str], state: dict | None = None, catalog: dict | None = None
+) -> TapRun:
+    """Sync the named streams of a fresh TapPendo; returns its parsed Singer output.
+
+    With a catalog, its selection is used as given (`streams` is ignored)."""
     wanted = set(streams)
     buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with redirect_stdout(buffer):
-        tap = TapPendo(config=config, state=state or {}, validate_config=True)
-        for name, stream in tap.streams.items():
-            stream.selected = name in wanted
+        tap = TapPendo(config=config, state=state or {}, catalog=catalog, validate_config=True)
+        if catalog is None:
+            for name, stream in tap.streams.items():
+                stream.selected = name in wanted
         tap.sync_all()
     buffer.seek(0)
     result = TapRun()

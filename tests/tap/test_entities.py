@@ -202,3 +202,37 @@ def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> No
     assert "region" in output
     assert secret not in output
     assert "Traceback" not in output
+
+
+def test_deselected_property_is_removed(sim: Simulator) -> None:
+    """The lean record path still honours a catalog that deselects a property."""
+    from tap_pendo.tap import TapPendo
+
+    config = base_config(sim)
+    catalog = TapPendo(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["stream"] == "visitors"
+            elif entry["stream"] == "visitors" and item["breadcrumb"] == ["properties", "metadata"]:
+                item["metadata"]["selected"] = False
+    run = run_tap(config, ["visitors"], catalog=catalog)
+    assert run.records["visitors"]
+    assert all("metadata" not in r and "visitorId" in r for r in run.records["visitors"])
+
+
+def test_no_parent_accounts_discovers_and_syncs() -> None:
+    """A subscription without parent accounts answers 404 for its schema: not an error."""
+    with Simulator(DatasetConfig(seed=5, visitors=40, accounts=10, anonymous_visitors=0,
+                                 parent_accounts=False)) as simulator:
+        run = run_tap(base_config(simulator), ["metadata_fields"])
+        kinds = {r["kind"] for r in run.records["metadata_fields"]}
+        assert "visitor" in kinds and "account" in kinds
+        assert "parentAccount" not in kinds
+
+
+def test_legacy_key_setting_name(sim: Simulator) -> None:
+    config = base_config(sim)
+    config["x_pendo_integration_key"] = config.pop("integration_key")
+    run = run_tap(config, ["reports"])
+    assert len(run.records["reports"]) == len(_truth(sim, "reports"))
