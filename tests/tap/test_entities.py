@@ -236,3 +236,14 @@ def test_legacy_key_setting_name(sim: Simulator) -> None:
     config["x_pendo_integration_key"] = config.pop("integration_key")
     run = run_tap(config, ["reports"])
     assert len(run.records["reports"]) == len(_truth(sim, "reports"))
+
+
+def test_persistent_server_error_ends_with_one_clear_line(sim: Simulator) -> None:
+    sim.faults.add(Fault(path="/api/v1/aggregation", kind="status", status=500, times=50))
+    config = {**base_config(sim), "max_retries": 2}
+    with pytest.raises(SystemExit) as exit_info:
+        run_tap(config, ["visitors"])
+    message = str(exit_info.value.code)
+    assert message.startswith("tap-pendo: visitors: Pendo answered HTTP 500")
+    assert "\n" not in message
+    assert sim.integration_key not in message
