@@ -53,5 +53,5 @@ class SimOptions:
     track_drop_after_days: int = 7
     track_empty_body: bool = True  # False: answer "{}"
     time_series_last_rounds_up: bool = True  # `last` mid-period includes that period
-    stream_chunk_rows: int = 2000
+    stream_chunk_rows: int = 64
     extra: dict = field(default_factory=dict)

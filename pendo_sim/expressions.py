@@ -532,13 +532,21 @@ def path_bounds(src: str, path: list[Any], ctx: EvalContext):
     Returns (lo, lo_incl, hi, hi_incl) with None for no bound; only number/str constants.
     Every row that passes the filter satisfies these bounds (used to skip presorted rows).
     """
+    return path_bounds_exact(src, path, ctx)[:4]
+
+
+def path_bounds_exact(src: str, path: list[Any], ctx: EvalContext):
+    """path_bounds plus a flag: True when every conjunct was a bound on `path`."""
     lo = hi = None
     lo_incl = hi_incl = True
+    exact = True
     try:
         root = parse(src)
     except ExpressionError:
-        return None, True, None, True
+        return None, True, None, True, False
     for c in _conjuncts(root):
+        exact_before = exact
+        exact = False
         if c[0] != "bin" or c[1] not in _FLIP:
             continue
         op, a, b = c[1], c[2], c[3]
@@ -552,12 +560,15 @@ def path_bounds(src: str, path: list[Any], ctx: EvalContext):
             v = _const_value(other, ctx)
         except (LookupError, ExpressionError):
             continue
-        if not (_is_num(v) or isinstance(v, str)):
+        if isinstance(v, bool) or not (_is_num(v) or isinstance(v, str)):
             continue
+        if (lo is not None and not _ordered(lo, v)) or (hi is not None and not _ordered(hi, v)):
+            continue
+        exact = exact_before
         if op in (">", ">=", "=="):
             if lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">"))):
                 lo, lo_incl = v, op != ">"
         if op in ("<", "<=", "=="):
             if hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<"))):
                 hi, hi_incl = v, op != "<"
-    return lo, lo_incl, hi, hi_incl
+    return lo, lo_incl, hi, hi_incl, exact

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 from .dataset import Dataset
 from .events import AGG_SOURCES, EVENT_SOURCES
 from .expressions import (EvalContext, ExpressionError, compile_expr, compile_predicate,
-                          path_bounds, path_getter, sort_key, split_path)
+                          path_bounds_exact, path_getter, sort_key, split_path)
 from .metatable import sort_rows
 
 ENTITY_SOURCES = {"pages": "pages", "features": "features", "guides": "guides",
@@ -162,9 +162,9 @@ class Runner:
         ops = pipeline[1:]
         window = None
         start_time = self.ds.now_ms
-        skip_sort_at = None
+        skip: set[int] = set()
         if name in ("visitors", "accounts"):
-            rows, skip_sort_at = self._meta_source(name, params, ops)
+            rows, skip = self._meta_source(name, params, ops)
         elif name in ENTITY_SOURCES:
             apps = parse_app_ids(params.get("appId"), self.ds)
             lst = self.ds.entity_list(ENTITY_SOURCES[name])
@@ -187,44 +187,54 @@ class Runner:
             raise PipelineError(f"unknown source {name!r}")
         for i, step in enumerate(ops):
             (op, arg), = step.items()
-            if i == skip_sort_at:
+            if i in skip:
                 continue
             rows = self._apply(op, arg, rows)
         return Query(start_time, rows, window, name)
 
     def _meta_source(self, name: str, params: dict, ops: list):
+        """Push identified/filter/sort into the presorted table scan where that is exact.
+
+        Returns (rows, indices of ops that became redundant)."""
         table = self.ds.visitor_table if name == "visitors" else self.ds.account_table
         identified_only = name == "visitors" and params.get("identified") is True
-        # push-down: find a sort reachable through identified/filter steps
         order = None
-        skip_at = None
-        filters: list[str] = []
+        skip: set[int] = set()
+        prefix: list[tuple[int, str, Any]] = []
         for i, step in enumerate(ops):
             (op, arg), = step.items()
-            if op == "identified" or op == "filter":
-                if op == "filter" and isinstance(arg, str):
-                    filters.append(arg)
+            if op in ("identified", "filter"):
+                prefix.append((i, op, arg))
                 continue
             if op == "sort":
                 keys = [arg] if isinstance(arg, str) else arg
                 if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
                     order = table.order_for_sort(keys)
                     if order is not None:
-                        skip_at = i
+                        skip.add(i)
             break
+        for i, op, arg in prefix:
+            if op == "identified" and arg == "visitorId" and name == "visitors":
+                identified_only = True
+                skip.add(i)
         bounds = None
         if order is not None:
             path = ["metadata", "auto", "lastupdated"] if order == "lu" else [table.id_field]
             lo, lo_i, hi, hi_i = None, True, None, True
-            for f in filters:
-                b = path_bounds(f, path, self.ctx)
+            for i, op, arg in prefix:
+                if op != "filter" or not isinstance(arg, str):
+                    continue
+                b = path_bounds_exact(arg, path, self.ctx)
                 if b[0] is not None and lo is None:
                     lo, lo_i = b[0], b[1]
                 if b[2] is not None and hi is None:
                     hi, hi_i = b[2], b[3]
+                # the scan range alone guarantees this filter (nulls sort first, so a lower bound
+                # on lastupdated is needed to exclude them)
+                if b[4] and (order == "id" or b[0] is not None) and (b[0], b[2]) == (lo, hi):
+                    skip.add(i)
             bounds = (lo, lo_i, hi, hi_i)
-        return table.iterate(order, bounds, identified_only=identified_only), skip_at
-
+        return table.iterate(order, bounds, identified_only=identified_only), skip
     # ------------------------------------------------------------------ operators
     def _apply(self, op: str, arg: Any, rows: Iterator[dict]) -> Iterator[dict]:
         fn = getattr(self, "_op_" + op, None)
