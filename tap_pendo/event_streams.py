@@ -19,17 +19,19 @@ window boundaries (`_save_bookmark`).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import typing as t
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoQueryTooLarge, PendoRetriableError
+from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.windows import (
     DAY_MS,
+    HOUR_MS,
     MAX_WINDOW_DAYS,
     PERIOD_FIELD,
     PERIOD_MS,
@@ -237,6 +239,17 @@ class WindowedEventStream(PendoStream):
         parts = window.split()
         if not parts:
             self.fail(error)  # type: ignore[arg-type]
+        if window.period == "dayRange" and window.count == 1:
+            # One whole day refused: read its hours. The day's exact bounds matter here (the
+            # next whole-day window starts at the real next midnight), so ask Pendo for them.
+            bounds = self._day_bounds(window)
+            if bounds is not None:
+                start, end = bounds
+                parts = [Window("hourRange", start, (end - start) // HOUR_MS)]
+                self.logger.warning("%s: Pendo refused the day %s (%s); reading its %d hours",
+                                    self.name, start, error, parts[0].count)
+                yield from self._emit(parts[0])
+                return start
         self.logger.warning("%s: Pendo refused %s (%s); splitting it in %d", self.name, window.label(), error, len(parts))
         exact: int | None = None
         for index, part in enumerate(parts):
@@ -246,6 +259,40 @@ class WindowedEventStream(PendoStream):
         return exact
 
     learns_from_rows = True
+
+    def _period_start(self, expression: str) -> int | None:
+        """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in
+        the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation."""
+        pipeline = [
+            {"source": {self.source: {"appId": self.app_id_param},
+                        "timeSeries": {"period": "hourRange", "first": expression, "count": 1}}},
+            {"limit": 0},
+        ]
+        probe = Aggregation(self.client, pipeline, what=f"{self.source} period probe ({expression})")
+        for _ in probe:
+            pass
+        return probe.start_time
+
+    def _day_bounds(self, window: Window) -> tuple[int, int] | None:
+        """Exact [start, end) of the local day Pendo picks for `window.first`, or None."""
+        hint = window.first
+        utc = dt.datetime.fromtimestamp(hint / 1000, tz=dt.timezone.utc).date()
+        starts: dict[dt.date, int] = {}
+        try:
+            for offset in (-1, 0, 1, 2):  # the local date is the UTC date +-1 (offsets < 24h)
+                day = utc + dt.timedelta(days=offset)
+                value = self._period_start(f"date({day.year}, {day.month}, {day.day})")
+                if value is None:
+                    return None
+                starts[day] = value
+        except PendoError as error:
+            self.logger.warning("%s: cannot learn the day's bounds (%s); using estimates", self.name, error)
+            return None
+        ordered = sorted(starts.values())
+        for first, following in zip(ordered, ordered[1:]):
+            if first <= hint < following:
+                return first, following
+        return None
 
 
 class AggregatedEventStream(WindowedEventStream):
