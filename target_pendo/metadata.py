@@ -58,27 +58,35 @@ class MetadataWriter:
         self.logger = logger
         self.max_tries = max_tries
         self.path = f"/api/v1/metadata/{kind}/{group}/value"
-        self.params = {"create": "true"} if create else None
+        self.attribute_errors = True
         self.requests = 0
         self.splits = 0
 
     @property
     def endpoint(self) -> str:
-        return f"POST {self.path}" + ("?create=true" if self.create else "")
+        return f"POST {self.path}" + ("[?create=true]" if self.create else "")
 
     def write(self, items: list[Item]) -> None:
-        """Send `items` (one request, or more when it has to be split)."""
+        """Send `items` (one request, or more when it has to be split).
+
+        With `create`, records go out update-only first and only the ids Pendo reports
+        missing are re-sent with `?create=true`: Pendo's answer does not say which ids it
+        created, and this way the summary can (one extra request only for batches with
+        new ids)."""
         if items:
-            self._send(items)
+            self._send(items, creating=False)
 
     # -- one request --------------------------------------------------------------------
 
-    def _send(self, items: list[Item]) -> None:
+    def _send(self, items: list[Item], *, creating: bool) -> None:
         body = [item.payload for item in items]
-        what = f"metadata write ({self.endpoint}, {len(items)} records)"
+        endpoint = f"POST {self.path}" + ("?create=true" if creating else "")
+        what = f"metadata write ({endpoint}, {len(items)} records)"
         self.requests += 1
         try:
-            answer = self.client.post_json(self.path, body, what=what, params=self.params)
+            answer = self.client.post_json(
+                self.path, body, what=what, params={"create": "true"} if creating else None
+            )
         except PendoAuthError as error:
             msg = (
                 f"{error} Metadata writes need an integration key with write access "
@@ -88,7 +96,7 @@ class MetadataWriter:
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
             if error.status in SPLIT_STATUSES:
-                self._refused(items, error)
+                self._refused(items, error, creating=creating)
             elif error.status == 404:
                 msg = (
                     f"{error}. Pendo has no {self.endpoint}: check `object`/`group` of the stream"
@@ -116,9 +124,9 @@ class MetadataWriter:
                     payload=item.payload,
                 )
             return
-        self._settle(items, answer)
+        self._settle(items, answer, creating=creating)
 
-    def _refused(self, items: list[Item], error: PendoFatalError) -> None:
+    def _refused(self, items: list[Item], error: PendoFatalError, *, creating: bool) -> None:
         if len(items) == 1:
             self.ledger.reject(
                 items[0],
@@ -131,18 +139,18 @@ class MetadataWriter:
             "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
             len(items), error.status,
         )
-        self._split(items)
+        self._split(items, creating=creating)
 
-    def _split(self, items: list[Item]) -> None:
+    def _split(self, items: list[Item], *, creating: bool) -> None:
         self.splits += 1
         middle = len(items) // 2
-        self._send(items[:middle])
-        self._send(items[middle:])
+        self._send(items[:middle], creating=creating)
+        self._send(items[middle:], creating=creating)
 
     # -- reading the answer -------------------------------------------------------------
 
-    def _settle(self, items: list[Item], answer: Any) -> None:  # noqa: ANN401
-        success = "updated"
+    def _settle(self, items: list[Item], answer: Any, *, creating: bool) -> None:  # noqa: ANN401
+        success = "created" if creating else "updated"
         if not isinstance(answer, dict):
             # Pendo documents a JSON summary; without one the 200 is all we know.
             self.logger.warning(
@@ -154,8 +162,6 @@ class MetadataWriter:
             return
         missing = {str(m) for m in answer.get("missing") or []}
         errors = [e if isinstance(e, str) else str(e) for e in answer.get("errors") or []]
-        created_ids = answer.get("created")
-        created = {str(c) for c in created_ids} if isinstance(created_ids, list) else None
 
         remaining: list[Item] = []
         missing_items: list[Item] = []
@@ -165,7 +171,10 @@ class MetadataWriter:
             else:
                 remaining.append(item)
         if missing_items:
-            self.ledger_missing(missing_items)
+            if self.create and not creating:
+                self._send(missing_items, creating=True)
+            else:
+                self.ledger_missing(missing_items)
 
         if not errors:
             failed = answer.get("failed")
@@ -177,9 +186,9 @@ class MetadataWriter:
                         api_error=str(answer)[:500], payload=remaining[0].payload,
                     )
                 elif remaining:
-                    self._split(remaining)
+                    self._split(remaining, creating=creating)
                 return
-            self._succeed(remaining, created)
+            self._succeed(remaining, success)
             return
 
         if len(remaining) == 1:
@@ -190,7 +199,7 @@ class MetadataWriter:
             return
         if not remaining:
             return
-        attributed = self._attribute(remaining, errors)
+        attributed = self._attribute(remaining, errors) if self.attribute_errors else None
         updated = answer.get("updated")
         if attributed is not None and (
             not isinstance(updated, int) or updated == len(remaining) - len(attributed)
@@ -201,13 +210,13 @@ class MetadataWriter:
                         item, "Pendo reported an error for the record",
                         api_error="; ".join(attributed[item.seq]), payload=item.payload,
                     )
-            self._succeed([i for i in remaining if i.seq not in attributed], created)
+            self._succeed([i for i in remaining if i.seq not in attributed], success)
             return
         self.logger.info(
             "Pendo reported %d error(s) in a batch of %d records; splitting it to isolate them.",
             len(errors), len(remaining),
         )
-        self._split(remaining)
+        self._split(remaining, creating=creating)
 
     def _attribute(self, items: list[Item], errors: list[str]) -> dict[int, list[str]] | None:
         """seq -> error texts when each error names exactly one record; None otherwise."""
@@ -222,14 +231,9 @@ class MetadataWriter:
             result.setdefault(by_id[hits[0]][0].seq, []).append(text)
         return result
 
-    def _succeed(self, items: list[Item], created: set[str] | None) -> None:
+    def _succeed(self, items: list[Item], outcome: str) -> None:
         for item in items:
-            if created is not None:
-                self.ledger.settle(item, "created" if item.id in created else "updated")
-            else:
-                # Pendo's summary has no per-id "created": with create=true a new id counts
-                # in `updated` too, so that is what we report.
-                self.ledger.settle(item, "updated")
+            self.ledger.settle(item, outcome)
 
     def ledger_missing(self, items: list[Item]) -> None:
         ids = [str(i.id) for i in items]

@@ -179,6 +179,7 @@ class MetadataSink(PendoSink):
             logger=self.logger,
             max_tries=self.target.client.retry.max_tries,
         )
+        self.writer.attribute_errors = self.config.get("error_isolation", "auto") != "bisect"
         self.target.writers.append(self.writer)
         self.logger.info(
             "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",

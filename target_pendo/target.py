@@ -165,6 +165,10 @@ class TargetPendo(Target):
         th.Property("parent_account_kind", th.StringType, default="parentAccount", description="Pendo's metadata kind for parent accounts (URL path segment)."),
         th.Property("parent_account_id_key", th.StringType, default="accountId", description="The id key of parent-account records in the metadata write body."),
         th.Property("time_format", th.StringType(allowed_values=["epoch_ms", "iso"]), default="epoch_ms", description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601."),
+        th.Property(
+            "error_isolation", th.StringType(allowed_values=["auto", "bisect"]), default="auto",
+            description="How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record's id when the counts agree, else splits the batch; `bisect` always splits.",
+        ),
         th.Property("batch_size", th.IntegerType, default=500, description="Records per metadata write request (Pendo limits a call to 5 minutes)."),
         th.Property("max_requests_per_second", th.NumberType, default=20, description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint)."),
         th.Property("track_concurrency", th.IntegerType, default=8, description="Track-event requests in flight at once."),
