@@ -89,17 +89,21 @@ class VisitorHistoryStream(PendoStream):
 
     # -- visitors to visit -------------------------------------------------------------------
 
-    def _changed_visitors(self, since: int | None) -> t.Iterator[tuple[str, int]]:
+    def _changed_visitors(self, since: int | None) -> t.Iterator[tuple[str, int | None]]:
         """(visitorId, lastupdated) of visitors updated since `since`, in key order, paged."""
         source = None if self.config.get("include_anonymous_visitors") else {"identified": True}
         page_size = int(self.config.get("page_size") or 50000)
-        last: tuple[int, str] | None = None
+        last: tuple[int | None, str] | None = None
         while True:
             pipeline: list[dict] = [{"source": {"visitors": source}}]
             if since is not None:
                 pipeline.append({"filter": f"{LASTUPDATED} >= {literal(since)}"})
             if last is not None:
-                pipeline.append({"filter": keyset_after(LASTUPDATED, "visitorId", last[0], last[1])})
+                if last[0] is None:  # nulls sort first
+                    pipeline.append({"filter": f"(isNull({LASTUPDATED}) && visitorId > {literal(last[1])})"
+                                               f" || !isNull({LASTUPDATED})"})
+                else:
+                    pipeline.append({"filter": keyset_after(LASTUPDATED, "visitorId", last[0], last[1])})
             pipeline += [
                 {"select": {"visitorId": "visitorId", "lastupdated": LASTUPDATED}},
                 {"sort": ["lastupdated", "visitorId"]},
@@ -108,9 +112,9 @@ class VisitorHistoryStream(PendoStream):
             n = 0
             for row in self.client.aggregate(pipeline, what="visitors changed (visitor_history)"):
                 n += 1
-                lu = int(row.get("lastupdated") or 0)
+                lu = row.get("lastupdated")
                 last = (lu, row["visitorId"])
-                yield last[1], lu
+                yield row["visitorId"], lu
             if n < page_size:
                 return
 
@@ -183,10 +187,10 @@ class VisitorHistoryStream(PendoStream):
                     item["visitorId"] = vid
                     item["visitorLastUpdated"] = lu
                     yield item
-                if visitor_done:
+                if visitor_done and lu is not None:
                     max_seen = lu if max_seen is None else max(max_seen, lu)
                     completed_since_save += 1
-                    if completed_since_save >= SAVE_EVERY_VISITORS and pending:
+                    if completed_since_save >= SAVE_EVERY_VISITORS and pending and pending[0][1] is not None:
                         # Everything before the next queued visitor is complete.
                         self._save_bookmark(pending[0][1], first_day)
                         completed_since_save = 0
