@@ -88,13 +88,18 @@ class MetaTable:
             if got is not None:
                 return got
             ids, lu = self.ids, self.lu
-            if name == "lu":
-                idx = sorted(range(len(ids)), key=lambda i: (
-                    lu[i] is not None, lu[i] if lu[i] is not None else 0, ids[i]))
-                keys = [NEG_INF if lu[i] is None else lu[i] for i in idx]
-            else:
-                idx = sorted(range(len(ids)), key=ids.__getitem__)
-                keys = [ids[i] for i in idx]
+            # two stable sorts with keys that are existing objects: flat memory, no tuple keys
+            by_id = self._orders.get("id")
+            if by_id is None:
+                idx_id = sorted(range(len(ids)), key=ids.__getitem__)
+                by_id = (idx_id, [ids[i] for i in idx_id])
+                self._orders["id"] = by_id
+            if name == "id":
+                return by_id
+            lu_key = [NEG_INF if v is None else v for v in lu]
+            idx = sorted(by_id[0], key=lu_key.__getitem__)
+            keys = [lu_key[i] for i in idx]
+            del lu_key
             self._orders[name] = (idx, keys)
             return idx, keys
 
