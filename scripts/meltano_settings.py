@@ -3,8 +3,9 @@
     .venv/bin/python scripts/meltano_settings.py          # rewrite meltano.yml in place
     .venv/bin/python scripts/meltano_settings.py --check  # exit 1 if meltano.yml is stale
 
-Only the plugin's own settings are written (its class's `config_jsonschema`); the SDK's
-built-in ones (stream_maps, flattening_*, ...) Meltano knows from `capabilities`. The block
+Every setting `NAME --about --format=json` advertises is written, the SDK's built-in ones
+(stream_maps, flattening_*, ...) included: Meltano maps environment variables
+(TAP_PENDO_FLATTENING_ENABLED, ...) only to declared settings. The block
 between the `# BEGIN generated settings: NAME` and `# END generated settings: NAME` lines
 is replaced; everything else in meltano.yml is left as it is.
 """
@@ -12,25 +13,24 @@ is replaced; everything else in meltano.yml is left as it is.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
-PLUGINS = {
-    "tap-pendo": "tap_pendo.tap:TapPendo",
-    "target-pendo": "target_pendo.target:TargetPendo",
-}
+PLUGINS = ("tap-pendo", "target-pendo")
 INDENT = "    "  # list items of a plugin's `settings:` in meltano.yml
 
 
 def plugin_schema(name: str) -> dict[str, Any]:
-    module, cls = PLUGINS[name].split(":")
-    return getattr(importlib.import_module(module), cls).config_jsonschema
+    exe = Path(sys.executable).parent / name
+    out = subprocess.run([str(exe), "--about", "--format=json"], capture_output=True, text=True,
+                         check=True, timeout=120, stdin=subprocess.DEVNULL)
+    return json.loads(out.stdout)["settings"]
 
 
 def json_types(prop: dict[str, Any]) -> set[str]:
