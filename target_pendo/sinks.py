@@ -65,7 +65,10 @@ class _CapturingValidator:
         try:
             self.inner.validate(record)
         except InvalidRecord as error:
-            self.sink._invalid = (id(record), str(error))
+            cause = error.__cause__
+            path = ".".join(str(p) for p in getattr(cause, "path", ()) or ())
+            message = getattr(cause, "message", None) or str(error)
+            self.sink._invalid = (id(record), f"field `{path}`: {message}" if path else message, path or None)
 
 
 class PendoSink(BatchSink):
@@ -76,7 +79,7 @@ class PendoSink(BatchSink):
     def __init__(self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any) -> None:  # noqa: ANN401
         self.target = target
         self.spec: StreamSpec = target.stream_spec(stream_name)
-        self._invalid: tuple[int, str] | None = None
+        self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
         super().__init__(target, stream_name, schema, key_properties)
 
@@ -94,10 +97,10 @@ class PendoSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         item = self.target.ledger.receive(self.stream_name, record)
         if self._invalid is not None:
-            record_id, message = self._invalid
+            record_id, message, field = self._invalid
             self._invalid = None
             if record_id == id(record):
-                self.target.ledger.reject(item, f"record does not match the stream's SCHEMA: {message}")
+                self.target.ledger.reject(item, f"record does not match the stream's SCHEMA: {message}", field=field)
                 return
         try:
             self.prepare(item)
