@@ -32,11 +32,11 @@ class Dataset:
         self.apps = app_ids(cfg)
         self.default_app = DEFAULT_APP_ID
         self.event_end_ms = self.clock.add_days(cfg.start_ms, cfg.event_days)
-        self.pages = make_pages(cfg)
-        self.features = make_features(cfg, self.pages)
-        self.guides = make_guides(cfg, self.pages)
-        self.track_types = make_track_types(cfg)
-        self.reports = make_reports(cfg)
+        self.page_rows = make_pages(cfg)
+        self.feature_rows = make_features(cfg, self.page_rows)
+        self.guide_rows = make_guides(cfg, self.page_rows)
+        self.track_type_rows = make_track_types(cfg)
+        self.report_rows = make_reports(cfg)
         kinds = ["visitor", "account"] + (["parentAccount"] if cfg.parent_accounts else [])
         self.schemas = {k: make_schema(k) for k in kinds}
         self.account_ids = self._make_account_ids()
@@ -161,8 +161,8 @@ class Dataset:
 
     # ------------------------------------------------------------------ catalog lookups
     def entity_list(self, name: str) -> list[dict]:
-        return {"pages": self.pages, "features": self.features, "guides": self.guides,
-                "trackTypes": self.track_types, "reports": self.reports}[name]
+        return {"pages": self.page_rows, "features": self.feature_rows, "guides": self.guide_rows,
+                "trackTypes": self.track_type_rows, "reports": self.report_rows}[name]
 
     # ------------------------------------------------------------------ ground truth
     def visitors(self, identified_only: bool = True) -> list[dict]:
@@ -171,17 +171,27 @@ class Dataset:
     def accounts(self) -> list[dict]:
         return self.account_table.all_rows()
 
-    def pages_all(self) -> list[dict]:
-        return list(self.pages)
+    def _entities(self, rows: list[dict], app_ids: Iterable[int] | None) -> list[dict]:
+        apps = None if app_ids is None else set(app_ids)
+        return [e for e in rows if apps is None or e["appId"] in apps]
 
-    def features_all(self) -> list[dict]:
-        return list(self.features)
+    def pages(self, app_ids: Iterable[int] | None = None) -> list[dict]:
+        """All pages (every app unless `app_ids`), exactly as the API returns them."""
+        return self._entities(self.page_rows, app_ids)
 
-    def guides_all(self) -> list[dict]:
-        return list(self.guides)
+    def features(self, app_ids: Iterable[int] | None = None) -> list[dict]:
+        return self._entities(self.feature_rows, app_ids)
 
-    def track_types_all(self) -> list[dict]:
-        return list(self.track_types)
+    def guides(self, app_ids: Iterable[int] | None = None) -> list[dict]:
+        return self._entities(self.guide_rows, app_ids)
+
+    def track_types(self, app_ids: Iterable[int] | None = None) -> list[dict]:
+        return self._entities(self.track_type_rows, app_ids)
+
+    trackTypes = track_types  # noqa: N815 - the aggregation source name
+
+    def reports(self) -> list[dict]:
+        return list(self.report_rows)
 
     def visitor(self, vid: str) -> dict | None:
         j = self.visitor_table.index_of(vid)
@@ -234,13 +244,13 @@ class Dataset:
                 e["validThrough"] = ts
 
     def touch_pages(self, ids: Iterable[str], now_ms: int | None = None) -> None:
-        self._touch_entities(self.pages, ids, now_ms)
+        self._touch_entities(self.page_rows, ids, now_ms)
 
     def touch_features(self, ids: Iterable[str], now_ms: int | None = None) -> None:
-        self._touch_entities(self.features, ids, now_ms)
+        self._touch_entities(self.feature_rows, ids, now_ms)
 
     def touch_guides(self, ids: Iterable[str], now_ms: int | None = None) -> None:
-        self._touch_entities(self.guides, ids, now_ms)
+        self._touch_entities(self.guide_rows, ids, now_ms)
 
     def touch_track_types(self, ids: Iterable[str], now_ms: int | None = None) -> None:
-        self._touch_entities(self.track_types, ids, now_ms)
+        self._touch_entities(self.track_type_rows, ids, now_ms)

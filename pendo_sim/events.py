@@ -39,7 +39,8 @@ def aggregated_atoms(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
     Atoms carry `hour` and `day`; callers pick which one to expose."""
     cfg = ds.cfg
     field = AGG_SOURCES[source]
-    entities = {"pageEvents": ds.pages, "featureEvents": ds.features, "trackEvents": ds.track_types}[source]
+    entities = {"pageEvents": ds.page_rows, "featureEvents": ds.feature_rows,
+                "trackEvents": ds.track_type_rows}[source]
     if not entities or cfg.event_rows_per_day <= 0:
         return
     rng = random.Random(seed_for(cfg.seed, source, day_ms))
@@ -91,7 +92,7 @@ def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
     """guideEvents / pollEvents for one local day: one row per event, browserTime ascending."""
     cfg = ds.cfg
     n = cfg.guide_events_per_day if source == "guideEvents" else cfg.poll_events_per_day
-    guides = ds.guides if source == "guideEvents" else [g for g in ds.guides if g["polls"]]
+    guides = ds.guide_rows if source == "guideEvents" else [g for g in ds.guide_rows if g["polls"]]
     if not guides or n <= 0:
         return
     rng = random.Random(seed_for(cfg.seed, source, day_ms))

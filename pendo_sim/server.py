@@ -471,7 +471,7 @@ def visitor_history(ds, vid: str, start: int) -> list[dict]:
     items = []
     t = start + rng.randrange(0, 3_600_000)
     end = min(start + 86_400_000, ds.now_ms)
-    pages, features, guides = ds.pages, ds.features, ds.guides
+    pages, features, guides = ds.page_rows, ds.feature_rows, ds.guide_rows
     for _ in range(rng.randrange(0, 9)):
         if t >= end:
             break

@@ -18,22 +18,31 @@ class Store:
         self.parent_accounts: dict[str, dict[str, dict]] = {}
 
     def metadata(self, kind: str, id_: str) -> dict[str, dict[str, Any]]:
-        """Current metadata groups of an entity, including values written through the API."""
+        """What writes did to one entity: {group: {field: value}} (empty when never written)."""
         if kind == "parentAccount":
             with self.lock:
-                return {g: dict(v) for g, v in self.parent_accounts.get(id_, {}).items()}
-        table = self._ds.visitor_table if kind == "visitor" else self._ds.account_table
-        j = table.index_of(id_)
-        if j is None:
+                return {g: dict(v) for g, v in self.parent_accounts.get(id_, {}).items()
+                        if g != "auto"}
+        table = self._table(kind)
+        if table is None:
             return {}
-        return table.row(j)["metadata"]
-
-    def written(self, kind: str, id_: str) -> dict[str, dict[str, Any]]:
-        """Only the values written through the API."""
-        if kind == "parentAccount":
-            return self.metadata(kind, id_)
-        table = self._ds.visitor_table if kind == "visitor" else self._ds.account_table
         j = table.index_of(id_)
         if j is None:
             return {}
         return {g: dict(v) for g, v in table.overrides.get(j, {}).items()}
+
+    def current(self, kind: str, id_: str) -> dict[str, dict[str, Any]]:
+        """Full current metadata (generated values merged with writes)."""
+        if kind == "parentAccount":
+            with self.lock:
+                return {g: dict(v) for g, v in self.parent_accounts.get(id_, {}).items()}
+        table = self._table(kind)
+        j = None if table is None else table.index_of(id_)
+        return {} if j is None else table.row(j)["metadata"]
+
+    def _table(self, kind: str):
+        if kind == "visitor":
+            return self._ds.visitor_table
+        if kind == "account":
+            return self._ds.account_table
+        return None

@@ -208,7 +208,7 @@ class MetadataWriter:
 
     def get_value(self, kind: str, group: str, id_: str, field: str) -> Any:
         table, j = self._lookup(kind, group, id_, field, False)
-        md = self.store.metadata(kind, id_) if table is None else table.row(j)["metadata"]
+        md = self.store.current(kind, id_) if table is None else table.row(j)["metadata"]
         g = md.get(group, {})
         fname = field.lower()
         if fname not in g:

@@ -70,7 +70,7 @@ def test_entity_sources_and_app_params(msim):
     assert len(results(msim, [{"source": {"pages": None}}])) == 15
     for form in (ALL, "expandAppIds(`*`)", [-323232, ds.apps[1]], [str(a) for a in ds.apps]):
         got = results(msim, [{"source": {"pages": {"appId": form}}}])
-        assert got == ds.pages, form
+        assert got == ds.pages(), form
     assert {p["appId"] for p in results(msim, [{"source": {"features": {"appId": ds.apps[1]}}}])} == {ds.apps[1]}
     polls = results(msim, [{"source": {"guides": {"appId": ALL}}}, {"filter": "!isNull(polls[0].id)"},
                            {"select": {"guideId": "id", "pollId": "polls[0].id"}}])

@@ -32,8 +32,8 @@ def test_track_secret_is_not_an_integration_key(msim):
 
 def test_entity_lists_default_app_expand_appid_and_ids(msim):
     ds = msim.dataset
-    for name, items in (("page", ds.pages), ("feature", ds.features), ("guide", ds.guides),
-                        ("tracktype", ds.track_types)):
+    for name, items in (("page", ds.pages()), ("feature", ds.features()), ("guide", ds.guides()),
+                        ("tracktype", ds.track_types())):
         default = requests.get(f"{msim.url}/api/v1/{name}", headers=H(msim)).json()
         assert isinstance(default, list) and default
         assert {e["appId"] for e in default} == {-323232}

@@ -39,6 +39,9 @@ def test_bulk_semantics(wsim):
     assert "visitor-22" in d["errors"][1] and "seats" in d["errors"][1]
     assert d["total"] == d["updated"] + d["failed"] and d["failed"] == len(d["missing"]) + len(d["errors"])
     assert d["kind"] == "visitor" and d["group"] == "custom"
+    assert set(wsim.store.metadata("visitor", "visitor-20")) == {"custom"}  # only what writes did
+    assert wsim.store.metadata("visitor", "visitor-23") == {}
+    assert wsim.store.current("visitor", "visitor-23")["auto"]["id"] == "visitor-23"
     custom = wsim.store.metadata("visitor", "visitor-20")["custom"]
     assert custom["plan"] == "pro" and custom["seats"] == 5 and custom["renewaldate"] == 1777593600000
     # reflected in GET and aggregation, and lastupdated bumped
