@@ -245,6 +245,9 @@ def run_measured(
         stderr_tail=stderr_text[-4000:],
     )
     res.extra["stderr"] = stderr_text
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{name}-{stream}-{time.strftime('%H%M%S')}.log").write_text(stderr_text)
     log(
         f"{name:<10} {stream:<12} rc={rc} records={records} wall={wall:.2f}s "
         f"cpu={res.cpu_s:.2f}s rss={res.max_rss_mb:.0f}MB"
