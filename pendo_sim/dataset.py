@@ -43,7 +43,6 @@ class Dataset:
         self.account_table = self._make_accounts()
         self.visitor_table = self._make_visitors()
         self.base_visitors = len(self.visitor_table.ids)
-        self.parent_overrides: dict[str, dict[str, dict]] = {}
 
     # ------------------------------------------------------------------ time
     @property
@@ -216,6 +215,20 @@ class Dataset:
             rows += 1
             total += r.get("numEvents", 1)
         return {"rows": rows, "numEvents": total}
+
+    def polls_seen_ever(self, guide_id: str | None = None, poll_id: str | None = None) -> list[dict]:
+        """Latest poll response per (visitor, poll) over all events up to now."""
+        start, end = self.event_range()
+        latest: dict[tuple, dict] = {}
+        for r in self.event_rows("pollEvents", start, end):
+            if guide_id is not None and r["guideId"] != guide_id:
+                continue
+            if poll_id is not None and r["pollId"] != poll_id:
+                continue
+            latest[(r["visitorId"], r["pollId"])] = {
+                "visitorId": r["visitorId"], "accountId": r["accountId"], "guideId": r["guideId"],
+                "pollId": r["pollId"], "time": r["browserTime"], "response": r["pollResponse"]}
+        return list(latest.values())
 
     def event_range(self) -> tuple[int, int]:
         return self.cfg.start_ms, self.event_end_ms

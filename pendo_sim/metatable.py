@@ -71,7 +71,11 @@ class MetaTable:
 
     def set_values(self, j: int, group: str, values: dict, now_ms: int) -> None:
         with self.lock:
-            self.overrides.setdefault(j, {}).setdefault(group, {}).update(values)
+            # copy-on-write so concurrent readers in row() never see a dict change size
+            cur = self.overrides.get(j, {})
+            merged = dict(cur.get(group, {}))
+            merged.update(values)
+            self.overrides[j] = {**cur, group: merged}
             self.touch(j, now_ms)
 
     def touch(self, j: int, now_ms: int) -> None:

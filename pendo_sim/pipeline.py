@@ -169,6 +169,11 @@ class Runner:
             apps = parse_app_ids(params.get("appId"), self.ds)
             lst = self.ds.entity_list(ENTITY_SOURCES[name])
             rows = iter([e for e in lst if apps is None or e["appId"] in apps])
+        elif name == "pollsSeenEver":
+            gid, pid = params.get("guideId"), params.get("pollId")
+            if (gid is not None and not isinstance(gid, str)) or (pid is not None and not isinstance(pid, str)):
+                raise PipelineError("pollsSeenEver guideId/pollId must be strings")
+            rows = iter(self.ds.polls_seen_ever(gid, pid))
         elif name in EVENT_SOURCES:
             ts = src.get("timeSeries", params.get("timeSeries"))
             if ts is None:

@@ -257,3 +257,14 @@ def test_expected_endpoint(msim):
     assert got == msim.dataset.event_totals("pageEvents", start, end)
     vis = requests.get(msim.url + "/_sim/expected?what=visitors").json()
     assert len(vis) == 300
+
+
+def test_polls_seen_ever(msim):
+    ds = msim.dataset
+    rows = results(msim, [{"source": {"pollsSeenEver": None}}])
+    assert rows == ds.polls_seen_ever() and rows
+    pid = rows[0]["pollId"]
+    gid = rows[0]["guideId"]
+    some = results(msim, [{"source": {"pollsSeenEver": {"guideId": gid, "pollId": pid}}},
+                          {"select": {"visitorId": "visitorId", "response": "response"}}])
+    assert some and len(some) <= len(rows)
