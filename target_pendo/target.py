@@ -359,8 +359,8 @@ class TargetPendo(Target):
     def _write_state_message(self, state: dict) -> None:
         """Only after every record before this STATE has an outcome (drained, confirmed by
         Pendo, or synced to the dead-letter file); never after the run has been stopped."""
-        if self.aborted is not None:
-            return
+        if self.aborted is not None or state == self._emitted_state:
+            return  # stopped, or this STATE already went out
         self.ledger.dead_letters.sync()
         self._emitted_state = json.loads(json.dumps(state))
         super()._write_state_message(state)

@@ -216,7 +216,7 @@ def test_counts_add_up_and_exit_status(tsim, tconfig, tmp_path: Path) -> None:
 def test_dry_run_writes_nothing(tsim, tconfig, tmp_path: Path) -> None:
     tconfig["dry_run"] = True
     ids = visitor_ids(tsim, 3)
-    before = {v: tsim.store.metadata("visitor", v)["custom"].get("plan") for v in ids}
+    before = {v: tsim.store.metadata("visitor", v).get("custom", {}).get("plan") for v in ids}
     msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
     msgs += [record("visitors", {"visitorId": v, "plan": "dry"}) for v in ids]
     msgs += [schema("track_events", {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}),
@@ -224,7 +224,7 @@ def test_dry_run_writes_nothing(tsim, tconfig, tmp_path: Path) -> None:
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     assert posts(tsim) == []  # no HTTP writes at all; the schema read is a GET
-    assert {v: tsim.store.metadata("visitor", v)["custom"].get("plan") for v in ids} == before
+    assert {v: tsim.store.metadata("visitor", v).get("custom", {}).get("plan") for v in ids} == before
     assert tsim.store.track_events == []
     assert run.summary()["visitors"]["dry_run"] == 3
     assert run.summary()["track_events"]["dry_run"] == 1
