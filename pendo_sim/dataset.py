@@ -39,6 +39,7 @@ class Dataset:
         self.report_rows = make_reports(cfg)
         kinds = ["visitor", "account"] + (["parentAccount"] if cfg.parent_accounts else [])
         self.schemas = {k: make_schema(k) for k in kinds}
+        self._vseed = mix(cfg.seed * 1_000_003 + 17) >> 8
         self.account_ids = self._make_account_ids()
         self.account_table = self._make_accounts()
         self.visitor_table = self._make_visitors()
@@ -79,12 +80,15 @@ class Dataset:
         seed = cfg.seed
         n_acc = len(self.account_ids)
         acc_ids = self.account_ids
-        apps = self.apps
+        vh = self._visitor_hash
+        uas = [f"Mozilla/5.0 ({b[2]}) {b[0]}/{b[1]}" for b in BROWSERS]
+        ips = [f"198.51.100.{k}" for k in range(256)]
 
         def build(j: int, vid: str, lastupdated: Any) -> dict:
-            h = mix2(seed, j)
+            h = vh(j)
             acc = acc_ids[h % n_acc] if n_acc else ""
-            br = BROWSERS[(h >> 8) & 3]
+            bi = (h >> 8) & 3
+            br = BROWSERS[bi]
             first = base - ((h >> 12) % 400) * DAY_MS
             last = (lastupdated or base) - ((h >> 20) % 3600) * 1000
             anonymous = vid.startswith("_PENDO_T_")
@@ -92,7 +96,7 @@ class Dataset:
             auto = {"accountid": acc, "accountids": [acc], "firstvisit": first, "id": vid,
                     "idhash": h & 0xFFFFFFFF, "lastbrowsername": br[0], "lastbrowserversion": br[1],
                     "lastoperatingsystem": br[2], "lastservername": "app.example.com",
-                    "lastupdated": lastupdated, "lastuseragent": f"Mozilla/5.0 ({br[2]}) {br[0]}/{br[1]}",
+                    "lastupdated": lastupdated, "lastuseragent": uas[bi],
                     "lastvisit": last, "nid": j}
             md: dict = {"auto": auto, "auto__323232": {"firstvisit": first, "lastvisit": last}}
             if anonymous:
@@ -102,7 +106,7 @@ class Dataset:
                 md["pendo"] = {"donotprocess": True}
             else:
                 md["agent"] = {"email": f"user{j}@example.com", "name": f"User {j}",
-                               "language": LANGS[h % 5], "ipaddress": f"198.51.100.{h % 256}",
+                               "language": LANGS[h % 5], "ipaddress": ips[h & 255],
                                "roles": ["admin"] if h % 7 == 0 else ["user"],
                                "signupdate": first}
                 if (h >> 24) % 10:
@@ -115,9 +119,12 @@ class Dataset:
 
         return MetaTable("visitorId", ids, lu, build, missing)
 
+    def _visitor_hash(self, j: int) -> int:
+        return mix(self._vseed + j)
+
     def account_of_visitor(self, j: int) -> str:
         n = len(self.account_ids)
-        return self.account_ids[mix2(self.cfg.seed, j) % n] if n else ""
+        return self.account_ids[mix(self._vseed + j) % n] if n else ""
 
     # ------------------------------------------------------------------ accounts
     def _make_account_ids(self) -> list[str]:

@@ -41,7 +41,7 @@ def aggregated_atoms(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
     field = AGG_SOURCES[source]
     entities = {"pageEvents": ds.page_rows, "featureEvents": ds.feature_rows,
                 "trackEvents": ds.track_type_rows}[source]
-    if not entities or cfg.event_rows_per_day <= 0:
+    if not entities or cfg.event_rows_per_day <= 0 or ds.base_visitors == 0:
         return
     rng = random.Random(seed_for(cfg.seed, source, day_ms))
     hours = ds.clock.hours_in_day(day_ms)
@@ -93,7 +93,7 @@ def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
     cfg = ds.cfg
     n = cfg.guide_events_per_day if source == "guideEvents" else cfg.poll_events_per_day
     guides = ds.guide_rows if source == "guideEvents" else [g for g in ds.guide_rows if g["polls"]]
-    if not guides or n <= 0:
+    if not guides or n <= 0 or ds.base_visitors == 0:
         return
     rng = random.Random(seed_for(cfg.seed, source, day_ms))
     day_len = ds.clock.next_day(day_ms) - day_ms
