@@ -61,59 +61,70 @@ def test_cli_rate_limit_flag():
         stop(proc)
 
 
+def stream(url: str, pipeline: list, ps: psutil.Process) -> tuple[int, float, float, bytes, bytes]:
+    """POST an aggregation, read it all; (bytes, seconds, peak RSS growth MiB, head, tail)."""
+    hdr = {"x-pendo-integration-key": "sim-key-rw", "content-type": "application/json"}
+    base = ps.memory_info().rss
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], ps.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    started = time.monotonic()
+    conn.request("POST", "/api/v1/aggregation", body=json.dumps({"request": {"pipeline": pipeline}}),
+                 headers=hdr)
+    resp = conn.getresponse()
+    assert resp.status == 200
+    total, head, tail = 0, b"", b""
+    while True:
+        chunk = resp.read(1 << 20)
+        if not chunk:
+            break
+        if len(head) < 200:
+            head += chunk[:200]
+        tail = (tail + chunk)[-200:]
+        total += len(chunk)
+    elapsed = time.monotonic() - started
+    done.set()
+    t.join()
+    conn.close()
+    return total, elapsed, (peak[0] - base) / 2**20, head, tail
+
+
 @pytest.mark.slow
-def test_million_visitor_stream_has_flat_memory():
+def test_million_row_streams_have_flat_memory():
     proc, url = start_cli("--visitors", "1000000", "--anonymous-visitors", "1000", "--accounts", "1000",
-                          "--event-days", "1", "--event-rows-per-day", "10")
+                          "--event-days", "1", "--event-rows-per-day", "1000000")
     try:
         ps = psutil.Process(proc.pid)
-        hdr = {"x-pendo-integration-key": "sim-key-rw", "content-type": "application/json"}
         pipe = [{"source": {"visitors": None}}, {"identified": "visitorId"},
                 {"filter": "metadata.auto.lastupdated >= 0"},
                 {"sort": ["metadata.auto.lastupdated", "visitorId"]}]
         # warm the presorted index (built once per dataset version)
-        warm = {"request": {"pipeline": pipe + [{"limit": 1}]}}
-        assert requests.post(url + "/api/v1/aggregation", json=warm, headers=hdr).status_code == 200
-        base = ps.memory_info().rss
-        peak = [base]
-        done = threading.Event()
-
-        def sample():
-            while not done.is_set():
-                try:
-                    peak[0] = max(peak[0], ps.memory_info().rss)
-                except psutil.Error:
-                    return
-                time.sleep(0.05)
-
-        t = threading.Thread(target=sample, daemon=True)
-        t.start()
-        u = urlsplit(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-        body = json.dumps({"request": {"pipeline": pipe + [{"limit": 2_000_000}]}})
-        started = time.monotonic()
-        conn.request("POST", "/api/v1/aggregation", body=body, headers=hdr)
-        resp = conn.getresponse()
-        assert resp.status == 200
-        total = 0
-        head = b""
-        tail = b""
-        while True:
-            chunk = resp.read(1 << 20)
-            if not chunk:
-                break
-            if len(head) < 200:
-                head += chunk[:200]
-            tail = (tail + chunk)[-200:]
-            total += len(chunk)
-        elapsed = time.monotonic() - started
-        done.set()
-        t.join()
-        assert head.startswith(b'{"startTime":') and tail.endswith(b"]}")
-        assert total > 500_000_000
-        growth_mb = (peak[0] - base) / 2**20
+        total, *_ = stream(url, pipe + [{"limit": 1}], ps)
+        assert total < 2000
+        total, elapsed, growth, head, tail = stream(url, pipe + [{"limit": 2_000_000}], ps)
+        assert head.startswith(b'{"startTime":') and tail.endswith(b"]}") and total > 500_000_000
         print(f"\n1M visitors: {total / 2**20:.0f} MiB in {elapsed:.1f}s "
-              f"({1_000_000 / elapsed:,.0f} rows/s), RSS growth {growth_mb:.1f} MiB")
-        assert growth_mb < 60
+              f"({1_000_000 / elapsed:,.0f} rows/s), RSS growth {growth:.1f} MiB")
+        assert growth < 60
+        first = 1772773200000  # 2026-03-06 local midnight, America/New_York
+        events = [{"source": {"pageEvents": {"appId": 'expandAppIds("*")'},
+                              "timeSeries": {"period": "dayRange", "first": first, "count": 1}}}]
+        total, elapsed, growth, head, tail = stream(url, events, ps)
+        assert tail.endswith(b"]}") and total > 200_000_000
+        print(f"1M pageEvents: {total / 2**20:.0f} MiB in {elapsed:.1f}s "
+              f"({1_000_000 / elapsed:,.0f} rows/s), RSS growth {growth:.1f} MiB")
+        assert growth < 60
     finally:
         stop(proc)
