@@ -33,32 +33,48 @@ GEO = [("US", "NY", 40.71, -74.0), ("US", "NC", 35.7, -78.6), ("FR", "IDF", 48.8
        ("JP", "13", 35.68, 139.69), ("BR", "SP", -23.55, -46.63)]
 
 
-def aggregated_atoms(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
+def aggregated_atoms(ds: "Dataset", source: str, day_ms: int,
+                     hour_lo: int | None = None, hour_hi: int | None = None) -> Iterator[dict]:
     """Atoms of one aggregated source (pageEvents/featureEvents/trackEvents) for one local day.
 
-    Atoms carry `hour` and `day`; callers pick which one to expose."""
+    Each local hour of the day has its own RNG and share of `event_rows_per_day`, so an hourRange
+    query only generates the hours it covers ([hour_lo, hour_hi) when given). Atoms carry both
+    `hour` and `day`; callers pick which one to expose."""
     cfg = ds.cfg
-    field = AGG_SOURCES[source]
     entities = {"pageEvents": ds.page_rows, "featureEvents": ds.feature_rows,
                 "trackEvents": ds.track_type_rows}[source]
-    if not entities or cfg.event_rows_per_day <= 0 or ds.base_visitors == 0:
+    n = cfg.event_rows_per_day
+    if not entities or n <= 0 or ds.base_visitors == 0:
         return
-    rng = random.Random(seed_for(cfg.seed, source, day_ms))
     hours = ds.clock.hours_in_day(day_ms)
+    per_hour, extra = divmod(n, hours)
+    cap = per_hour + 1
+    for h_idx in range(hours):
+        hour = day_ms + h_idx * HOUR_MS
+        if (hour_lo is not None and hour < hour_lo) or (hour_hi is not None and hour >= hour_hi):
+            continue
+        count = per_hour + (1 if h_idx < extra else 0)
+        yield from _hour_atoms(ds, source, entities, day_ms, hour, h_idx * cap, count)
+
+
+def _hour_atoms(ds: "Dataset", source: str, entities: list, day_ms: int, hour: int, b0: int,
+                n: int) -> Iterator[dict]:
+    field = AGG_SOURCES[source]
+    rng = random.Random(seed_for(ds.cfg.seed, source, hour))
     nvis = ds.base_visitors
     vids = ds.visitor_table.ids
     account_of = ds.account_of_visitor
-    n = cfg.event_rows_per_day
+    n_ent = len(entities)
     emitted = 0
-    b = 0
+    b = b0
     rnd = rng.random
     while emitted < n:
         j = int(rnd() * nvis)
-        ent = entities[int(rnd() * len(entities))]
-        hour = day_ms + int(rnd() * hours) * HOUR_MS
+        ent = entities[int(rnd() * n_ent)]
         server = SERVERS[int(rnd() * 3)]
         ua_i = int(rnd() * 4)
-        ip = f"10.{(b >> 16) & 255}.{(b >> 8) & 255}.{b & 255}"
+        # remoteIp encodes a per-day unique counter, so base atoms never collide
+        ip = f"10.{(b >> 16) & 255}.{(b >> 8) & 255}.{b & 255}" if b < 1 << 24 else f"fd00::{b:x}"
         ne = 1 + int(rnd() * rnd() * 40)
         atom = {"visitorId": vids[j], "accountId": account_of(j), "appId": ent["appId"],
                 field: ent["id"], "server": server, "remoteIp": ip, "userAgent": USER_AGENTS[ua_i],
@@ -72,13 +88,14 @@ def aggregated_atoms(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
         twin = rnd()
         t = None
         if twin < 0.15 and emitted < n:
+            # a twin differs from its atom ONLY by server, remoteIp or userAgent
             t = dict(atom)
             t["numEvents"] = 1 + (ne * 7) % 13
             t["lastTime"] = hour + int(rnd() * HOUR_MS)
             if twin < 0.05:
                 t["server"] = SERVERS[(SERVERS.index(server) + 1) % 3]
             elif twin < 0.10:
-                t["remoteIp"] = f"172.{16 + (b >> 16)}.{(b >> 8) & 255}.{b & 255}"
+                t["remoteIp"] = f"2001:db8::{b:x}"
             else:
                 t["userAgent"] = USER_AGENTS[(ua_i + 1) % 4]
             emitted += 1
@@ -139,7 +156,7 @@ def source_rows(ds: "Dataset", source: str, start_ms: int, end_ms: int, period: 
             continue
         for sub in subs:
             if sub in AGG_SOURCES:
-                for a in aggregated_atoms(ds, sub, day):
+                for a in aggregated_atoms(ds, sub, day, start_ms, end_ms):
                     h = a["hour"]
                     if h < start_ms or h >= end_ms or a["lastTime"] > now_ms:
                         continue
