@@ -140,12 +140,17 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_sim/"):
             from .control import handle_control
             try:
-                status, payload = handle_control(sim, method, path, self._query, body)
-                self._send(status, dumps(payload), "application/json")
-            except HttpError as exc:
-                self._send(exc.status, exc.body, exc.content_type)
-            except Abort:
-                pass
+                try:
+                    status, payload = handle_control(sim, method, path, self._query, body)
+                    self._send(status, dumps(payload), "application/json")
+                except HttpError as exc:
+                    self._send(exc.status, exc.body, exc.content_type)
+                except (Abort, BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                except Exception as exc:  # noqa: BLE001 - report, keep serving
+                    self._internal_error(exc)
+            except (Abort, OSError):
+                self.close_connection = True
             return
         template = path
         route = None
@@ -166,6 +171,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - a simulator bug: answer 500, keep serving
+            try:
+                self._internal_error(exc)
+            except (Abort, OSError):
+                self.close_connection = True
         finally:
             sim._record(method, self.path, template, self._status, self._fault)
 
@@ -208,6 +218,13 @@ class Handler(BaseHTTPRequestHandler):
         if route == "aggregation" and access != "rw" and not sim.options.read_only_can_aggregate:
             raise HttpError(403, b"")
         getattr(self, "_r_" + route)(groups, body, access)
+
+    def _internal_error(self, exc: Exception) -> None:
+        import traceback
+        traceback.print_exc()
+        if self._status:  # headers already sent
+            self._abort()
+        self._send(500, f"simulator error: {type(exc).__name__}: {exc}".encode(), "text/plain")
 
     def _send(self, status: int, body: bytes | Iterable[bytes], content_type: str = "application/json",
               headers: dict | None = None) -> None:

@@ -268,3 +268,20 @@ def test_polls_seen_ever(msim):
     some = results(msim, [{"source": {"pollsSeenEver": {"guideId": gid, "pollId": pid}}},
                           {"select": {"visitorId": "visitorId", "response": "response"}}])
     assert some and len(some) <= len(rows)
+
+
+def test_hour_windows_sum_to_day_totals(msim):
+    ds = msim.dataset
+    d8, d9 = ds.clock.date_ms(2026, 3, 8), ds.clock.date_ms(2026, 3, 9)
+    for source in ("pageEvents", "trackEvents", "guideEvents"):
+        day = ds.event_totals(source, d8, d9)
+        hours = [ds.event_totals(source, h, h + 3_600_000, "hourRange") for h in range(d8, d9, 3_600_000)]
+        assert len(hours) == 23
+        assert sum(h["rows"] for h in hours) == day["rows"]
+        assert sum(h["numEvents"] for h in hours) == day["numEvents"]
+    # one hour over HTTP equals the ground truth for that hour
+    h = d8 + 5 * 3_600_000
+    rows = results(msim, [{"source": {"featureEvents": {"appId": ALL},
+                                      "timeSeries": ts(h, 1, period="hourRange")}}])
+    assert len(rows) == ds.event_totals("featureEvents", h, h + 3_600_000, "hourRange")["rows"]
+    assert {r["hour"] for r in rows} == {h}
