@@ -151,11 +151,11 @@ def _kill_after(tmp_path: Path, config: dict, streams: set[str], lines: int,
 
 
 def test_sigkill_mid_window_then_resume_is_exact(tmp_path: Path) -> None:
-    cfg = DatasetConfig(seed=5, event_rows_per_day=20000, guide_events_per_day=5000, poll_events_per_day=0)
+    cfg = DatasetConfig(seed=5, event_rows_per_day=8000, guide_events_per_day=3000, poll_events_per_day=0)
     streams = {"page_events", "guide_events"}
     with Simulator(cfg) as sim:
         config = config_for(sim, lookback_window=0)
-        killed = _kill_after(tmp_path, config, streams, lines=30000)
+        killed = _kill_after(tmp_path, config, streams, lines=12000)
         state = last_state(killed)
         assert state is not None
         assert killed[-1]["type"] == "RECORD", "the kill should land mid-stream"
@@ -227,3 +227,34 @@ def test_state_is_written_only_at_window_ends(event_sim: Simulator, tmp_path: Pa
         elif m["type"] == "RECORD" and bookmark is not None:
             assert m["record"]["day"] >= bookmark
     json.dumps(messages[-1])
+
+
+def _peak_rss_kb(pid: int) -> int | None:
+    """VmHWM: the process's peak resident set since its exec (not the forked parent's)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
+    """250k rows in one window: the tap streams them, its peak RSS stays small."""
+    cfg = DatasetConfig(seed=9, event_days=1, event_rows_per_day=250_000, guide_events_per_day=0,
+                        poll_events_per_day=0)
+    with Simulator(cfg) as sim:
+        config = config_for(sim, start_date="2026-03-06T12:00:00Z", end_date="2026-03-07T12:00:00Z")
+        args = write_inputs(tmp_path, config, {"page_events"})
+        peak = 0
+        with (tmp_path / "out").open("wb") as out:
+            proc = subprocess.Popen([*TAP, *args], stdout=out, stderr=subprocess.DEVNULL)
+            while proc.poll() is None:
+                peak = max(peak, _peak_rss_kb(proc.pid) or 0)
+                time.sleep(0.05)
+        assert proc.returncode == 0
+        assert 0 < peak < 200 * 1024, f"peak RSS {peak // 1024} MB"
+        with (tmp_path / "out").open("rb") as f:
+            assert sum(1 for line in f if line.startswith(b'{"type":"RECORD"')) == 250_000
