@@ -111,6 +111,9 @@ class WindowedEventStream(PendoStream):
 
     source: str = ""
     is_sorted = False
+    # Aggregated rows carry exact period starts (`day`/`hour`) that can re-centre the window
+    # estimates when a response has no `startTime`; one-row-per-event sources do not.
+    learns_from_rows = True
     # Rows come straight from Pendo's JSON with the schema's types; skip per-record conformance.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -257,8 +260,6 @@ class WindowedEventStream(PendoStream):
             if index == 0:
                 exact = learned
         return exact
-
-    learns_from_rows = True
 
     def _period_start(self, expression: str) -> int | None:
         """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in

@@ -258,3 +258,16 @@ def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
         assert 0 < peak < 200 * 1024, f"peak RSS {peak // 1024} MB"
         with (tmp_path / "out").open("rb") as f:
             assert sum(1 for line in f if line.startswith(b'{"type":"RECORD"')) == 250_000
+
+
+def test_app_ids_limit_every_source_to_those_apps(event_sim: Simulator, tmp_path: Path) -> None:
+    apps = event_sim.dataset.apps
+    assert len(apps) > 1
+    messages = run_tap(tmp_path, config_for(event_sim, app_ids=[str(apps[1])]),
+                       {"events", "guide_events"})
+    lo, hi = event_sim.dataset.event_range()
+    for stream, source in (("events", "events"), ("guide_events", "guideEvents")):
+        recs = records(messages, stream)
+        assert recs and {r["appId"] for r in recs} == {apps[1]}
+        assert {"rows": len(recs), "numEvents": sum(r.get("numEvents", 1) for r in recs)} == \
+            event_sim.dataset.event_totals(source, lo, hi, app_ids=[apps[1]])
