@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -32,7 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--integration-key", default="sim-key-rw")
     p.add_argument("--read-only-key", default="sim-key-ro")
     p.add_argument("--track-secret", default="track-secret-123")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="behaviour option (config.SimOptions), VALUE parsed as JSON; repeatable")
     return p
+
+
+def parse_options(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--option expects NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name.strip()] = raw
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(cfg, now_ms=a.now_ms, rate_limit_per_second=a.rate_limit,
                     track_secret=a.track_secret, integration_key=a.integration_key,
                     read_only_key=a.read_only_key, host=a.host, port=a.port,
-                    rate_limit_retry_after=a.retry_after)
+                    **{"rate_limit_retry_after": a.retry_after, **parse_options(a.option)})
     stop = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -55,11 +56,27 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
             return 200, {"track_events": list(st.track_events),
                          "dropped_track_events": list(st.dropped_track_events),
                          "hidden_track_properties": list(st.hidden_track_properties),
-                         "rejected_track_events": list(st.rejected_track_events)}
+                         "rejected_track_events": list(st.rejected_track_events),
+                         "oversized_track_properties": list(st.oversized_track_properties)}
     if route.startswith("store/metadata/") and method == "GET":
         rest = route[len("store/metadata/"):]
         kind, _, raw = rest.partition("/")
         return 200, sim.store.metadata(kind, unquote(raw))
+    if route == "options" and method == "GET":
+        return 200, dataclasses.asdict(sim.options)
+    if route == "options" and method == "POST":
+        data = _body(body) or {}
+        if not isinstance(data, dict):
+            raise HttpError(400, "expected an object")
+        try:
+            sim.set_options(**data)
+        except (TypeError, ValueError) as exc:
+            raise HttpError(400, str(exc)) from None
+        return 200, dataclasses.asdict(sim.options)
+    if route == "rate_limit" and method == "POST":
+        data = _body(body) or {}
+        sim.set_rate_limit(data.get("per_second") if isinstance(data, dict) else None)
+        return 200, {"per_second": sim.rate_limiter.rate}
     if route == "now" and method == "POST":
         data = _body(body) or {}
         sim.set_now(data.get("now_ms"))

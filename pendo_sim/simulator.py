@@ -98,6 +98,18 @@ class Simulator:
             return "ro"
         return None
 
+    def set_options(self, **changes: Any) -> None:
+        """Change behaviour options at runtime (see config.SimOptions)."""
+        known = set(SimOptions.__dataclass_fields__)
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)}")
+        for k, v in changes.items():
+            setattr(self.options, k, v)
+
+    def set_rate_limit(self, per_second: float | None) -> None:
+        self.rate_limiter = RateLimiter(per_second)
+
     def set_now(self, ms: int | None) -> None:
         self.dataset.set_now(ms)
 

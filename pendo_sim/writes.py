@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime
@@ -249,7 +250,13 @@ def accept_track(store: Store, body: dict, now_ms: int, drop_days: int) -> None:
     event = dict(body)
     if hidden:
         event["properties"] = {k: v for k, v in props.items() if k not in hidden}
+    try:
+        too_large = len(json.dumps(event.get("properties") or {}, separators=(",", ":"))) > 512
+    except (TypeError, ValueError):
+        too_large = True
     with store.lock:
+        if too_large:  # Pendo shows "event properties JSON too large" instead of the values
+            store.oversized_track_properties.append(event)
         if hidden:
             store.hidden_track_properties.append({"event": body.get("event"),
                                                   "visitorId": body.get("visitorId"),

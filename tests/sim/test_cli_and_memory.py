@@ -52,8 +52,11 @@ def test_cli_prints_url_and_serves():
 
 
 def test_cli_rate_limit_flag():
-    proc, url = start_cli("--visitors", "20", "--accounts", "3", "--rate-limit", "2")
+    proc, url = start_cli("--visitors", "20", "--accounts", "3", "--rate-limit", "2",
+                          "--option", "coerce_wrong_types=true", "--option", "track_drop_after_days=3")
     try:
+        opts = requests.get(url + "/_sim/options").json()
+        assert opts["coerce_wrong_types"] is True and opts["track_drop_after_days"] == 3
         codes = [requests.get(url + "/api/v1/page", headers={"x-pendo-integration-key": "sim-key-rw"}).status_code
                  for _ in range(6)]
         assert 429 in codes

@@ -151,3 +151,21 @@ def test_track_integration_key_silently_option():
         r = track(s, good_event(), key=s.integration_key)
         assert r.status_code == 200 and r.content == b""
         assert s.store.track_events == [] and len(s.store.rejected_track_events) == 1
+
+
+def test_oversized_properties_flagged(wsim):
+    track(wsim, good_event(properties={"blob": "x" * 600}))
+    assert wsim.store.track_events[-1]["properties"]["blob"] == "x" * 600
+    assert len(wsim.store.oversized_track_properties) == 1
+
+
+def test_options_at_runtime(wsim):
+    r = requests.post(wsim.url + "/_sim/options", json={"track_accepts_integration_key_silently": True})
+    assert r.status_code == 200 and r.json()["track_accepts_integration_key_silently"] is True
+    assert track(wsim, good_event(), key=wsim.integration_key).status_code == 200
+    assert requests.post(wsim.url + "/_sim/options", json={"nope": 1}).status_code == 400
+    requests.post(wsim.url + "/_sim/rate_limit", json={"per_second": 1})
+    codes = [requests.get(wsim.url + "/api/v1/page", headers=H(wsim)).status_code for _ in range(3)]
+    assert 429 in codes
+    requests.post(wsim.url + "/_sim/rate_limit", json={"per_second": None})
+    assert requests.get(wsim.url + "/api/v1/page", headers=H(wsim)).status_code == 200
