@@ -169,16 +169,14 @@ class _Parser:
         return node
 
     def expr(self, min_prec: int):
+        """Precedence climbing; all binary operators are left-associative."""
         left = self.unary()
         while True:
             t = self.peek()
-            if t.kind != "op" or t.value not in _PREC or _PREC[t.value] < min_prec + 0:
-                return left
-            prec = _PREC[t.value]
-            if prec <= min_prec - 1:
+            if t.kind != "op" or t.value not in _PREC or _PREC[t.value] < min_prec:
                 return left
             self.next()
-            right = self.expr(prec + 1)
+            right = self.expr(_PREC[t.value] + 1)
             left = ("bin", t.value, left, right)
 
     def unary(self):
