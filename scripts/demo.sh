@@ -14,7 +14,6 @@ say() { printf '\n==> %s\n' "$*"; }
 
 bash scripts/setup.sh
 
-MELTANO=(.venv-meltano/bin/meltano --log-level=warning)
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 DEMO=.demo
 mkdir -p "$DEMO"
@@ -52,7 +51,14 @@ export TARGET_DUCKDB_PATH="$PWD/$DEMO/pendo.duckdb"
 say "meltano run tap-pendo target-duckdb  ->  $DEMO/pendo.duckdb"
 rm -f "$DEMO/pendo.duckdb"
 # --full-refresh: the demo starts from an empty store, so it ignores earlier runs' state.
-"${MELTANO[@]}" run --full-refresh tap-pendo target-duckdb
+rc=0
+.venv-meltano/bin/meltano --log-level=info run --full-refresh tap-pendo target-duckdb \
+    >"$DEMO/extract.log" 2>&1 || rc=$?
+if [[ $rc != 0 ]]; then
+    grep -E 'Traceback|Error|error' "$DEMO/extract.log" | tail -n 15 >&2
+    echo "demo: extract failed (full log: $DEMO/extract.log)" >&2
+    exit "$rc"
+fi
 
 say "Rows per table in $DEMO/pendo.duckdb"
 .meltano/loaders/target-duckdb/venv/bin/python - "$DEMO/pendo.duckdb" <<'EOF'
