@@ -6,7 +6,10 @@ windows are aligned to the subscription's local periods without knowing its time
 * one aggregation per window covers every page, feature or track type of every selected app
   (`appId: expandAppIds("*")` or the `app_ids` list), never one query per entity;
 * a window Pendo refuses as too large (400 "exceeded memory limit") or times out (408/504
-  after retries) is split (days into halves, then a single day into hours) and retried;
+  after retries) is split in halves and retried; a single refused day is read as its hours,
+  between the day's exact local bounds, which Pendo itself gives (`date(y, m, d)` probes,
+  `_day_bounds`), so 23- and 25-hour days are covered exactly; a refused single hour stops
+  the sync with a clear error rather than dropping it;
   a body broken mid-stream re-reads the window (re-sent rows carry the same key);
 * the bookmark (STATE) moves only after a whole window has been emitted, so a run killed at
   any moment and restarted from its last STATE line re-reads at most one window.
