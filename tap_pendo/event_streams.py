@@ -32,6 +32,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
+from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import (
     DAY_MS,
     HOUR_MS,
@@ -75,11 +76,17 @@ _AGGREGATED_COMMON = [
     th.Property("numMinutes", th.IntegerType),
     th.Property("lastTime", th.IntegerType, description="Last update of the aggregate (epoch ms)."),
 ]
-_AGGREGATED_KEY = ["visitorId", "accountId", "appId", "server", "remoteIp", "userAgent"]
+# What distinguishes two aggregated rows besides the entity (pageId, featureId, ...). Both
+# period fields: a day Pendo refused whole comes as hour rows whose `day` equals `hour`.
+_AGGREGATED_KEY = ("visitorId", "accountId", "appId", "server", "remoteIp", "userAgent", "day", "hour")
 
 
-def _aggregated_schema(*extra: th.Property) -> dict:
-    return th.PropertiesList(*extra, *_AGGREGATED_COMMON).to_dict()
+def _aggregated_row_key(*entity_fields: str) -> RowKey:
+    return RowKey((*entity_fields, *_AGGREGATED_KEY))
+
+
+def _aggregated_schema(row_key: RowKey, *extra: th.Property) -> dict:
+    return th.PropertiesList(row_key.schema_property(), *extra, *_AGGREGATED_COMMON).to_dict()
 
 
 _ROW_EVENT_COMMON = [
@@ -104,6 +111,11 @@ _ROW_EVENT_COMMON = [
     th.Property("pollId", th.StringType),
     th.Property("pollResponse", _ANY_SCALAR),
 ]
+# One row per event and no event id: every field that describes the event itself.
+_ROW_EVENT_KEY = (
+    "guideId", "guideStepId", "visitorId", "accountId", "appId", "type", "browserTime",
+    "guideTimestamp", "url", "remoteIp", "serverName", "userAgent", "loadTime",
+)
 
 
 # -- the windowed base -----------------------------------------------------------------------
@@ -117,6 +129,8 @@ class WindowedEventStream(PendoStream):
     # Aggregated rows carry exact period starts (`day`/`hour`) that can re-centre the window
     # estimates when a response has no `startTime`; one-row-per-event sources do not.
     learns_from_rows = True
+    primary_keys = (ROW_KEY,)
+    row_key: RowKey
     # Rows come straight from Pendo's JSON with the schema's types; skip per-record conformance.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -185,7 +199,7 @@ class WindowedEventStream(PendoStream):
         return [{"source": {self.source: {"appId": self.app_id_param}, "timeSeries": window.time_series()}}]
 
     def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
-        return row
+        return self.row_key.add_to(row)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         period = self.period
@@ -302,13 +316,9 @@ class WindowedEventStream(PendoStream):
 class AggregatedEventStream(WindowedEventStream):
     """Aggregated rows (one per visitor x account x entity x period x server x IP x agent)."""
 
-    entity_key: tuple[str, ...] = ()
-
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
-        field = PERIOD_FIELD[self.period]
-        self.replication_key = field
-        self.primary_keys = [*self.entity_key, *_AGGREGATED_KEY, field]
+        self.replication_key = PERIOD_FIELD[self.period]
 
     @property
     def period(self) -> str:
@@ -322,21 +332,23 @@ class AggregatedEventStream(WindowedEventStream):
         if window.period != self.period:
             # Hour rows of a day Pendo refused whole: `day` carries the hour so keys stay unique.
             row["day"] = row["hour"]
-        return row
+        return self.row_key.add_to(row)
 
 
 class EventsStream(AggregatedEventStream):
     name = "events"
     source = "events"
-    entity_key = ("pageId", "featureId")
+    row_key = _aggregated_row_key("pageId", "featureId", "trackTypeId", "parameters")
     schema = _aggregated_schema(
+        row_key,
         th.Property("pageId", th.StringType, description="Page id (page rows)."),
         th.Property("featureId", th.StringType, description="Feature id (feature rows)."),
         th.Property("trackTypeId", th.StringType),
+        th.Property("parameters", _OBJECT_OR_STRING, description="Tracked URL parameters (page rows)."),
     )
 
     def prepare_row(self, row: dict, window: Window) -> dict:
-        # A row is a page row or a feature row; both key properties are always present.
+        # A row is a page row or a feature row; both columns are always present (one null).
         if "pageId" not in row:
             row["pageId"] = None
         if "featureId" not in row:
@@ -347,8 +359,9 @@ class EventsStream(AggregatedEventStream):
 class PageEventsStream(AggregatedEventStream):
     name = "page_events"
     source = "pageEvents"
-    entity_key = ("pageId",)
+    row_key = _aggregated_row_key("pageId", "parameters")
     schema = _aggregated_schema(
+        row_key,
         th.Property("pageId", th.StringType),
         th.Property("parameters", _OBJECT_OR_STRING, description="Tracked URL parameters of the page."),
     )
@@ -357,15 +370,16 @@ class PageEventsStream(AggregatedEventStream):
 class FeatureEventsStream(AggregatedEventStream):
     name = "feature_events"
     source = "featureEvents"
-    entity_key = ("featureId",)
-    schema = _aggregated_schema(th.Property("featureId", th.StringType))
+    row_key = _aggregated_row_key("featureId")
+    schema = _aggregated_schema(row_key, th.Property("featureId", th.StringType))
 
 
 class TrackEventsStream(AggregatedEventStream):
     name = "track_events"
     source = "trackEvents"
-    entity_key = ("trackTypeId",)
+    row_key = _aggregated_row_key("trackTypeId")
     schema = _aggregated_schema(
+        row_key,
         th.Property("trackTypeId", th.StringType),
         th.Property("properties", th.ObjectType(additional_properties=True)),
     )
@@ -377,21 +391,16 @@ class GuideEventsStream(WindowedEventStream):
     name = "guide_events"
     source = "guideEvents"
     replication_key = "browserTime"
-    primary_keys = (
-        "guideId", "guideStepId", "visitorId", "accountId", "appId", "type",
-        "browserTime", "guideTimestamp", "url", "remoteIp", "userAgent",
-    )
-    schema = th.PropertiesList(*_ROW_EVENT_COMMON).to_dict()
+    row_key = RowKey(_ROW_EVENT_KEY)
+    schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
     learns_from_rows = False  # browserTime is not a period start
 
 
 class PollEventsStream(GuideEventsStream):
     name = "poll_events"
     source = "pollEvents"
-    primary_keys = (
-        "pollId", "guideId", "guideStepId", "visitorId", "accountId", "appId", "type",
-        "browserTime", "guideTimestamp", "url", "remoteIp", "userAgent",
-    )
+    row_key = RowKey(("pollId", "pollResponse", *_ROW_EVENT_KEY))
+    schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
 
 
 def event_streams(tap: t.Any) -> list:  # noqa: ANN401

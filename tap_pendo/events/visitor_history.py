@@ -25,6 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from pendo_http.errors import PendoError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.filters import keyset_after, literal
+from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import DAY_MS
 
 if t.TYPE_CHECKING:
@@ -40,9 +41,12 @@ class VisitorHistoryStream(PendoStream):
     selected_by_default = False
     replication_key = "visitorLastUpdated"
     is_sorted = False
-    primary_keys = ("visitorId", "type", "ts", "lastTs", "pageId", "featureId", "guideId", "guideStepId", "untaggedUrl")
+    primary_keys = (ROW_KEY,)
+    row_key = RowKey(("visitorId", "appId", "type", "ts", "lastTs", "pageId", "featureId", "guideId",
+                      "guideStepId", "untaggedUrl", "uri"))
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     schema = th.PropertiesList(
+        row_key.schema_property(),
         th.Property("visitorId", th.StringType, description="The visitor the history belongs to."),
         th.Property("visitorLastUpdated", th.IntegerType, description="The visitor's metadata.auto.lastupdated."),
         th.Property("type", th.StringType),
@@ -151,6 +155,7 @@ class VisitorHistoryStream(PendoStream):
         pending: deque[tuple[str, int, bool, Future]] = deque()
         completed_since_save = 0
         max_seen: int | None = None
+        add_row_key = self.row_key.add_to
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="visitor-history") as pool:
             visitors = self._changed_visitors(bookmark)
 
@@ -186,7 +191,7 @@ class VisitorHistoryStream(PendoStream):
                 for item in items:
                     item["visitorId"] = vid
                     item["visitorLastUpdated"] = lu
-                    yield item
+                    yield add_row_key(item)
                 if visitor_done and lu is not None:
                     max_seen = lu if max_seen is None else max(max_seen, lu)
                     completed_since_save += 1
