@@ -30,10 +30,10 @@ TAP_BIN = Path(sys.executable).parent / "tap-pendo"
 ENTITY_STREAMS = {
     "visitors": (lambda ds: ds.visitors(identified_only=True), "visitorId"),
     "accounts": (lambda ds: ds.accounts(), "accountId"),
-    "pages": (lambda ds: ds.pages_all(), "id"),
-    "features": (lambda ds: ds.features_all(), "id"),
-    "guides": (lambda ds: ds.guides_all(), "id"),
-    "track_types": (lambda ds: ds.track_types_all(), "id"),
+    "pages": (lambda ds: ds.pages(), "id"),
+    "features": (lambda ds: ds.features(), "id"),
+    "guides": (lambda ds: ds.guides(), "id"),
+    "track_types": (lambda ds: ds.track_types(), "id"),
 }
 # The streams the Meltano tests select (visitor_history, one request per visitor, is left to
 # the pipe test, which runs the tap's default catalog).

@@ -19,10 +19,8 @@ TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
 
 
 def _truth(sim: Simulator, name: str) -> list[dict]:
-    """Ground-truth rows of an entity list (all apps): `pages_all()` etc., or the list itself."""
-    ds = sim.dataset
-    getter = getattr(ds, f"{name}_all", None) or getattr(ds, name)
-    return list(getter() if callable(getter) else getter)
+    """Ground-truth rows of an entity list, every app: `sim.dataset.pages()` etc."""
+    return list(getattr(sim.dataset, name)())
 
 
 def _lastupdated(row: dict) -> int | None:
