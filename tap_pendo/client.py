@@ -114,8 +114,17 @@ class PendoStream(Stream):
         return to_ms(self.config.get("start_date"))
 
     def bookmark_ms(self, context: Context | None) -> int | None:
-        """The stream's bookmark (epoch ms) from state; None on a first run (no state)."""
-        return to_ms(self.get_starting_replication_key_value(context))
+        """The stream's bookmark (epoch ms) from STATE; None when STATE holds none for it.
+
+        Not the SDK's starting replication value, which falls back to `start_date`: a first
+        run with a start_date must still be told apart from an incremental run.
+        """
+        if not self.replication_key:
+            return None
+        state = self.get_context_state(context)
+        if state.get("replication_key") != self.replication_key:
+            return None
+        return to_ms(state.get("replication_key_value"))
 
     def start_ms(self, context: Context | None) -> int | None:
         """Where an incremental read starts: the bookmark, else `start_date`, else None."""

@@ -140,11 +140,16 @@ class KeysetAggregationStream(PendoStream):
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)
-        last_id = self.stream_state.get(LAST_ID_KEY) if bookmark is not None else None
+        start_date = self.start_date_ms
         try:
             if bookmark is None:
+                # First (or full) run: rows without lastupdated too, whatever start_date says.
                 yield from self._null_rows()
-            yield from self._changed_rows(bookmark, last_id)
+                yield from self._changed_rows(start_date, None)
+            elif start_date is not None and start_date > bookmark:
+                yield from self._changed_rows(start_date, None)
+            else:
+                yield from self._changed_rows(bookmark, self.stream_state.get(LAST_ID_KEY))
         except PendoError as error:
             self.fail(error)
 
@@ -169,10 +174,10 @@ class KeysetAggregationStream(PendoStream):
             row["lastupdated"] = None
             yield row
 
-    def _changed_rows(self, bookmark: int | None, last_id: str | None) -> Iterator[Record]:
+    def _changed_rows(self, start: int | None, last_id: str | None) -> Iterator[Record]:
+        """Rows with a lastupdated from `start` on (all when None), after `last_id` at `start`."""
         id_field = self.id_field
         state = self.stream_state
-        start = bookmark if bookmark is not None else self.start_date_ms
 
         def condition(last_sort: t.Any, last_key: str | None) -> str:  # noqa: ANN401
             if last_sort is None:
@@ -263,8 +268,8 @@ class GetListStream(PendoStream):
         )
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
-        bookmark = self.bookmark_ms(context) if self.replication_key else None
-        start = self.start_date_ms if bookmark is None and self.replication_key else None
+        bookmark = self.bookmark_ms(context)
+        start = self.start_date_ms if self.replication_key else None
         filter_apps = self.per_app and self.app_ids is not None
         rk = self.replication_key
         seen: set[t.Any] = set()

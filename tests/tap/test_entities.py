@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -109,6 +110,31 @@ def test_second_run_emits_only_changes(sim: Simulator) -> None:
 
     third = run_tap(config, streams, state=second.state)
     assert not any(third.records.values()), "nothing changed: nothing re-emitted (not even null rows)"
+
+
+def test_rows_without_lastupdated_on_first_run_with_start_date(sim: Simulator) -> None:
+    """start_date limits rows that have a lastupdated; rows without one are emitted on a run
+    without a bookmark (whatever start_date says) and never on an incremental run."""
+    truth = {r["visitorId"]: _lastupdated(r) for r in sim.dataset.visitors(identified_only=True)}
+    account_truth = {r["accountId"]: _lastupdated(r) for r in sim.dataset.accounts()}
+    nulls = {v for v, lu in truth.items() if lu is None}
+    account_nulls = {a for a, lu in account_truth.items() if lu is None}
+    assert nulls, "the simulator has visitors without lastupdated"
+    known = sorted(lu for lu in truth.values() if lu is not None)
+    cut = known[len(known) // 2]
+    start_date = dt.datetime.fromtimestamp(cut / 1000, tz=dt.timezone.utc).isoformat()
+    config = {**base_config(sim), "start_date": start_date, "page_size": 40}
+
+    first = run_tap(config, ["visitors", "accounts"])
+    ids = [r["visitorId"] for r in first.records["visitors"]]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == nulls | {v for v, lu in truth.items() if lu is not None and lu >= cut}
+    assert set(ids) != set(truth), "start_date excluded older visitors"
+    accounts = {r["accountId"] for r in first.records["accounts"]}
+    assert accounts == account_nulls | {a for a, lu in account_truth.items() if lu is not None and lu >= cut}
+
+    second = run_tap(config, ["visitors", "accounts"], state=first.state)
+    assert not any(second.records.values()), "nothing changed: null rows are not re-emitted"
 
 
 def test_dropped_connection_mid_body_resumes_without_duplicates(sim: Simulator) -> None:
