@@ -8,6 +8,7 @@ helpers for bookmarks, and turning a Pendo failure into one clear line.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
 from functools import cached_property
 
@@ -20,6 +21,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from pendo_http import PendoClient, PendoError
 from tap_pendo.filters import quote
+from tap_pendo.progress import DEFAULT_INTERVAL_SECONDS, Progress
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -131,6 +133,18 @@ class PendoStream(Stream):
         bookmark = self.bookmark_ms(context)
         return bookmark if bookmark is not None else self.start_date_ms
 
+    # -- progress lines ----------------------------------------------------------------------
+
+    _progress = Progress("", logging.getLogger("tap-pendo"), 0)  # replaced while a sync runs
+
+    def sync(self, context: Context | None = None) -> None:
+        """The SDK's sync, with `<stream>: N records, R rec/s` lines every progress interval."""
+        interval = self.config.get("progress_interval_seconds")
+        interval = DEFAULT_INTERVAL_SECONDS if interval is None else float(interval)
+        self._progress = Progress(self.name, self.logger, interval)
+        super().sync(context)
+        self._progress.finish()
+
     # -- the per-record path ---------------------------------------------------------------
 
     def _prunes_properties(self) -> bool:
@@ -149,6 +163,7 @@ class PendoStream(Stream):
         it now runs only when the catalog deselects something. Type conformance likewise
         runs only when the stream asks for it.
         """
+        self._progress.tick()
         if self._prunes_properties():
             pop_deselected_record_properties(record, self.schema, self.mask)
         if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
