@@ -75,14 +75,14 @@ def visitors_bodies(page_size: int, start_ms: int):  # noqa: ANN201
         last_sort, last_id = rows[-1]["metadata"]["auto"]["lastupdated"], rows[-1]["visitorId"]
 
 
-def page_events_bodies(first_day_ms: int, now_ms: int):  # noqa: ANN201
-    """Our tap's windows: one day per request (event_window_days=1), `first` mid-day, all apps,
-    from the start_date's day up to now (tap_pendo/event_streams.py)."""
+def page_events_bodies(first_day_ms: int, now_ms: int, app_id: object = ALL_APPS):  # noqa: ANN201
+    """Our tap's windows: one day per request (event_window_days=1), `first` mid-day, `app_id`
+    (all apps unless given), from the start_date's day up to now (tap_pendo/event_streams.py)."""
     day = first_day_ms
     while day <= now_ms:
         pipeline = [{
             "source": {
-                "pageEvents": {"appId": ALL_APPS},
+                "pageEvents": {"appId": app_id},
                 "timeSeries": {"period": "dayRange", "first": day + DAY_MS // 2, "count": 1},
             }
         }]
@@ -97,6 +97,7 @@ def main() -> int:
     ap.add_argument("--stream", required=True, choices=["visitors", "page_events"])
     ap.add_argument("--replay", help="JSON list of request bodies to send in order")
     ap.add_argument("--page-size", type=int, default=50_000)
+    ap.add_argument("--app-id", type=int, help="page_events: this app only (default: every app)")
     ap.add_argument("--start-ms", type=int, default=0, help="start_date (visitors) / first day (events), ms")
     args = ap.parse_args()
 
@@ -134,7 +135,9 @@ def main() -> int:
                 except StopIteration:
                     break
         else:
-            for body in page_events_bodies(args.start_ms, int(time.time() * 1000)):
+            for body in page_events_bodies(
+                args.start_ms, int(time.time() * 1000), [args.app_id] if args.app_id is not None else ALL_APPS
+            ):
                 emit(post(session, url, body))
                 calls += 1
     out.flush()

@@ -39,6 +39,20 @@ QUICK = {
 }
 
 
+def parse_peer_rounds(spec: str, streams: list[str]) -> dict[str, int]:
+    """``"2"`` -> every stream 2; ``"visitors=2,page_events=1"`` -> per stream; ``""`` -> {}."""
+    spec = spec.strip()
+    if not spec:
+        return {}
+    if "=" not in spec:
+        return {s: int(spec) for s in streams}
+    out = {}
+    for item in spec.split(","):
+        name, _, n = item.partition("=")
+        out[name.strip()] = int(n)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (< 2 min)")
@@ -47,6 +61,9 @@ def main() -> int:
                     help="comma list of: tap, growth, target, profile (default tap,growth,target)")
     ap.add_argument("--streams", default="visitors,page_events")
     ap.add_argument("--no-peer", action="store_true", help="skip singer-io tap-pendo")
+    ap.add_argument("--peer-rounds", default="",
+                    help="run singer-io only in the first N rounds: N, or per stream "
+                         "visitors=N,page_events=M (default: every round)")
     ap.add_argument("--batch-size", type=int, default=500,
                     help="the target's metadata batch_size setting (its default is 500)")
     ap.add_argument("--out", help="also write the markdown report to this file")
@@ -68,6 +85,7 @@ def main() -> int:
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]
     with_peer = not args.no_peer and Path(PEER_PY).exists()
+    peer_rounds = parse_peer_rounds(args.peer_rounds, streams)
     t0 = time.time()
     report: list[str] = []
 
@@ -88,8 +106,13 @@ def main() -> int:
             outcomes = []
             for stream in streams:
                 case = tap_bench.case_for(stream, sizes[stream])
-                outcomes.append(tap_bench.side_by_side(case, rounds, work, with_peer=with_peer))
+                outcomes.append(tap_bench.side_by_side(case, rounds, work, with_peer=with_peer,
+                                                       peer_rounds=peer_rounds.get(stream)))
             emit(f"## Tap side by side ({rounds} round(s), order ours → singer-io → floor each round; medians)")
+            if peer_rounds:
+                emit()
+                emit("singer-io ran only in the first round(s) of each stream: "
+                     + ", ".join(f"{s}: {n} of {rounds}" for s, n in peer_rounds.items()) + ".")
             emit()
             for o in outcomes:
                 c = o["case"]

@@ -36,6 +36,16 @@ from common import (
 START_DATES = {"visitors": "2000-01-01T00:00:00Z", "page_events": "2026-03-05T05:00:00Z"}
 START_MS = {"visitors": 946684800000, "page_events": 1772686800000}  # 2026-03-05 00:00 New York
 
+# page_events is measured on the simulator's default app only. The simulator has two apps and,
+# like Pendo, answers a source without `appId` with the default app's rows only. singer-io's
+# page_events lists the pages of every app but queries `pageEvents{pageId}` without an `appId`,
+# so on a two-app subscription it silently gets only the default app's rows (about half).
+# Restricting every contender to the default app gives all three the same rows to move.
+DEFAULT_APP = -323232
+# The simulator spreads a day's rows over its two apps about evenly: ask for twice the rows so
+# the default app holds about the requested number.
+APPS_IN_SIM = 2
+
 
 @dataclass
 class StreamCase:
@@ -47,9 +57,9 @@ class StreamCase:
 def case_for(stream: str, rows: int, days: int = 5) -> StreamCase:
     if stream == "visitors":
         return StreamCase(stream, SimConfig(visitors=rows, event_days=1, event_rows_per_day=100), rows)
-    per_day = max(1, rows // days)
+    per_day = max(1, rows * APPS_IN_SIM // days)
     return StreamCase(
-        stream, SimConfig(visitors=2000, event_days=days, event_rows_per_day=per_day), per_day * days
+        stream, SimConfig(visitors=2000, event_days=days, event_rows_per_day=per_day), rows
     )
 
 
@@ -69,6 +79,7 @@ def our_config(url: str, stream: str) -> dict:
     # lastupdated, by design); events: from the day before the simulator's first event day.
     if stream != "visitors":
         cfg["start_date"] = START_DATES[stream]
+        cfg["app_ids"] = [str(DEFAULT_APP)]
     return cfg
 
 
@@ -121,6 +132,7 @@ def peer_config(stream: str) -> dict:
         "include_anonymous_visitors": "false",
         "request_timeout": 300,
         # record_limit left at its default (100,000)
+        **({"app_ids": str(DEFAULT_APP)} if stream != "visitors" else {}),
     }
 
 
@@ -155,6 +167,8 @@ def run_floor(url: str, stream: str, replay: Path | None, days: int) -> RunResul
         argv += ["--replay", str(replay)]
     else:
         argv += ["--start-ms", str(START_MS[stream] if stream != "visitors" else 0)]
+    if stream != "visitors":
+        argv += ["--app-id", str(DEFAULT_APP)]
     return run_measured("floor", stream, argv)
 
 
@@ -163,8 +177,11 @@ def run_floor(url: str, stream: str, replay: Path | None, days: int) -> RunResul
 # ---------------------------------------------------------------------------------------------
 
 
-def side_by_side(case: StreamCase, rounds: int, work: Path, *, with_peer: bool = True) -> dict:
-    """A B C A B C ... against one simulator holding the case's data."""
+def side_by_side(
+    case: StreamCase, rounds: int, work: Path, *, with_peer: bool = True, peer_rounds: int | None = None
+) -> dict:
+    """A B C A B C ... against one simulator holding the case's data; singer-io only in the
+    first ``peer_rounds`` rounds (all rounds when None)."""
     results: dict[str, list[RunResult]] = {"ours": [], "singer-io": [], "floor": []}
     notes: list[str] = []
     with Sim(case.sim) as sim:
@@ -191,7 +208,7 @@ def side_by_side(case: StreamCase, rounds: int, work: Path, *, with_peer: bool =
                     after = sim.stats().get("by_path", {})
                     calls = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
                     notes.append(f"our tap's HTTP calls per run: {calls}")
-            if peer:
+            if peer and (peer_rounds is None or r < peer_rounds):
                 results["singer-io"].append(run_peer(sim.url, *peer, case.stream))
             results["floor"].append(run_floor(sim.url, case.stream, replay, case.sim.event_days))
         stats = sim.stats()
