@@ -34,51 +34,87 @@ GENERATOR = "scripts/readme_settings.py"
 # What a capability means for these plugins. A capability the plugins advertise without a line
 # here stops the generator: the README must say what it is.
 CAPABILITIES = {
-    "about": "`--about` prints the plugin's settings and capabilities (`--format=json` or `markdown`).",
-    "discover": "`--discover` prints the catalog; visitor and account metadata fields are typed from "
-                "Pendo's metadata schema, so SQL targets create typed columns.",
+    "about": (
+        "`--about` prints the plugin's settings and capabilities (`--format=json` or `markdown`)."
+    ),
+    "discover": (
+        "`--discover` prints the catalog; visitor and account metadata fields are typed from "
+        "Pendo's metadata schema, so SQL targets create typed columns."
+    ),
     "catalog": "`--catalog` selects streams and fields (Meltano's `select`).",
-    "state": "`--state` resumes from the bookmarks of the last run; STATE messages are emitted as it goes.",
-    "activate-version": "With `emit_activate_version_messages: true` (an SDK setting `--about` does not "
-                        "list), the full-table streams `reports` and `metadata_fields` send "
-                        "ACTIVATE_VERSION, so a target can drop rows that disappeared.",
-    "stream-maps": "`stream_maps`: rename, drop, filter, hash or add fields and streams on the way "
-                   "(see *Moving from singer-io tap-pendo* for an example).",
-    "schema-flattening": "`flattening_enabled`, `flattening_max_depth`: nested objects such as "
-                         "`metadata.custom.*` become columns (`metadata__custom__plan`).",
-    "batch": "`batch_config`: records go to compressed JSONL files and the output carries BATCH "
-             "messages that point at them.",
-    "structured-logging": "Logging is configurable with a YAML `logging.config` file named in "
-                          "`SINGER_SDK_LOG_CONFIG` (the SDK's `StructuredFormatter` writes JSON lines).",
-    "validate-records": "`validate_records` (default true): records are checked against their "
-                        "SCHEMA; a record that fails goes to the dead-letter file.",
+    "state": (
+        "`--state` resumes from the bookmarks of the last run; STATE messages are emitted as it "
+        "goes."
+    ),
+    "activate-version": (
+        "With `emit_activate_version_messages: true` (an SDK setting `--about` does not list), the "
+        "full-table streams `reports` and `metadata_fields` send ACTIVATE_VERSION, so a target can "
+        "drop rows that disappeared."
+    ),
+    "stream-maps": (
+        "`stream_maps`: rename, drop, filter, hash or add fields and streams on the way "
+        "(see *Moving from singer-io tap-pendo* for an example)."
+    ),
+    "schema-flattening": (
+        "`flattening_enabled`, `flattening_max_depth`: nested objects such as "
+        "`metadata.custom.*` become columns (`metadata__custom__plan`)."
+    ),
+    "batch": (
+        "`batch_config`: records go to compressed JSONL files and the output carries BATCH "
+        "messages that point at them."
+    ),
+    "structured-logging": (
+        "Logging is configurable with a YAML `logging.config` file named in "
+        "`SINGER_SDK_LOG_CONFIG` (the SDK's `StructuredFormatter` writes JSON lines)."
+    ),
+    "validate-records": (
+        "`validate_records` (default true): records are checked against their "
+        "SCHEMA; a record that fails goes to the dead-letter file."
+    ),
 }
 
 # What each tap stream reads, in Pendo's terms (from tap_pendo/streams.py, event_streams.py,
 # events/visitor_history.py). A discovered stream without a line here stops the generator.
 STREAM_SOURCES = {
-    "accounts": "Aggregation source `accounts` (every app, or `app_ids`), filtered on the server on "
-                "`metadata.auto.lastupdated`, paged by (lastupdated, accountId); the key is copied "
-                "to a top-level `lastupdated`.",
-    "visitors": "Aggregation source `visitors` (identified visitors unless "
-                "`include_anonymous_visitors`), filtered and paged like `accounts`.",
-    "pages": "`GET /api/v1/page?expand=*` (every app; `app_ids` applied to `appId`); bookmark "
-             "applied to `lastUpdatedAt` as the list streams in.",
+    "accounts": (
+        "Aggregation source `accounts` (every app, or `app_ids`), filtered on the server on "
+        "`metadata.auto.lastupdated`, paged by (lastupdated, accountId); the key is copied "
+        "to a top-level `lastupdated`."
+    ),
+    "visitors": (
+        "Aggregation source `visitors` (identified visitors unless "
+        "`include_anonymous_visitors`), filtered and paged like `accounts`."
+    ),
+    "pages": (
+        "`GET /api/v1/page?expand=*` (every app; `app_ids` applied to `appId`); bookmark "
+        "applied to `lastUpdatedAt` as the list streams in."
+    ),
     "features": "`GET /api/v1/feature?expand=*`, as `pages`.",
     "guides": "`GET /api/v1/guide?expand=*`, as `pages`.",
     "track_types": "`GET /api/v1/tracktype?expand=*`, as `pages`.",
     "reports": "`GET /api/v1/report`, every run in full.",
-    "metadata_fields": "`GET /api/v1/metadata/schema/{visitor,account,parentAccount}`: one row per "
-                       "(kind, group, field); parent accounts only where the subscription has them.",
-    "events": "Aggregation source `events` (page and feature rows) in `timeSeries` windows of "
-              "`event_window_days`, every selected app in one request per window.",
+    "metadata_fields": (
+        "`GET /api/v1/metadata/schema/{visitor,account,parentAccount}`: one row per "
+        "(kind, group, field); parent accounts only where the subscription has them."
+    ),
+    "events": (
+        "Aggregation source `events` (page and feature rows) in `timeSeries` windows of "
+        "`event_window_days`, every selected app in one request per window."
+    ),
     "page_events": "Aggregation source `pageEvents`, windowed as `events`.",
     "feature_events": "Aggregation source `featureEvents`, windowed as `events`.",
     "track_events": "Aggregation source `trackEvents`, windowed as `events`.",
-    "guide_events": "Aggregation source `guideEvents` in whole-day windows; one row per guide event.",
-    "poll_events": "Aggregation source `pollEvents` in whole-day windows; one row per poll response.",
-    "visitor_history": "`GET /api/v1/visitor/{id}/history?starttime=...`, one call per visitor per "
-                       "day, for the visitors updated since its bookmark (at most Pendo's ~180 days).",
+    "guide_events": (
+        "Aggregation source `guideEvents` in windows of `event_window_days` whole days; "
+        "one row per guide event."
+    ),
+    "poll_events": (
+        "Aggregation source `pollEvents`, windowed as `guide_events`; one row per poll event."
+    ),
+    "visitor_history": (
+        "`GET /api/v1/visitor/{id}/history?starttime=...`, one call per visitor per "
+        "day, for the visitors updated since its bookmark (at most Pendo's ~180 days)."
+    ),
 }
 
 
@@ -169,8 +205,8 @@ def streams_table() -> str:
 def regions_table() -> str:
     from pendo_http.regions import DEFAULT_REGION, REGIONS
 
-    lines = ["| `region` | API base (requests go to `<base>/api/v1/...`) | track-event URL (target-pendo) |",
-             "|---|---|---|"]
+    lines = ["| `region` | API base (requests go to `<base>/api/v1/...`) "
+             "| track-event URL (target-pendo) |", "|---|---|---|"]
     for region in REGIONS.values():
         name = f"`{region.name}`" + (" (default)" if region.name == DEFAULT_REGION else "")
         lines.append(f"| {name} | `{region.api_base}` | `{region.track_url}` |")
@@ -190,7 +226,7 @@ def blocks() -> dict[str, str]:
 
 
 def render(text: str, content: dict[str, str] | None = None) -> str:
-    """`text` (the README) with every generated block replaced by `content` (default: `blocks()`)."""
+    """`text` (the README) with each generated block replaced by `content` (default `blocks()`)."""
     for name, body in (content or blocks()).items():
         begin = f"<!-- BEGIN generated: {name} (run {GENERATOR}; do not edit) -->\n"
         end = f"<!-- END generated: {name} -->\n"

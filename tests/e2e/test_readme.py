@@ -17,11 +17,13 @@ import pytest
 from .conftest import REPO
 
 README = REPO / "README.md"
-GENERATED_BLOCKS = ("capabilities", "tap-pendo settings", "target-pendo settings", "tap-pendo streams", "regions")
+GENERATED_BLOCKS = ("capabilities", "tap-pendo settings", "target-pendo settings",
+                    "tap-pendo streams", "regions")
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("readme_settings", REPO / "scripts" / "readme_settings.py")
+    path = REPO / "scripts" / "readme_settings.py"
+    spec = importlib.util.spec_from_file_location("readme_settings", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -40,8 +42,9 @@ def regenerated(content: dict[str, str]) -> str:
 
 
 def block(text: str, name: str) -> str:
-    match = re.search(rf"<!-- BEGIN generated: {re.escape(name)} .*?-->\n(.*?)<!-- END generated: {re.escape(name)} -->",
-                      text, re.DOTALL)
+    label = re.escape(name)
+    pattern = rf"<!-- BEGIN generated: {label} .*?-->\n(.*?)<!-- END generated: {label} -->"
+    match = re.search(pattern, text, re.DOTALL)
     assert match, f"README.md has no generated block {name!r}"
     return match.group(1)
 
@@ -51,7 +54,8 @@ def test_generated_tables_are_current(regenerated: str) -> None:
     if regenerated != current:
         diff = "".join(difflib.unified_diff(current.splitlines(True), regenerated.splitlines(True),
                                             "README.md", "regenerated", n=1))
-        pytest.fail(f"README.md is stale: run .venv/bin/python scripts/readme_settings.py\n{diff[:4000]}")
+        pytest.fail("README.md is stale: run .venv/bin/python scripts/readme_settings.py\n"
+                    + diff[:4000])
 
 
 def test_every_block_is_filled_with_a_table(regenerated: str) -> None:
@@ -66,7 +70,8 @@ def test_tables_carry_the_settings_and_streams_users_rely_on(regenerated: str) -
                     "lookback_window", "stream_maps", "flattening_enabled", "batch_config"):
         assert f"| {setting} |" in tap, setting
     target = block(regenerated, "target-pendo settings")
-    for setting in ("track_event_secret", "streams", "parent_account_kind", "dead_letter_path", "dry_run"):
+    for setting in ("track_event_secret", "streams", "parent_account_kind", "dead_letter_path",
+                    "dry_run"):
         assert f"| {setting} |" in target, setting
     streams = block(regenerated, "tap-pendo streams")
     assert "| `visitor_history` | `rowKey` | `visitorLastUpdated` | no |" in streams
