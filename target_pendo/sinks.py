@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError
@@ -34,6 +35,7 @@ from target_pendo.streams_config import (
     get_path,
     pick_id_field,
 )
+from target_pendo.validation import RecordValidator
 
 if TYPE_CHECKING:
     from target_pendo.target import TargetPendo
@@ -81,6 +83,7 @@ class PendoSink(BatchSink):
         self.spec: StreamSpec = target.stream_spec(stream_name)
         self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
+        self._plain_schema: tuple[dict, frozenset[str] | None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
 
     # -- SDK hooks ------------------------------------------------------------------------
@@ -91,8 +94,21 @@ class PendoSink(BatchSink):
         return self.batch_size_rows or int(self.config.get("batch_size") or 500)
 
     def get_validator(self) -> Any:  # noqa: ANN401
-        inner = super().get_validator()
-        return _CapturingValidator(inner, self) if inner is not None else None
+        if not self.validate_schema:
+            return None
+        inner = RecordValidator(self.schema, validate_formats=self.validate_field_string_format)
+        return _CapturingValidator(inner, self)
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:  # noqa: ANN401
+        """The SDK's, skipped when it has nothing to do: no date/time property in the schema
+        and no field the schema lacks (the SDK walks every field of every record otherwise)."""
+        plain = self._plain_schema
+        if plain is None or plain[0] is not schema:
+            props = schema.get("properties") or {}
+            datelike = any(get_datelike_property_type(p) for p in props.values())
+            plain = self._plain_schema = (schema, None if datelike else frozenset(props))
+        if plain[1] is None or not plain[1].issuperset(record):
+            super()._parse_timestamps_in_record(record, schema, treatment)
 
     def process_record(self, record: dict, context: dict) -> None:
         item = self.target.ledger.receive(self.stream_name, record)
@@ -241,12 +257,13 @@ class MetadataSink(PendoSink):
             raise Rejected(msg, field=self.id_field)
         item.id = str(json_safe(ident))
         values: dict[str, Any] = {}
+        time_format = self.target.time_format
         for source, (name, pendo_type) in self.field_map.items():
             present, value = get_path(record, source)
             if not present or value is None:
                 continue
             try:
-                values[name] = convert_metadata_value(value, pendo_type, time_format=self.target.time_format)
+                values[name] = convert_metadata_value(value, pendo_type, time_format=time_format)
             except ConversionError as error:
                 msg = f"field `{source}` (Pendo {self.spec.group} field `{name}`, type {pendo_type or 'unset'}): {error}"
                 raise Rejected(msg, field=source) from None

@@ -8,8 +8,11 @@ import threading
 import typing as t
 from functools import cached_property
 
+import msgspec
+
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats
 from singer_sdk.exceptions import (
     InvalidRecord,
     MissingKeyPropertiesError,
@@ -98,6 +101,10 @@ class TolerantReader(SingerReader):
 
     def deserialize_json(self, line: str) -> dict:
         """Like the SDK's, without logging a traceback for a line that is not JSON."""
+        try:
+            return _msgspec_decoder.decode(line)
+        except msgspec.DecodeError:
+            pass  # the SDK's parser decides (and explains): it also reads NaN and lone surrogates
         try:
             return _deserialize_json(line)
         except (json.JSONDecodeError, ValueError) as error:
