@@ -23,6 +23,15 @@ def profile(stream: str, rows: int, work: Path, top: int = 20) -> str:
         res = tap_bench.run_ours(*files, stream, profile=prof)
     if res.rc != 0 or not prof.exists():
         return f"### Profile `{stream}`: run failed (rc={res.rc})\n\n```\n{res.stderr_tail[-1500:]}\n```"
+    return (
+        f"### Profile `{stream}` ({res.records or 0:,} records, {res.wall_s:.1f}s under cProfile)\n\n"
+        + hotspot_tables(prof, ("tap_pendo", "pendo_http"), top)
+    )
+
+
+def hotspot_tables(prof: Path, ours: tuple[str, ...], top: int = 20) -> str:
+    """Top functions by own time, and our own functions (path contains one of `ours`) by
+    cumulative time, from a cProfile file."""
     st = pstats.Stats(str(prof), stream=io.StringIO())
     total = st.total_tt  # type: ignore[attr-defined]
     entries = []
@@ -33,13 +42,11 @@ def profile(stream: str, rows: int, work: Path, top: int = 20) -> str:
             for tt, ct, nc, name in by_self]
     by_cum = sorted(entries, key=lambda e: e[1], reverse=True)
     cum_rows = [[f"{ct:.2f}", f"{100 * ct / total:.1f}%", f"{nc:,}", name]
-                for tt, ct, nc, name in by_cum if "tap_pendo" in name or "pendo_http" in name][:12]
+                for tt, ct, nc, name in by_cum if any(o in name for o in ours)][:12]
     return (
-        f"### Profile `{stream}` ({res.records or 0:,} records, {res.wall_s:.1f}s under cProfile, "
-        f"profiled CPU {total:.1f}s)\n\n"
-        f"Top {top} functions by own time:\n\n"
+        f"Profiled CPU {total:.1f}s. Top {top} functions by own time:\n\n"
         + table(["own s", "own %", "cum s", "calls", "function"], rows)
-        + "\n\nOur code (tap_pendo / pendo_http) by cumulative time:\n\n"
+        + f"\n\nOur code ({' / '.join(ours)}) by cumulative time:\n\n"
         + table(["cum s", "cum %", "calls", "function"], cum_rows)
     )
 

@@ -58,7 +58,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (< 2 min)")
     ap.add_argument("--rounds", type=int, help="A B C rounds for the side-by-side (default 3 full, 1 quick)")
     ap.add_argument("--parts", default="tap,growth,target",
-                    help="comma list of: tap, growth, target, profile (default tap,growth,target)")
+                    help="comma list of: tap, growth, target, profile, profile-target (default tap,growth,target)")
     ap.add_argument("--streams", default="visitors,page_events")
     ap.add_argument("--no-peer", action="store_true", help="skip singer-io tap-pendo")
     ap.add_argument("--peer-rounds", default="",
@@ -145,6 +145,11 @@ def main() -> int:
                  f"{sizes['target_track']:,} track events; simulator `--rate-limit 100`)")
             emit()
             emit(target_bench.target_tables(t, args.batch_size))
+            emit()
+        if "profile-target" in parts:
+            import profile_target  # noqa: PLC0415
+
+            emit(profile_target.profile(sizes["target_meta"], work, batch_size=args.batch_size))
             emit()
         if "profile" in parts:
             import profile_tap  # noqa: PLC0415
