@@ -384,6 +384,7 @@ class Handler(BaseHTTPRequestHandler):
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise HttpError(400, "invalid JSON") from None
+        sim.aggregation_log.append(req)
         try:
             q = run_aggregation(sim.dataset, req, sim.options)
         except PipelineError as exc:

@@ -38,6 +38,7 @@ class Simulator:
         self.integration_key = integration_key
         self.read_only_key = read_only_key
         self.request_log: list[tuple[str, str, int]] = []
+        self.aggregation_log: list[dict] = []  # parsed aggregation request bodies, in order
         self.write_lock = threading.Lock()
         self.bulk_delete_jobs: dict[str, dict] = {}
         self._host, self._port = host, port
