@@ -130,6 +130,7 @@ class PendoSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         items: list[Item] = context.get("items", [])
+        self.target.batches_written += 1
         try:
             if items:
                 if self.target.dry_run:

@@ -204,6 +204,7 @@ class TargetPendo(Target):
         self._schema_lock = threading.Lock()
         self._specs: dict[str, StreamSpec] = {}
         self._emitted_state: t.Any = None
+        self.batches_written = 0  # counted by the sinks; see _process_record_message
         self.aborted: str | None = None
         install_log_redaction(Redactor([self.integration_key, self.track_secret]))
         if isinstance(self.message_reader, TolerantReader):
@@ -359,8 +360,15 @@ class TargetPendo(Target):
         self._maybe_emit_state()
 
     def _process_record_message(self, message_dict: dict) -> None:
+        batches = self.batches_written
         super()._process_record_message(message_dict)
         if self._latest_state is not None and self._latest_state != self._emitted_state:
+            if self.batches_written != batches and self._pending_records():
+                # A full sink was just written while a STATE waits on records other sinks
+                # still hold (interleaved streams, or a finished stream's last partial
+                # batch): write those too, so the STATE goes out and a restart from it
+                # re-sends at most about one batch per stream.
+                self.drain_all()
             self._maybe_emit_state()
 
     def _write_state_message(self, state: dict) -> None:
