@@ -26,6 +26,7 @@ import datetime as dt
 import time
 import typing as t
 
+import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -53,7 +54,6 @@ DEFAULT_START_DAYS = 30
 
 # -- schemas ---------------------------------------------------------------------------------
 
-_ANY_SCALAR = th.CustomType({"type": ["string", "number", "integer", "boolean", "null"]})
 _OBJECT_OR_STRING = th.CustomType({"type": ["object", "string", "null"]})
 
 _AGGREGATED_COMMON = [
@@ -109,7 +109,14 @@ _ROW_EVENT_COMMON = [
     th.Property("longitude", th.NumberType),
     th.Property("loadTime", th.IntegerType),
     th.Property("pollId", th.StringType),
-    th.Property("pollResponse", _ANY_SCALAR),
+    th.Property(
+        "pollResponse",
+        th.StringType,
+        description=(
+            "The visitor's answer, as text: free text as sent, a numeric (e.g. NPS) answer as its "
+            "digits. One type, so SQL targets get one column type for every kind of poll."
+        ),
+    ),
 ]
 # One row per event and no event id: every field that describes the event itself.
 _ROW_EVENT_KEY = (
@@ -394,6 +401,12 @@ class GuideEventsStream(WindowedEventStream):
     row_key = RowKey(_ROW_EVENT_KEY)
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
     learns_from_rows = False  # browserTime is not a period start
+
+    def prepare_row(self, row: dict, window: Window) -> dict:
+        response = row.get("pollResponse")
+        if response is not None and not isinstance(response, str):
+            row["pollResponse"] = orjson.dumps(response).decode()
+        return super().prepare_row(row, window)
 
 
 class PollEventsStream(GuideEventsStream):

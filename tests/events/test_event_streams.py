@@ -271,3 +271,19 @@ def test_app_ids_limit_every_source_to_those_apps(event_sim: Simulator, tmp_path
         assert recs and {r["appId"] for r in recs} == {apps[1]}
         assert {"rows": len(recs), "numEvents": sum(r.get("numEvents", 1) for r in recs)} == \
             event_sim.dataset.event_totals(source, lo, hi, app_ids=[apps[1]])
+
+
+def test_poll_responses_are_text_of_one_type(event_sim: Simulator, tmp_path: Path) -> None:
+    """Numeric and free-text answers share one string column: numbers as their digits."""
+    messages = run_tap(tmp_path, config_for(event_sim), {"poll_events"})
+    recs = records(messages, "poll_events")
+    lo, hi = event_sim.dataset.event_range()
+    truth = {(r["visitorId"], r["browserTime"], r["guideTimestamp"]): r["pollResponse"]
+             for r in event_sim.dataset.event_rows("pollEvents", lo, hi)}
+    assert len(recs) == len(truth)
+    assert all(isinstance(r["pollResponse"], str) for r in recs)
+    got = {(r["visitorId"], r["browserTime"], r["guideTimestamp"]): r["pollResponse"] for r in recs}
+    assert got == {k: v if isinstance(v, str) else json.dumps(v) for k, v in truth.items()}
+    assert any(not isinstance(v, str) for v in truth.values()), "the simulator has numeric answers"
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "poll_events")
+    assert schema["schema"]["properties"]["pollResponse"]["type"] == ["string", "null"]
