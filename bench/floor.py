@@ -97,6 +97,7 @@ def main() -> int:
     ap.add_argument("--stream", required=True, choices=["visitors", "page_events"])
     ap.add_argument("--replay", help="JSON list of request bodies to send in order")
     ap.add_argument("--page-size", type=int, default=50_000)
+    ap.add_argument("--end-ms", type=int, help="page_events: last window (default: now)")
     ap.add_argument("--app-id", type=int, help="page_events: this app only (default: every app)")
     ap.add_argument("--start-ms", type=int, default=0, help="start_date (visitors) / first day (events), ms")
     args = ap.parse_args()
@@ -136,7 +137,7 @@ def main() -> int:
                     break
         else:
             for body in page_events_bodies(
-                args.start_ms, int(time.time() * 1000), [args.app_id] if args.app_id is not None else ALL_APPS
+                args.start_ms, args.end_ms or int(time.time() * 1000), [args.app_id] if args.app_id is not None else ALL_APPS
             ):
                 emit(post(session, url, body))
                 calls += 1

@@ -70,6 +70,8 @@ def main() -> int:
     ap.add_argument("--visitors", type=int, help="override the visitors side-by-side size")
     ap.add_argument("--page-events", type=int, help="override the page_events side-by-side size")
     ap.add_argument("--growth", help="override growth sizes, e.g. 10000,100000,1000000")
+    ap.add_argument("--growth-floor", action="store_true",
+                    help="growth: also run the floor on each data set (the simulator's share of the time)")
     ap.add_argument("--growth-to-now", action="store_true",
                     help="growth: event windows up to now (default: up to the data's last day)")
     ap.add_argument("--target-meta", type=int, help="override the metadata update count")
@@ -133,7 +135,8 @@ def main() -> int:
         if "growth" in parts:
             rows = []
             for stream in streams:
-                rows += tap_bench.growth(stream, sizes["growth"], work, to_now=args.growth_to_now)
+                rows += tap_bench.growth(stream, sizes["growth"], work, to_now=args.growth_to_now,
+                                         with_floor=args.growth_floor)
             emit("## Growth (our tap, one run per size)")
             emit()
             emit("page_events windows end at " + ("now (every empty day up to today included)."

@@ -169,7 +169,7 @@ def run_peer(url: str, cfg: Path, cat: Path, stream: str) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_floor(url: str, stream: str, replay: Path | None, days: int) -> RunResult:
+def run_floor(url: str, stream: str, replay: Path | None, days: int, end_ms: int | None = None) -> RunResult:
     argv = [PY, str(BENCH / "floor.py"), "--url", url, "--key", INTEGRATION_KEY, "--stream", stream]
     if replay is not None:
         argv += ["--replay", str(replay)]
@@ -177,6 +177,8 @@ def run_floor(url: str, stream: str, replay: Path | None, days: int) -> RunResul
         argv += ["--start-ms", str(START_MS[stream] if stream != "visitors" else 0)]
     if stream != "visitors":
         argv += ["--app-id", str(DEFAULT_APP)]
+        if end_ms is not None:
+            argv += ["--end-ms", str(end_ms)]
     return run_measured("floor", stream, argv)
 
 
@@ -278,8 +280,9 @@ def goals_table(outcomes: list[dict]) -> str:
     return table(["stream", "goal", "measured", "verdict"], rows)
 
 
-def growth(stream: str, sizes: list[int], work: Path, *, to_now: bool = False) -> list[dict]:
-    """Our tap at each size. Event streams stop at DATA_END_DATE unless ``to_now``."""
+def growth(stream: str, sizes: list[int], work: Path, *, to_now: bool = False, with_floor: bool = False) -> list[dict]:
+    """Our tap at each size (and the floor on the same data when ``with_floor``, to tell the
+    simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless ``to_now``."""
     out = []
     for n in sizes:
         case = case_for(stream, n)
@@ -291,8 +294,18 @@ def growth(stream: str, sizes: list[int], work: Path, *, to_now: bool = False) -
                 log(f"growth {stream} {n}: our tap could not run: {exc}")
                 out.append({"stream": stream, "size": n, "res": None})
                 continue
-            out.append({"stream": stream, "size": n, "res": run_ours(*files, stream)})
+            row = {"stream": stream, "size": n, "res": run_ours(*files, stream)}
+            if with_floor:
+                row["floor"] = run_floor(sim.url, stream, None, case.sim.event_days,
+                                         end_ms=None if end is None else _ms(end))
+            out.append(row)
     return out
+
+
+def _ms(iso: str) -> int:
+    import datetime as dt  # noqa: PLC0415
+
+    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def growth_table(rows: list[dict]) -> str:
@@ -307,13 +320,17 @@ def growth_table(rows: list[dict]) -> str:
         if g["stream"] not in base and us_per:
             base[g["stream"]] = (us_per, res.max_rss_mb)
         b = base.get(g["stream"])
+        cpu_us = res.cpu_s / res.records * 1e6 if res.records else None
+        fl: RunResult | None = g.get("floor")
+        floor_cells = [fmt(fl.wall_s, ".2f"), fmt(fl.records)] if fl is not None and fl.rc == 0 else ["n/a", "n/a"]
         body.append([
             g["stream"], fmt(g["size"]), fmt(res.records), fmt(res.wall_s, ".2f"), fmt(res.rps),
-            fmt(us_per, ".1f"), fmt(res.max_rss_mb, ".0f"),
-            verdict(res.max_rss_mb < RSS_GOAL_MB),
+            fmt(us_per, ".1f"), fmt(res.cpu_s, ".2f"), fmt(cpu_us, ".1f"), *floor_cells,
+            fmt(res.max_rss_mb, ".0f"), verdict(res.max_rss_mb < RSS_GOAL_MB),
         ])
         _ = b
-    return table(["stream", "rows asked", "records", "wall s", "records/s", "µs/record",
+    return table(["stream", "rows asked", "records", "wall s", "records/s", "wall µs/record",
+                  "CPU s", "CPU µs/record", "floor wall s", "floor records",
                   "peak RSS MB", f"RSS < {RSS_GOAL_MB:.0f} MB"], body)
 
 
@@ -329,7 +346,10 @@ def growth_verdicts(rows: list[dict]) -> str:
             continue
         per = [r.wall_s / r.records for r in ok]
         ratio_t = per[-1] / per[-2]
+        cpu_per = [r.cpu_s / r.records for r in ok]
+        ratio_c = cpu_per[-1] / cpu_per[-2]
         ratio_m = ok[-1].max_rss_mb / ok[0].max_rss_mb
-        lines.append([stream, "time/record largest vs next size <= 1.5x", f"{ratio_t:.2f}x", verdict(ratio_t <= 1.5)])
+        lines.append([stream, "wall time/record largest vs next size <= 1.5x", f"{ratio_t:.2f}x", verdict(ratio_t <= 1.5)])
+        lines.append([stream, "CPU time/record largest vs next size <= 1.5x", f"{ratio_c:.2f}x", verdict(ratio_c <= 1.5)])
         lines.append([stream, "peak RSS largest vs smallest <= 1.5x", f"{ratio_m:.2f}x", verdict(ratio_m <= 1.5)])
     return table(["stream", "goal", "measured", "verdict"], lines)
