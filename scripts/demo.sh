@@ -45,7 +45,10 @@ SIM_TRACK_SECRET="${PENDO_SIM_TRACK_SECRET:-track-secret-123}"
 
 export TAP_PENDO_API_URL="$SIM_URL"
 export TAP_PENDO_INTEGRATION_KEY="$SIM_KEY"
-export TAP_PENDO_START_DATE="${DEMO_START_DATE:-2026-03-01T00:00:00Z}"
+# The simulator's objects change from February 2026 on and its events fall on 2026-03-06..08:
+# this range holds all of them, so every table fills and the event windows stay few.
+export TAP_PENDO_START_DATE="${DEMO_START_DATE:-2026-01-01T00:00:00Z}"
+export TAP_PENDO_END_DATE="${DEMO_END_DATE:-2026-03-12T00:00:00Z}"
 export TARGET_DUCKDB_PATH="$PWD/$DEMO/pendo.duckdb"
 
 say "meltano run tap-pendo target-duckdb  ->  $DEMO/pendo.duckdb"
@@ -66,6 +69,8 @@ import sys
 import duckdb
 
 con = duckdb.connect(sys.argv[1], read_only=True)
+(catalog,) = con.execute("SELECT current_database()").fetchone()
+# Fully qualified names: the catalog (the file's name) and the target's schema are both "pendo".
 tables = con.execute(
     "SELECT table_schema, table_name FROM information_schema.tables"
     " WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2"
@@ -74,7 +79,7 @@ if not tables:
     sys.exit("demo: no tables were loaded")
 width = max(len(f"{s}.{t}") for s, t in tables)
 for schema, table in tables:
-    (n,) = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()
+    (n,) = con.execute(f'SELECT count(*) FROM "{catalog}"."{schema}"."{table}"').fetchone()
     print(f"  {schema + '.' + table:<{width}}  {n:>8,}")
 EOF
 
@@ -139,6 +144,7 @@ say "What the simulator now holds"
 .venv/bin/python - "$SIM_URL" "$SIM_KEY" "$DEMO" <<'EOF'
 import json
 import sys
+from urllib.parse import quote
 
 import requests
 
@@ -148,7 +154,7 @@ with open(f"{out}/visitor_updates.jsonl") as f:
     for line in f:
         row = json.loads(line)
         vid = row["visitorId"]
-        got = {field: requests.get(f"{url}/api/v1/metadata/visitor/custom/value/{vid}/{field}",
+        got = {field: requests.get(f"{url}/api/v1/metadata/visitor/custom/value/{quote(vid, safe='')}/{field}",
                                    headers=h, timeout=10).json()
                for field in ("plan", "seats", "isbeta")}
         print(f"  visitor {vid}: custom {got}")
