@@ -11,6 +11,7 @@ from pendo_http.errors import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoRetriableError,
+    PendoTLSError,
 )
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 from pendo_http.redaction import Redactor, install_log_redaction
@@ -23,6 +24,7 @@ __all__ = [
     "PendoFatalError",
     "PendoQueryTooLarge",
     "PendoRetriableError",
+    "PendoTLSError",
     "Redactor",
     "RetryPolicy",
     "install_log_redaction",

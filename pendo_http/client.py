@@ -24,7 +24,9 @@ from pendo_http.errors import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoRetriableError,
+    PendoTLSError,
     classify,
+    tls_message,
 )
 
 AUTH_HEADER = "x-pendo-integration-key"
@@ -130,6 +132,9 @@ class PendoClient:
                     method, url, params=params, data=data, headers=headers,
                     timeout=self.timeout, stream=stream,
                 )
+            except requests.exceptions.SSLError as exc:
+                # A certificate that does not verify stays so: fail now, never retry.
+                raise PendoTLSError(tls_message(url, what, exc)) from None
             except TRANSIENT_EXCEPTIONS as exc:
                 error: PendoError = _transient_error(exc, what)
             else:
@@ -265,5 +270,6 @@ __all__ = [
     "PendoFatalError",
     "PendoQueryTooLarge",
     "PendoRetriableError",
+    "PendoTLSError",
     "RetryPolicy",
 ]

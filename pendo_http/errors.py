@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import requests
 
 # Pendo's 400 body when an aggregation is too big to run (shared/pendo-api.md §3.7, peers.md).
@@ -36,6 +38,25 @@ class PendoAuthError(PendoFatalError):
     """Pendo refused the credentials (401/403)."""
 
 
+class PendoTLSError(PendoFatalError):
+    """The server's TLS certificate could not be verified: retrying cannot fix it, and
+    verification is never turned off."""
+
+
+def tls_message(url: str, what: str, exc: BaseException) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).netloc or url
+    found = re.search(r"certificate verify failed: ([^)'\"]+)", str(exc))
+    reason = found.group(1).strip() if found else type(exc).__name__
+    return (
+        f"TLS certificate verification failed for {host} during {what}: {reason}. "
+        "Check `region` / `api_url` (the host must be Pendo's, or your proxy's with a certificate "
+        "your system trusts). A proxy that intercepts TLS needs its CA in the system trust store "
+        "or in REQUESTS_CA_BUNDLE; verification cannot be turned off."
+    )
+
+
 class PendoQueryTooLarge(PendoError):
     """Pendo refused or timed out an aggregation because it covers too much: split it."""
 
@@ -65,11 +86,27 @@ def retry_after_seconds(response: requests.Response) -> float | None:
         return None
 
 
+# Where each secret comes from, and the mix-up that is refused exactly like a wrong value.
+SECRET_HINTS = {
+    "integration_key": (
+        " The integration key is under Settings > Integrations > Integration Keys (writes need "
+        "one with write access); the Track Event Shared Secret is a different secret: the two "
+        "are not interchangeable."
+    ),
+    "track_event_secret": (
+        " The Track Event Shared Secret is under Settings > Subscription Settings > your app > "
+        "App Details; an integration key is a different secret: the two are not "
+        "interchangeable."
+    ),
+}
+
+
 def auth_message(setting: str, status: int, what: str) -> str:
     return (
         f"Pendo refused the {what} (HTTP {status}). Check the `{setting}` setting, and that "
         "`region` (or `api_url`) is the region of the Pendo subscription the key belongs to: "
         "a key from another region is refused exactly like a wrong key."
+        + SECRET_HINTS.get(setting, "")
     )
 
 

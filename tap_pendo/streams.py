@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http import PendoAuthError, PendoError, PendoFatalError, PendoQueryTooLarge
+from pendo_http import PendoAuthError, PendoError, PendoFatalError, PendoQueryTooLarge, PendoTLSError
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream
 from tap_pendo.filters import keyset_after, quote
@@ -53,7 +53,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             body = tap.client.get_json(  # type: ignore[attr-defined]
                 f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
             )
-        except PendoAuthError as error:
+        except (PendoAuthError, PendoTLSError) as error:
             sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
             if error.status != 404:

@@ -19,7 +19,7 @@ import logging
 import re
 from typing import Any
 
-from pendo_http import PendoAuthError, PendoClient, PendoFatalError, PendoRetriableError
+from pendo_http import PendoAuthError, PendoClient, PendoFatalError, PendoRetriableError, PendoTLSError
 from target_pendo.ledger import Item, Ledger
 
 SPLIT_STATUSES = frozenset({400, 413, 422})
@@ -87,11 +87,12 @@ class MetadataWriter:
             answer = self.client.post_json(
                 self.path, body, what=what, params={"create": "true"} if creating else None
             )
+        except PendoTLSError as error:
+            raise TargetAbort(str(error)) from None
         except PendoAuthError as error:
             msg = (
-                f"{error} Metadata writes need an integration key with write access "
-                "(\"Allow Write Access\" under Settings > Integrations > Integration Keys); "
-                "the Track Event Shared Secret does not work here."
+                f"{error} A key that can read but not write is read-only: metadata writes need "
+                "\"Allow Write Access\" on the key (Settings > Integrations > Integration Keys)."
             )
             raise TargetAbort(msg) from None
         except PendoFatalError as error:

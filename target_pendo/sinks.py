@@ -16,7 +16,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
-from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError
+from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError, PendoTLSError
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -463,13 +463,8 @@ class TrackEventSink(PendoSink):
                 self.track_url, item.payload, what=what,
                 secret=self.target.track_secret, secret_setting="track_event_secret",
             )
-        except PendoAuthError as error:
-            raise TargetAbort(
-                f"{error} The Track Event Shared Secret (`track_event_secret`, from Settings > "
-                "Subscription Settings > your app > App Details) and the integration key "
-                "(`integration_key`) are different secrets and not interchangeable: check that "
-                "`track_event_secret` holds the app's Track Event Shared Secret, not an integration key."
-            ) from None
+        except (PendoAuthError, PendoTLSError) as error:  # says what to check; retrying cannot help
+            raise TargetAbort(str(error)) from None
         except PendoFatalError as error:
             self.target.ledger.reject(
                 item, f"Pendo refused the event (HTTP {error.status})",
