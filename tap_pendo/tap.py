@@ -11,6 +11,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from pendo_http import PendoAuthError, PendoClient, PendoError, Redactor, RetryPolicy, install_log_redaction, resolve_api_base
 from pendo_http.regions import REGIONS
+from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
 
 class TapPendo(Tap):
@@ -65,7 +66,10 @@ class TapPendo(Tap):
             "period",
             th.StringType(allowed_values=["dayRange", "hourRange"]),
             default="dayRange",
-            description="Aggregation granularity of events, page_events, feature_events and track_events rows: `day` or `hour`.",
+            description=(
+                "Aggregation granularity of events, page_events, feature_events and track_events rows: "
+                "`dayRange` (a `day` column) or `hourRange` (an `hour` column)."
+            ),
         ),
         th.Property(
             "lookback_window",
@@ -130,6 +134,17 @@ class TapPendo(Tap):
             ),
         ),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
+        converted = normalize_legacy_config(self._config, self.config_jsonschema)
+        if converted:
+            self.logger.info("Read singer-io style values of %s as typed values", ", ".join(converted))
+        region = legacy_region(self._config)
+        if region:
+            self._config["region"] = region
+            self.logger.info("The integration key ends in `.eu`: using region `eu` (set `region` to override)")
+        return super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
     def integration_key(self) -> str:
