@@ -138,7 +138,9 @@ def test_killed_runs_resume_to_exactly_the_full_data(
         if attempt_no == MAX_KILLS:
             kill_after = None
         elif attempt_no == 0:
-            kill_after = rng.randrange(clean_lines // 2, clean_lines)  # late: a STATE exists
+            # Mid-run: a STATE exists by then, and enough output is left (more than a pipe
+            # buffer) that the tap cannot have finished before the kill.
+            kill_after = rng.randrange(clean_lines // 3, clean_lines * 2 // 3)
         else:
             kill_after = rng.randrange(1, clean_lines)
         args = cli_args(tmp_path / f"run{attempt_no}", config, selected, state)
