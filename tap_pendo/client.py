@@ -87,6 +87,17 @@ class PendoStream(Stream):
         """The tap's one `PendoClient` (shared session, retry policy and counters)."""
         return self._tap.client  # type: ignore[attr-defined]
 
+    def write_checkpoint(self) -> None:
+        """Emit the stream's STATE now: every row it covers has been emitted.
+
+        In batch mode (`batch_config`) rows sit in a batch file until the SDK writes the
+        BATCH message, and the SDK writes STATE right after each one; emitting it here would
+        put a bookmark ahead of the rows it covers, so the SDK is left to do it.
+        """
+        self.state_manager.is_flushed = False
+        if not self.get_batch_config(self.config):
+            self._write_state_message()
+
     @cached_property
     def app_ids(self) -> list[str | int] | None:
         """Configured app ids (ints where numeric), or None for every app."""

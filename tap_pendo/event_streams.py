@@ -185,8 +185,7 @@ class WindowedEventStream(PendoStream):
         state = self.get_context_state(None)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_checkpoint()
 
     def _start_cursor(self, now: int) -> int:
         period_ms = PERIOD_MS[self.period]

@@ -135,15 +135,10 @@ class KeysetAggregationStream(PendoStream):
                     continue
                 if rows < page_size:
                     return
-                self._checkpoint()
+                # The page's last (lastupdated, id) is a point a killed run resumes from exactly.
+                self.write_checkpoint()
 
         return self.client.resumable(start, what=what)
-
-    def _checkpoint(self) -> None:
-        """STATE at the end of each full keyset page (not only every 10,000 records): the
-        page's last (lastupdated, id) is a point a killed run resumes from exactly."""
-        self.state_manager.is_flushed = False
-        self._write_state_message()
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)

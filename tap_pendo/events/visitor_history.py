@@ -83,8 +83,7 @@ class VisitorHistoryStream(PendoStream):
             state.pop("days_from", None)
         else:
             state["days_from"] = days_from
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_checkpoint()
 
     def now_ms(self) -> int:
         now = int(time.time() * 1000)
