@@ -142,10 +142,16 @@ def record_figures(case: Case, faults: list[Fault], survived: bool) -> int:
 
 @pytest.mark.parametrize("stream", ENTITY_STREAMS + EVENT_STREAMS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.kind)
-def test_fault_gives_the_clean_records(fsim: Simulator, stream: str, case: Case) -> None:
+def test_fault_gives_the_clean_records(
+    fsim: Simulator, stream: str, case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="pendo_http")
     output, faults = run_under(fsim, stream, case)
     fired = record_figures(case, faults, survived=False)
     assert fired >= 1, f"the {case.kind} fault never fired for {stream}"
+    if case.kind == "429 Retry-After":
+        # The wait came from the header (1 s), not from the 0.01 s backoff.
+        assert any(re.search(r"HTTP 429 .*retry 1 of \d+ in 1\.0s", r.getMessage()) for r in caplog.records)
     # Entity streams resume a broken body after the last key emitted: no record twice.
     # Event streams re-read the broken window: rows re-sent carry the same rowKey (upserted).
     repeats = assert_exact(fsim, stream, output, duplicates_allowed=stream in EVENT_STREAMS)
