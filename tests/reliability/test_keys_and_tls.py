@@ -227,6 +227,27 @@ def test_tap_refuses_an_untrusted_certificate_without_retrying(tls_server: _TLSS
     assert_no_secret(proc.stdout + proc.stderr, WRONG_KEY)
 
 
+@pytest.mark.parametrize("messages", [visitor_messages, track_messages], ids=["metadata", "track"])
+def test_target_refuses_an_untrusted_certificate_without_retrying(
+    ksim: Simulator, tls_server: _TLSServer, tmp_path: Path, messages: object
+) -> None:
+    config = {"integration_key": WRONG_KEY, "track_event_secret": TRACK_SECRET, "api_url": _url(tls_server),
+              "dead_letter_path": str(tmp_path / "dead.jsonl"), "max_retries": 8, "retry_backoff_seconds": 5,
+              "track_concurrency": 1}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    lines = messages(ksim)  # type: ignore[operator]
+    proc = subprocess.run([TARGET, "--config", str(tmp_path / "config.json")],
+                          input="".join(json.dumps(m) + "\n" for m in lines),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "TLS certificate verification failed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # One attempt per request at most (a track event already queued may still go out once);
+    # a retried TLS failure would make up to 8 per request.
+    assert 1 <= tls_server.connections <= sum(m["type"] == "RECORD" for m in lines)
+    assert_no_secret(_all_output(proc, tmp_path), WRONG_KEY, TRACK_SECRET)
+
+
 def test_shared_client_verifies_and_trusts_only_what_is_added(
     tls_server: _TLSServer, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
