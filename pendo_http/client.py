@@ -28,6 +28,7 @@ from pendo_http.errors import (
     classify,
     tls_message,
 )
+from pendo_http.jsonbody import json_bytes
 
 AUTH_HEADER = "x-pendo-integration-key"
 USER_AGENT = "pendo-singer (tap-pendo/target-pendo)"
@@ -122,7 +123,7 @@ class PendoClient:
         key = secret if secret is not None else self._key
         if key:
             headers[AUTH_HEADER] = key
-        data = raw_body if raw_body is not None else (orjson.dumps(body) if body is not None else None)
+        data = raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
         attempt = 0
         while True:
             attempt += 1

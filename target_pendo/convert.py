@@ -14,7 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
+from pendo_http.jsonbody import json_bytes
 
 # Epoch numbers below this are seconds, above it milliseconds: 1e11 s is the year 5138,
 # 1e11 ms is 1973-03-03, so any real event time is unambiguous.
@@ -56,7 +56,7 @@ def json_safe(value: Any) -> Any:  # noqa: ANN401 - any JSON value
 
 def dumps(value: Any) -> bytes:  # noqa: ANN401
     """JSON bytes for any record (dead letters, logs)."""
-    return orjson.dumps(value, default=_orjson_default, option=orjson.OPT_NON_STR_KEYS)
+    return json_bytes(value, default=_orjson_default)
 
 
 def _orjson_default(value: Any) -> Any:  # noqa: ANN401
@@ -164,10 +164,15 @@ def _to_decimal(value: Any) -> Decimal:  # noqa: ANN401
     return number
 
 
+INT64_RANGE = range(-(2**63), 2**63)
+
+
 def to_integer(value: Any) -> int:  # noqa: ANN401
     number = _to_decimal(value)
     if number != number.to_integral_value():
         raise ConversionError(f"{value!r} is not a whole number")
+    if int(number) not in INT64_RANGE:
+        raise ConversionError(f"{value!r} is outside the 64-bit integer range of a Pendo integer field")
     return int(number)
 
 
@@ -189,7 +194,7 @@ def to_text(value: Any) -> str:  # noqa: ANN401
         return value.isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
-    return orjson.dumps(json_safe(value)).decode()
+    return json_bytes(json_safe(value)).decode()
 
 
 def to_time(value: Any, time_format: str) -> int | str:  # noqa: ANN401

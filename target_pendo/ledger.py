@@ -127,8 +127,9 @@ class Ledger:
         api_error: str | None = None,
         field: str | None = None,
         payload: Any = None,  # noqa: ANN401
+        line: int | None = None,
     ) -> None:
-        """Put `item` in the dead-letter file with why."""
+        """Put `item` in the dead-letter file with why (and the input line number, when known)."""
         if item.outcome is not None:
             return
         entry: dict[str, Any] = {
@@ -140,6 +141,8 @@ class Ledger:
         }
         if field is not None:
             entry["field"] = field
+        if line is not None:
+            entry["line"] = line
         if item.id is not None:
             entry["id"] = item.id
         if payload is not None:
@@ -149,10 +152,10 @@ class Ledger:
         self.dead_letters.write(entry)
         self.settle(item, "dead_letter")
 
-    def reject_line(self, stream: str | None, record: Any, reason: str) -> None:  # noqa: ANN401
+    def reject_line(self, stream: str | None, record: Any, reason: str, *, line: int | None = None) -> None:  # noqa: ANN401
         """A RECORD line the SDK could not take (no SCHEMA before it, not valid, ...)."""
         item = self.receive(stream or "<unknown stream>", record if isinstance(record, dict) else {"raw": record})
-        self.reject(item, reason)
+        self.reject(item, reason, line=line)
 
     def warn(self, stream: str, warning: str, count: int = 1) -> None:
         with self._lock:

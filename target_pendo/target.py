@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import threading
@@ -33,6 +34,7 @@ from pendo_http import (
     resolve_track_url,
 )
 from pendo_http.regions import REGIONS
+from target_pendo.convert import json_safe
 from target_pendo.http import build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter, TargetAbort
@@ -89,6 +91,40 @@ STREAM_SCHEMA = th.ObjectType(
 )
 
 
+_STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def state_json(state: t.Any) -> str:  # noqa: ANN401
+    """STATE as JSON, its numbers as they came: the SDK's decoder reads them as Decimal,
+    which the SDK's own `json.dumps` refuses (a STATE holding 0.5 stopped the run)."""
+    try:
+        return _STATE_ENCODER.encode(state).decode()
+    except (UnicodeEncodeError, TypeError):  # a lone surrogate: json.dumps escapes it
+        return json.dumps(json_safe(state))
+
+
+def message_problem(message: dict) -> str | None:
+    """Why a Singer message cannot be processed, or None: the shape checks the SDK leaves to
+    an AttributeError deep in its code (a `record` that is a string, a `schema` that is a list)."""
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "`type` is not a string"
+    if kind in ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH") and not isinstance(message.get("stream"), str):
+        return f"{kind} message without a `stream` name"
+    if kind == "RECORD" and not isinstance(message.get("record"), dict):
+        return "RECORD message whose `record` is not a JSON object"
+    if kind == "SCHEMA":
+        schema = message.get("schema")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            return "SCHEMA message whose `schema` is not an object with `properties`"
+        keys = message.get("key_properties")
+        if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            return "SCHEMA message whose `key_properties` is not a list of field names"
+    if kind == "STATE" and "value" not in message:
+        return "STATE message without a `value`"
+    return None
+
+
 class TolerantReader(SingerReader):
     """The SDK's reader, except that one bad line never stops the run.
 
@@ -98,6 +134,7 @@ class TolerantReader(SingerReader):
     """
 
     target: TargetPendo | None = None
+    line_number = 0
 
     def deserialize_json(self, line: str) -> dict:
         """Like the SDK's, without logging a traceback for a line that is not JSON."""
@@ -113,18 +150,24 @@ class TolerantReader(SingerReader):
     def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
         stats: t.Counter[str] = t.Counter()
         filein = file_input or self.default_input
-        for line in filein:
+        for number, line in enumerate(filein, start=1):
             if not line.strip():
                 continue
             self._current_message = line
+            self.line_number = number
             try:
                 line_dict = self.deserialize_json(line)
-            except InvalidInputLine as error:
-                self._bad_line(None, line, f"line is not valid JSON: {error}")
+            except (InvalidInputLine, RecursionError) as error:
+                self._bad_line(None, line, f"line {number} is not valid JSON: {error}")
                 stats["invalid"] += 1
                 continue
             if not isinstance(line_dict, dict) or "type" not in line_dict:
-                self._bad_line(None, line, "line is not a Singer message (no `type`)")
+                self._bad_line(None, line, f"line {number} is not a Singer message (no `type`)")
+                stats["invalid"] += 1
+                continue
+            problem = message_problem(line_dict)
+            if problem is not None:
+                self._bad_line(line_dict, line, f"line {number}: {problem}")
                 stats["invalid"] += 1
                 continue
             record_type = line_dict["type"]
@@ -139,7 +182,7 @@ class TolerantReader(SingerReader):
             except TargetAbort:
                 raise
             except LINE_ERRORS as error:
-                self._bad_line(line_dict, line, f"{type(error).__name__}: {error}")
+                self._bad_line(line_dict, line, f"line {number}: {type(error).__name__}: {error}")
             stats[record_type] += 1
         return stats
 
@@ -332,15 +375,16 @@ class TargetPendo(Target):
     # -- input problems -----------------------------------------------------------------
 
     def handle_bad_line(self, message: dict | None, line: str, reason: str) -> None:
+        number = getattr(self.message_reader, "line_number", None) or None
         if message is not None and message.get("type") == "RECORD":
             stream = message.get("stream")
             self.logger.error("Record of stream %r not written: %s", stream, reason)
-            self.ledger.reject_line(stream if isinstance(stream, str) else None, message.get("record"), reason)
+            self.ledger.reject_line(stream if isinstance(stream, str) else None, message.get("record"), reason, line=number)
             return
         self.ledger.bad_lines += 1
         if message is None:
             # It may have been a record: keep the raw line in the dead-letter file.
-            self.ledger.reject_line(None, line.rstrip("\n")[:100_000], reason)
+            self.ledger.reject_line(None, line.rstrip("\n")[:100_000], reason, line=number)
             self.ledger.bad_lines -= 1
         self.logger.error("Input line not processed: %s: %.300s", reason, line.rstrip("\n"))
 
@@ -377,8 +421,11 @@ class TargetPendo(Target):
         if self.aborted is not None or state == self._emitted_state:
             return  # stopped, or this STATE already went out
         self.ledger.dead_letters.sync()
-        self._emitted_state = json.loads(json.dumps(state))
-        super()._write_state_message(state)
+        self._emitted_state = copy.deepcopy(state)
+        text = state_json(state)
+        self.logger.debug("Emitting completed target state %s", text)
+        sys.stdout.write(f"{text}\n")
+        sys.stdout.flush()
 
     # -- end of run ---------------------------------------------------------------------
 

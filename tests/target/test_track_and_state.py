@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import time
@@ -27,7 +28,8 @@ def test_track_event_conversion_and_warnings(tsim, tconfig, tmp_path: Path) -> N
         "object": "track_event", "timestamp_field": "ts", "properties": {"plan": "plan", "amount": "amount_usd"},
         "context_fields": {"userAgent": "ua"},
     }}
-    iso = "2026-11-22T10:00:00Z"
+    hour_ago_s = NOW_MS // 1000 - 3600
+    iso = dt.datetime.fromtimestamp(hour_ago_s, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     recs = [
         {"visitorId": "v1", "accountId": "a1", "event": "Signed Up", "ts": iso, "plan": "pro", "amount": 9.5, "ua": "Mozilla/5.0"},
         {"visitorId": "v2", "event": "Signed Up", "ts": NOW_MS // 1000},  # epoch seconds
@@ -46,7 +48,7 @@ def test_track_event_conversion_and_warnings(tsim, tconfig, tmp_path: Path) -> N
     first = next(e for e in tsim.store.track_events if e["visitorId"] == "v1")
     assert first == {
         "type": "track", "event": "Signed Up", "visitorId": "v1", "accountId": "a1",
-        "timestamp": 1795341600000, "properties": {"plan": "pro", "amount_usd": 9.5},
+        "timestamp": hour_ago_s * 1000, "properties": {"plan": "pro", "amount_usd": 9.5},
         "context": {"userAgent": "Mozilla/5.0"},
     }
     v2 = next(e for e in tsim.store.track_events if e["visitorId"] == "v2")

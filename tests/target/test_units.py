@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
 
+from pendo_http.jsonbody import json_bytes
 from target_pendo.convert import (
     ConversionError,
     convert_metadata_value,
@@ -83,11 +85,18 @@ def test_time_can_be_iso() -> None:
 @pytest.mark.parametrize(
     ("value", "pendo_type"),
     [("maybe", "boolean"), (2, "boolean"), ("1.5", "integer"), (True, "integer"), ("abc", "float"),
-     (float("nan"), "float"), ("not a date", "time"), (Decimal("Infinity"), "integer")],
+     (float("nan"), "float"), ("not a date", "time"), (Decimal("Infinity"), "integer"), (2**63, "integer")],
 )
 def test_convert_rejects(value: object, pendo_type: str) -> None:
     with pytest.raises(ConversionError):
         convert_metadata_value(value, pendo_type)
+
+
+def test_json_bytes_takes_what_orjson_refuses() -> None:
+    """Big integers and lone surrogates can come from any tap: encoded, not a crash."""
+    assert json.loads(json_bytes({"n": 2**70})) == {"n": 2**70}
+    assert json.loads(json_bytes({"s": "\ud800"})) == {"s": "\ud800"}
+    assert json_bytes({"n": 1}) == b'{"n":1}'
 
 
 @pytest.mark.parametrize(
