@@ -535,38 +535,87 @@ def path_bounds(src: str, path: list[Any], ctx: EvalContext):
 
 def path_bounds_exact(src: str, path: list[Any], ctx: EvalContext):
     """path_bounds plus a flag: True when every conjunct was a bound on `path`."""
-    lo = hi = None
-    lo_incl = hi_incl = True
-    exact = True
     try:
         root = parse(src)
     except ExpressionError:
         return None, True, None, True, False
-    for c in _conjuncts(root):
+    return _node_bounds(root, path, ctx)
+
+
+def _node_bounds(node, path: list[Any], ctx: EvalContext):
+    """(lo, lo_incl, hi, hi_incl, exact) for one parsed filter; see path_bounds_exact."""
+    lo = hi = None
+    lo_incl = hi_incl = True
+    exact = True
+    for c in _conjuncts(node):
         exact_before = exact
         exact = False
-        if c[0] != "bin" or c[1] not in _FLIP:
+        if c[0] == "bin" and c[1] == "||":
+            # a disjunction bounds `path` by the hull of its branches' bounds (never exactly)
+            u_lo, u_lo_incl, u_hi, u_hi_incl = _disjunction_bounds(c, path, ctx)
+            bounds = []
+            if u_lo is not None:
+                bounds.append((">=" if u_lo_incl else ">", u_lo))
+            if u_hi is not None:
+                bounds.append(("<=" if u_hi_incl else "<", u_hi))
+        elif c[0] != "bin" or c[1] not in _FLIP:
             continue
-        op, a, b = c[1], c[2], c[3]
-        if a[0] == "path" and a[1] == path:
-            other = b
-        elif b[0] == "path" and b[1] == path:
-            other, op = a, _FLIP[op]
         else:
-            continue
-        try:
-            v = _const_value(other, ctx)
-        except (LookupError, ExpressionError):
-            continue
-        if isinstance(v, bool) or not (_is_num(v) or isinstance(v, str)):
-            continue
-        if (lo is not None and not _ordered(lo, v)) or (hi is not None and not _ordered(hi, v)):
-            continue
-        exact = exact_before
-        if op in (">", ">=", "=="):
-            if lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">"))):
-                lo, lo_incl = v, op != ">"
-        if op in ("<", "<=", "=="):
-            if hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<"))):
-                hi, hi_incl = v, op != "<"
+            op, a, b = c[1], c[2], c[3]
+            if a[0] == "path" and a[1] == path:
+                other = b
+            elif b[0] == "path" and b[1] == path:
+                other, op = a, _FLIP[op]
+            else:
+                continue
+            try:
+                v = _const_value(other, ctx)
+            except (LookupError, ExpressionError):
+                continue
+            if isinstance(v, bool) or not (_is_num(v) or isinstance(v, str)):
+                continue
+            bounds = [(op, v)]
+            exact = exact_before
+        for op, v in bounds:
+            if (lo is not None and not _ordered(lo, v)) or (hi is not None and not _ordered(hi, v)):
+                continue
+            if op in (">", ">=", "=="):
+                if lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">"))):
+                    lo, lo_incl = v, op != ">"
+            if op in ("<", "<=", "=="):
+                if hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<"))):
+                    hi, hi_incl = v, op != "<"
     return lo, lo_incl, hi, hi_incl, exact
+
+
+def _disjuncts(node):
+    if node[0] == "bin" and node[1] == "||":
+        yield from _disjuncts(node[2])
+        yield from _disjuncts(node[3])
+    else:
+        yield node
+
+
+def _disjunction_bounds(node, path: list[Any], ctx: EvalContext):
+    """(lo, lo_incl, hi, hi_incl) holding for every row that passes any branch of `node`:
+    the loosest of the branches' bounds; None where a branch leaves that side open."""
+    lo = hi = None
+    lo_incl = hi_incl = True
+    lo_open = hi_open = False
+    for n, branch in enumerate(_disjuncts(node)):
+        b_lo, b_lo_incl, b_hi, b_hi_incl, _ = _node_bounds(branch, path, ctx)
+        if n == 0:
+            lo, lo_incl, hi, hi_incl = b_lo, b_lo_incl, b_hi, b_hi_incl
+            lo_open, hi_open = b_lo is None, b_hi is None
+            continue
+        if not lo_open:
+            if b_lo is None or not _ordered(lo, b_lo):
+                lo_open = True
+            elif b_lo < lo or (b_lo == lo and b_lo_incl):
+                lo, lo_incl = b_lo, b_lo_incl
+        if not hi_open:
+            if b_hi is None or not _ordered(hi, b_hi):
+                hi_open = True
+            elif b_hi > hi or (b_hi == hi and b_hi_incl):
+                hi, hi_incl = b_hi, b_hi_incl
+    return (None if lo_open else lo, lo_incl, None if hi_open else hi, hi_incl)

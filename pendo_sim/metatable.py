@@ -132,7 +132,8 @@ class MetaTable:
                     lo_pos = (bisect.bisect_left if lo_incl else bisect.bisect_right)(keys, lo)
                 if isinstance(hi, want) and not isinstance(hi, bool):
                     hi_pos = (bisect.bisect_right if hi_incl else bisect.bisect_left)(keys, hi)
-            seq = idx[lo_pos:hi_pos] if (lo_pos, hi_pos) != (0, len(idx)) else idx
+            # lazy: a page that starts deep in the order must not copy the rest of it
+            seq = idx if (lo_pos, hi_pos) == (0, len(idx)) else map(idx.__getitem__, range(lo_pos, hi_pos))
         ids, deleted, row = self.ids, self.deleted, self.row
         for j in seq:
             if deleted and j in deleted:

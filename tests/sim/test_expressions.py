@@ -71,3 +71,17 @@ def test_bounds_extraction():
     lo, _, hi, _, exact = path_bounds_exact('metadata.auto.lastupdated == 3 && visitorId > "a"', path, CTX)
     assert (lo, hi, exact) == (3, 3, False)
     assert path_bounds_exact("metadata.auto.lastupdated >= 1 || n", path, CTX)[0] is None
+
+
+def test_bounds_of_a_disjunction_are_the_hull_of_its_branches():
+    path = ["metadata", "auto", "lastupdated"]
+    keyset = '(metadata.auto.lastupdated > 5) || (metadata.auto.lastupdated == 5 && visitorId > "v-9")'
+    assert path_bounds_exact(keyset, path, CTX) == (5, True, None, True, False)
+    both = "metadata.auto.lastupdated < 3 || (metadata.auto.lastupdated > 8 && metadata.auto.lastupdated <= 9)"
+    assert path_bounds_exact(both, path, CTX) == (None, True, 9, True, False)
+    assert path_bounds_exact("metadata.auto.lastupdated > 2 || metadata.auto.lastupdated >= 2",
+                             path, CTX)[:2] == (2, True)
+    assert path_bounds_exact('metadata.auto.lastupdated > 2 || metadata.auto.lastupdated > "a"',
+                             path, CTX)[0] is None
+    assert path_bounds_exact("(metadata.auto.lastupdated > 5 || metadata.auto.lastupdated == 5) "
+                             "&& metadata.auto.lastupdated < 7", path, CTX) == (5, True, 7, False, False)
