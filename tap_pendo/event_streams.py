@@ -10,7 +10,7 @@ windows are aligned to the subscription's local periods without knowing its time
   between the day's exact local bounds, which Pendo itself gives (`date(y, m, d)` probes,
   `_day_bounds`), so 23- and 25-hour days are covered exactly; a refused single hour stops
   the sync with a clear error rather than dropping it;
-  a body broken mid-stream re-reads the window (re-sent rows carry the same key);
+  a body broken mid-stream re-reads the window and skips the rows already emitted (by rowKey);
 * the bookmark (STATE) moves only after a whole window has been emitted, so a run killed at
   any moment and restarted from its last STATE line re-reads at most one window.
 
@@ -33,6 +33,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
+from tap_pendo.events.emitted import EmittedKeys
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import (
     DAY_MS,
@@ -229,6 +230,7 @@ class WindowedEventStream(PendoStream):
         what = f"{self.source} aggregation ({window.label()})"
         period_field = PERIOD_FIELD[window.period]
         learn_from_rows = window.period == self.period and self.learns_from_rows
+        already = EmittedKeys()
         while True:
             aggregation = Aggregation(self.client, self.pipeline(window), what=what)
             rows = iter(aggregation)
@@ -240,8 +242,13 @@ class WindowedEventStream(PendoStream):
                         value = row.get(period_field)
                         if value is not None and (smallest is None or value < smallest):
                             smallest = value
+                    row = self.prepare_row(row, window)  # noqa: PLW2901
+                    key = row[ROW_KEY]
+                    if key in already:
+                        continue
+                    already.add(key)
                     emitted += 1
-                    yield self.prepare_row(row, window)
+                    yield row
             except PendoQueryTooLarge as error:
                 return (yield from self._split(window, error))
             except PendoRetriableError as error:
@@ -249,9 +256,11 @@ class WindowedEventStream(PendoStream):
                     if error.status in SPLIT_STATUSES:
                         return (yield from self._split(window, error))
                     self.fail(error)
-                # The body broke mid-stream: read the window again (rows re-sent keep their key).
+                # The body broke mid-stream: read the window again, skipping the rows emitted.
                 attempt = 1 if emitted else attempt + 1
-                self.logger.warning("%s: re-reading the window after %d rows", what, emitted)
+                self.logger.warning("%s: the response broke after %d rows; re-reading the window, "
+                                    "skipping the %d rows already emitted", what, emitted, len(already))
+                already.start_reread()
                 try:
                     self.client.backoff(attempt, error)
                 except PendoRetriableError as final:
