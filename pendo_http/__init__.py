@@ -14,7 +14,7 @@ from pendo_http.errors import (
     PendoTLSError,
 )
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
-from pendo_http.redaction import Redactor, install_log_redaction
+from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
 
 __all__ = [
     "REGIONS",
@@ -30,4 +30,5 @@ __all__ = [
     "install_log_redaction",
     "resolve_api_base",
     "resolve_track_url",
+    "url_secrets",
 ]

@@ -29,6 +29,7 @@ from pendo_http.errors import (
     tls_message,
 )
 from pendo_http.jsonbody import json_bytes
+from pendo_http.redaction import Redactor, url_secrets
 
 AUTH_HEADER = "x-pendo-integration-key"
 USER_AGENT = "pendo-singer (tap-pendo/target-pendo)"
@@ -66,8 +67,9 @@ class RetryPolicy:
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
 
 
-def _transient_error(exc: BaseException, what: str) -> PendoRetriableError:
-    return PendoRetriableError(f"{type(exc).__name__} during {what}: {exc}")
+def _transient_error(exc: BaseException, what: str, redact: Callable[[str], str] = str) -> PendoRetriableError:
+    # Exception texts can carry the URL, query string included.
+    return PendoRetriableError(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
 
 class PendoClient:
@@ -86,6 +88,8 @@ class PendoClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = integration_key
+        # Masks the secrets this client sends (keys, URL credentials) in the errors it raises.
+        self.redactor = Redactor([integration_key, *url_secrets(self.base_url)])
         self.timeout = (connect_timeout_seconds, timeout_seconds)
         self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
@@ -121,6 +125,10 @@ class PendoClient:
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
         headers = {"Content-Type": "application/json"}
         key = secret if secret is not None else self._key
+        self.redactor.add(key)
+        if url is path_or_url:
+            for url_secret in url_secrets(url):
+                self.redactor.add(url_secret)
         if key:
             headers[AUTH_HEADER] = key
         data = raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
@@ -135,11 +143,12 @@ class PendoClient:
                 )
             except requests.exceptions.SSLError as exc:
                 # A certificate that does not verify stays so: fail now, never retry.
-                raise PendoTLSError(tls_message(url, what, exc)) from None
+                raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
             except TRANSIENT_EXCEPTIONS as exc:
-                error: PendoError = _transient_error(exc, what)
+                error: PendoError = _transient_error(exc, what, self.redactor)
             else:
-                error = classify(response, what=what, secret_setting=secret_setting, aggregation=aggregation)
+                error = classify(response, what=what, secret_setting=secret_setting, aggregation=aggregation,
+                                 redact=self.redactor)
                 if error is None:
                     return response
                 response.close()
@@ -170,7 +179,7 @@ class PendoClient:
             try:
                 return orjson.loads(response.content) if response.content.strip() else None
             except TRANSIENT_EXCEPTIONS as exc:
-                self.backoff(attempt, _transient_error(exc, what))
+                self.backoff(attempt, _transient_error(exc, what, self.redactor))
 
     def iter_json_items(
         self,
@@ -193,9 +202,9 @@ class PendoClient:
         try:
             yield from ijson.items(response.raw, prefix, use_float=True)
         except TRANSIENT_EXCEPTIONS as exc:
-            raise _transient_error(exc, what) from None
+            raise _transient_error(exc, what, self.redactor) from None
         except ijson.JSONError as exc:
-            raise _transient_error(exc, what) from None
+            raise _transient_error(exc, what, self.redactor) from None
         finally:
             response.close()
 

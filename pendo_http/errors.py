@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import requests
 
@@ -46,7 +47,9 @@ class PendoTLSError(PendoFatalError):
 def tls_message(url: str, what: str, exc: BaseException) -> str:
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).netloc or url
+    parts = urlsplit(url)
+    # The host and port only: user info in the URL is a credential.
+    host = (parts.hostname or url) + (f":{parts.port}" if parts.port else "")
     found = re.search(r"certificate verify failed: ([^)'\"]+)", str(exc))
     reason = found.group(1).strip() if found else type(exc).__name__
     return (
@@ -65,13 +68,18 @@ class PendoQueryTooLarge(PendoError):
         self.status = status
 
 
-def body_snippet(response: requests.Response) -> str:
-    """The start of a response body, for messages; bodies may be large or binary."""
+def body_snippet(response: requests.Response, redact: Callable[[str], str] | None = None) -> str:
+    """The start of a response body, for messages; bodies may be large or binary.
+
+    `redact` masks secrets before the cut, so no part of a secret the body echoes is left.
+    """
     try:
         text = response.text
     except Exception:  # noqa: BLE001 - a broken body must not hide the status
         return ""
     text = " ".join(text.split())
+    if redact is not None:
+        text = redact(text)
     return text[:BODY_SNIPPET_CHARS] + ("…" if len(text) > BODY_SNIPPET_CHARS else "")
 
 
@@ -116,6 +124,7 @@ def classify(
     what: str,
     secret_setting: str = "integration_key",
     aggregation: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> PendoError | None:
     """Turn a non-2xx response into the error to raise, or None when it succeeded.
 
@@ -125,7 +134,7 @@ def classify(
     status = response.status_code
     if status < 300:
         return None
-    snippet = body_snippet(response)
+    snippet = body_snippet(response, redact)
     if status in (401, 403):
         key_kind = "Track Event Shared Secret" if secret_setting == "track_event_secret" else "integration key"
         message = auth_message(secret_setting, status, key_kind) + f" Request: {what}."

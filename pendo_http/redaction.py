@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 MASK = "***"
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as written, and as it appears inside a URL."""
+    return {secret, quote(secret, safe=""), quote_plus(secret)}
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """Credentials a configured URL carries: user info and query values."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    userinfo = [v for v in (parts.username, parts.password) if v]
+    query = [pair.partition("=")[2] for pair in parts.query.split("&") if "=" in pair]
+    return [*userinfo, *map(unquote, userinfo), *query, *map(unquote_plus, query)]
+
+
 class Redactor:
-    """Replaces every known secret value in a text with a mask."""
+    """Replaces every known secret value (also URL-encoded) in a text with a mask."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        self._added: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
+        if not secret or len(secret) < 4 or secret in self._added:
+            return
+        self._added.add(secret)
+        # A new list, not an in-place sort: another thread may be masking with the old one.
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted(set(self._secrets) | _forms(secret), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -9,7 +9,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from pendo_http import PendoAuthError, PendoClient, PendoError, Redactor, RetryPolicy, install_log_redaction, resolve_api_base
+from pendo_http import PendoAuthError, PendoClient, PendoError, RetryPolicy, install_log_redaction, resolve_api_base
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -159,9 +159,7 @@ class TapPendo(Tap):
     @cached_property
     def client(self) -> PendoClient:
         """The one HTTP client every stream shares."""
-        redactor = Redactor([self.integration_key])
-        install_log_redaction(redactor)
-        return PendoClient(
+        client = PendoClient(
             base_url=resolve_api_base(self.config.get("region"), self.config.get("api_url")),
             integration_key=self.integration_key,
             timeout_seconds=float(self.config.get("request_timeout", 300)),
@@ -170,6 +168,9 @@ class TapPendo(Tap):
                 base_seconds=float(self.config.get("retry_backoff_seconds", 1.0)),
             ),
         )
+        # The client's redactor knows the key and any credentials in `api_url`.
+        install_log_redaction(client.redactor)
+        return client
 
     def sync_all(self) -> None:
         """Check the key first, then sync; a Pendo failure ends the run with one clear line.

@@ -32,6 +32,7 @@ from pendo_http import (
     install_log_redaction,
     resolve_api_base,
     resolve_track_url,
+    url_secrets,
 )
 from pendo_http.regions import REGIONS
 from target_pendo.convert import json_safe
@@ -249,7 +250,11 @@ class TargetPendo(Target):
         self._emitted_state: t.Any = None
         self.batches_written = 0  # counted by the sinks; see _process_record_message
         self.aborted: str | None = None
-        install_log_redaction(Redactor([self.integration_key, self.track_secret]))
+        self.redactor = Redactor([
+            self.integration_key, self.track_secret,
+            *url_secrets(self.config.get("api_url")), *url_secrets(self.config.get("track_url")),
+        ])
+        install_log_redaction(self.redactor)
         if isinstance(self.message_reader, TolerantReader):
             self.message_reader.target = self
         self._check_config()
@@ -490,12 +495,12 @@ class TargetPendo(Target):
             target.listen(file_input)
         except TargetAbort as error:
             target.abort(str(error))
-            sys.stderr.write(f"target-pendo stopped: {error}\n")
+            sys.stderr.write(target.redactor(f"target-pendo stopped: {error}\n"))
             sys.exit(1)
         except Exception as error:  # noqa: BLE001 - report, account, exit non-zero
             target.logger.exception("Unexpected error")
             target.abort(f"unexpected error: {type(error).__name__}: {error}")
-            sys.stderr.write(f"target-pendo stopped by an unexpected error: {type(error).__name__}: {error}\n")
+            sys.stderr.write(target.redactor(f"target-pendo stopped by an unexpected error: {type(error).__name__}: {error}\n"))
             sys.exit(1)
         if target.failed:
             sys.stderr.write(

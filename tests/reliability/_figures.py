@@ -19,6 +19,10 @@ class Figures:
     kill_runs: int = 0
     records_compared: int = 0
     duplicates_seen: Counter = field(default_factory=Counter)  # what -> rows re-sent (same key)
+    secret_paths: int = 0  # code paths (one plugin run each) scanned for secrets
+    secret_bytes: int = 0  # bytes of output and files scanned
+    secret_leaks: int = 0
+    notes: list[str] = field(default_factory=list)  # one line per measured scenario (load, ...)
 
     def fault(self, kind: str, fired: int, *, survived: bool) -> None:
         self.injected[kind] += fired
@@ -40,6 +44,10 @@ class Figures:
                          + ", ".join(f"{k} {v}" for k, v in sorted(self.duplicates_seen.items())))
         if self.records_compared:
             lines.append(f"records compared with a clean run: {self.records_compared}")
+        if self.secret_paths:
+            lines.append(f"secrets: {self.secret_paths} code paths run, {self.secret_bytes:,} bytes of output "
+                         f"and files scanned, {self.secret_leaks} leaks")
+        lines += self.notes
         return lines
 
 
