@@ -192,7 +192,7 @@ def test_counts_add_up_and_exit_status(tsim, tconfig, tmp_path: Path) -> None:
         record("visitors", {"visitorId": "ghost", "plan": "b"}),
         record("visitors", {"plan": "no id"}),  # missing key property
         record("visitors", {"visitorId": ids[2], "isbeta": "perhaps"}),
-        record("visitors", {"visitorId": ids[3], "plan": Decimal("1")} if False else {"visitorId": ids[3], "plan": "d"}),
+        record("visitors", {"visitorId": ids[3], "plan": "d"}),
         {"type": "STATE", "value": {"bookmark": 1}},
     ]
     run = run_target(tconfig, msgs, tmp_path)
