@@ -138,7 +138,13 @@ if [[ $rc != 0 ]]; then
 fi
 
 say "target-pendo summary"
-grep -iE 'summary|updated|sent|failed|dead' "$DEMO/writeback.log" | sed 's/^/  /' | tail -n 20 || true
+# The summary tables, without Meltano's timestamp and plugin-name prefix.
+awk '/target-pendo target-pendo summary/ {show = 1; next}
+     show && /target-pendo / {
+         line = $0; sub(/^.*target-pendo /, "", line)
+         if (line !~ /^Stream summary/) print "  " line
+         if (line ~ /^HTTP: /) {show = 0; print ""}
+     }' "$DEMO/writeback.log" || true
 
 say "What the simulator now holds"
 .venv/bin/python - "$SIM_URL" "$SIM_KEY" "$DEMO" <<'EOF'
