@@ -449,6 +449,9 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, f"expected {{\"{key}\": [ids]}}")
         if len(ids) > 500:
             raise HttpError(400, "at most 500 ids per request")
+        if self.sim.bulk_delete_too_soon():
+            self.sim._count("rate_limited")
+            raise HttpError(429, "bulk delete: at most one call a second")
         self._json({"id": self.sim.bulk_delete(kind, ids)})
 
     def _r_bulkdelete_status(self, groups, body, access) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 import uuid
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -41,6 +42,8 @@ class Simulator:
         self.aggregation_log: list[dict] = []  # parsed aggregation request bodies, in order
         self.write_lock = threading.Lock()
         self.bulk_delete_jobs: dict[str, dict] = {}
+        self.deleted_ids: dict[str, list[str]] = {"visitor": [], "account": []}  # every id sent, in order
+        self._last_bulk_delete: float | None = None
         self._host, self._port = host, port
         self._stats_lock = threading.Lock()
         self._stats: dict[str, Any] = {"requests": 0, "by_path": collections.Counter(),
@@ -115,15 +118,35 @@ class Simulator:
         self.dataset.set_now(ms)
 
     def bulk_delete(self, kind: str, ids: list[str]) -> str:
-        """Bulk delete marks ids Do Not Process and removes them (completes immediately)."""
+        """Bulk delete marks the ids Do Not Process (`metadata.pendo.donotprocess`) and, unless
+        `bulk_delete_completes` is off (Pendo queues deletions for up to 21 days), removes them
+        from lists and `GET /{kind}/{id}`. Unknown ids are accepted and ignored."""
         job = uuid.uuid4().hex[:16]
         table = self.dataset.visitor_table if kind == "visitor" else self.dataset.account_table
+        complete = self.options.bulk_delete_completes
+        now = self.dataset.now_ms
         for i in ids:
             j = table.index_of(i)
             if j is not None:
-                table.deleted.add(j)
-        self.bulk_delete_jobs[job] = {"id": job, "kind": kind, "count": len(ids), "status": "complete"}
+                table.set_values(j, "pendo", {"donotprocess": True}, now)
+                if complete:
+                    table.deleted.add(j)
+        with self._stats_lock:
+            self.deleted_ids[kind].extend(ids)
+        self.bulk_delete_jobs[job] = {"id": job, "kind": kind, "count": len(ids),
+                                      "status": "complete" if complete else "queued"}
         return job
+
+    def bulk_delete_too_soon(self) -> bool:
+        """True when a bulk delete arrives within `bulk_delete_min_interval_s` of the last one
+        accepted (Pendo: more than one call a second is likely to return errors)."""
+        interval = self.options.bulk_delete_min_interval_s
+        now = time.monotonic()
+        with self._stats_lock:
+            if interval and self._last_bulk_delete is not None and now - self._last_bulk_delete < interval:
+                return True
+            self._last_bulk_delete = now
+            return False
 
     # ------------------------------------------------------------------ bookkeeping
     def _record(self, method: str, path: str, template: str, status: int, fault: Fault | None) -> None:

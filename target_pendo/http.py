@@ -58,13 +58,20 @@ class DryRunViolation(RuntimeError):
     """A write was attempted in dry-run mode (a bug: dry runs never write)."""
 
 
+# Endpoints with a tighter limit of their own, on top of the overall one: Pendo warns that
+# bulk deletes more often than once a second are likely to fail (shared/pendo-api.md §6).
+PATH_RATES: dict[str, float] = {"/api/v1/bulkdelete/": 1.0}
+
+
 class GuardedSession(requests.Session):
-    """A requests session where every attempt, retries included, takes a rate-limit token,
-    and where a dry run cannot send anything but GETs."""
+    """A requests session where every attempt, retries included, takes a rate-limit token
+    (and one of its endpoint's own bucket, see PATH_RATES), and where a dry run cannot send
+    anything but GETs."""
 
     def __init__(self, bucket: TokenBucket | None, *, dry_run: bool, pool_size: int) -> None:
         super().__init__()
         self.bucket = bucket
+        self.path_buckets = {path: TokenBucket(rate, burst=1) for path, rate in PATH_RATES.items()}
         self.dry_run = dry_run
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, pool_size))
         self.mount("http://", adapter)
@@ -78,6 +85,9 @@ class GuardedSession(requests.Session):
         if self.dry_run and verb.upper() not in ("GET", "HEAD"):
             msg = f"dry_run is on: refusing {verb} {url!s}"
             raise DryRunViolation(msg)
+        for path, bucket in self.path_buckets.items():
+            if path in str(url):
+                bucket.acquire()
         if self.bucket is not None:
             self.bucket.acquire()
         with self._count_lock:

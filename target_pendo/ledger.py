@@ -2,8 +2,10 @@
 
 Every record the target receives ends in exactly one outcome: `updated`, `created`,
 `sent` (track events), `missing` (update-only and Pendo does not know the id),
-`dry_run` (would have been sent), or `dead_letter` (a JSON line in the dead-letter
-file with the stream, the record, the reason and Pendo's own error text).
+`deleted` (a deletion sent to Pendo's bulk delete), `delete_ignored` (a deletion in a
+stream with `on_delete: ignore`: neither written nor deleted), `dry_run` (would have
+been sent), or `dead_letter` (a JSON line in the dead-letter file with the stream, the
+record, the reason and Pendo's own error text).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, TextIO
 
 from target_pendo.convert import dumps
 
-OUTCOMES = ("updated", "created", "sent", "missing", "dry_run", "dead_letter")
+OUTCOMES = ("updated", "created", "sent", "missing", "deleted", "delete_ignored", "dry_run", "dead_letter")
 WARNINGS = ("old_events", "hidden_properties", "large_properties")
 MISSING_IDS_KEPT = 1000
 
@@ -37,6 +39,7 @@ class Item:
     id: str | None = None
     payload: dict[str, Any] | None = None
     outcome: str | None = None
+    delete: bool = False  # a deletion, to go to Pendo's bulk delete
 
 
 @dataclass

@@ -27,12 +27,14 @@ from target_pendo.convert import (
     json_safe,
     to_epoch_ms,
 )
+from target_pendo.deletes import MAX_IDS_PER_CALL, BulkDeleter
 from target_pendo.ledger import Item
 from target_pendo.metadata import MetadataWriter, TargetAbort
 from target_pendo.streams_config import (
     CONTEXT_CANDIDATES,
     StreamSpec,
     get_path,
+    is_deletion,
     pick_id_field,
 )
 from target_pendo.validation import RecordValidator
@@ -83,6 +85,7 @@ class PendoSink(BatchSink):
         self.spec: StreamSpec = target.stream_spec(stream_name)
         self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
+        self._ignored_deletions_logged = False
         self._plain_schema: tuple[dict, frozenset[str] | None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
 
@@ -110,6 +113,25 @@ class PendoSink(BatchSink):
         if plain[1] is None or not plain[1].issuperset(record):
             super()._parse_timestamps_in_record(record, schema, treatment)
 
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        """The SDK's, except that the deletion marker stays (the SDK drops `_sdc_deleted_at`
+        unless `add_record_metadata` is on)."""
+        name = self.spec.deleted_field
+        if name not in record:
+            super()._remove_sdc_metadata_from_record(record)
+            return
+        value = record[name]
+        super()._remove_sdc_metadata_from_record(record)
+        record[name] = value
+
+    def _remove_sdc_metadata_from_schema(self) -> None:
+        properties = self.schema.get("properties") or {}
+        name = self.spec.deleted_field
+        kept = properties.get(name)
+        super()._remove_sdc_metadata_from_schema()
+        if kept is not None:
+            properties[name] = kept
+
     def process_record(self, record: dict, context: dict) -> None:
         item = self.target.ledger.receive(self.stream_name, record)
         if self._invalid is not None:
@@ -119,14 +141,18 @@ class PendoSink(BatchSink):
                 self.target.ledger.reject(item, f"record does not match the stream's SCHEMA: {message}", field=field)
                 return
         try:
-            self.prepare(item)
+            if is_deletion(item.record, self.spec.deleted_field):
+                self.prepare_deletion(item)
+            else:
+                self.prepare(item)
         except Rejected as rejected:
             self.target.ledger.reject(item, rejected.reason, field=rejected.field)
             return
         except Exception as error:  # noqa: BLE001 - a record must never stop the run
             self.target.ledger.reject(item, f"could not be converted: {type(error).__name__}: {error}")
             return
-        context.setdefault("items", []).append(item)
+        if item.outcome is None:  # else settled already (an ignored deletion)
+            context.setdefault("items", []).append(item)
 
     def process_batch(self, context: dict) -> None:
         items: list[Item] = context.get("items", [])
@@ -153,6 +179,20 @@ class PendoSink(BatchSink):
     def prepare(self, item: Item) -> None:
         raise NotImplementedError
 
+    def prepare_deletion(self, item: Item) -> None:
+        """A record whose source row was deleted: with `on_delete: ignore` it is neither
+        written nor deleted, and counted as `delete_ignored`."""
+        if not self._ignored_deletions_logged:
+            self._ignored_deletions_logged = True
+            self.logger.warning(
+                "Stream `%s` has deleted records (`%s` set): neither written nor deleted in Pendo "
+                "(on_delete: ignore); the summary counts them as delete_ignored.%s",
+                self.stream_name, self.spec.deleted_field,
+                "" if self.spec.is_track or self.spec.object == "parent_account"
+                else f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from Pendo.",
+            )
+        self.target.ledger.settle(item, "delete_ignored")
+
     def send_batch(self, items: list[Item]) -> None:
         raise NotImplementedError
 
@@ -172,6 +212,10 @@ class PendoSink(BatchSink):
     @property
     def properties(self) -> dict[str, Any]:
         return self.schema.get("properties") or {}
+
+    def is_own_column(self, name: str) -> bool:
+        """Columns never sent as values: Singer's `_sdc_*` and the stream's deletion flag."""
+        return name.startswith("_sdc_") or name == self.spec.deleted_field
 
 
 class MetadataSink(PendoSink):
@@ -201,12 +245,23 @@ class MetadataSink(PendoSink):
         )
         self.writer.attribute_errors = self.config.get("error_isolation", "auto") != "bisect"
         self.target.writers.append(self.writer)
+        self.deleter: BulkDeleter | None = None
+        if spec.on_delete == "delete":
+            self.deleter = BulkDeleter(
+                client=self.target.client, ledger=self.target.ledger, kind=self.kind,
+                logger=self.logger, max_tries=self.target.client.retry.max_tries,
+            )
         self.logger.info(
             "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",
             self.stream_name, spec.object, spec.group, self.writer.endpoint, id_field,
             ", create" if spec.create else ", update-only",
             ", ".join(f"{s}->{n}" for s, (n, _) in self.field_map.items()) or "(no fields)",
         )
+        if self.deleter is not None:
+            self.logger.info(
+                "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d ids a call, one call a second)",
+                self.stream_name, spec.deleted_field, self.deleter.endpoint, MAX_IDS_PER_CALL,
+            )
 
     def _default_sources(self) -> dict[str, str]:
         props = self.properties
@@ -217,7 +272,7 @@ class MetadataSink(PendoSink):
         return {
             name: name.lower()
             for name in props
-            if name != self.id_field and not name.startswith("_sdc_")
+            if name != self.id_field and not self.is_own_column(name)
         }
 
     def _field_map(self) -> dict[str, tuple[str, str]]:
@@ -250,13 +305,39 @@ class MetadataSink(PendoSink):
     def describe_endpoint(self) -> str:
         return self.writer.endpoint
 
-    def prepare(self, item: Item) -> None:
-        record = item.record
-        found, ident = get_path(record, self.id_field)
+    def _take_id(self, item: Item) -> None:
+        found, ident = get_path(item.record, self.id_field)
         if not found or ident is None or ident == "":
             msg = f"no {self.spec.object} id: field `{self.id_field}` is missing or empty"
             raise Rejected(msg, field=self.id_field)
         item.id = str(json_safe(ident))
+
+    def prepare_deletion(self, item: Item) -> None:
+        if self.deleter is None:
+            super().prepare_deletion(item)
+            return
+        self._take_id(item)
+        item.delete = True
+        item.payload = BulkDeleter.payload(self.kind, str(item.id))
+
+    def dry_run_batch(self, items: list[Item]) -> None:
+        writes = [item for item in items if not item.delete]
+        deletes = [item for item in items if item.delete]
+        if writes:
+            super().dry_run_batch(writes)
+        if deletes and self.deleter is not None:
+            ids = list(dict.fromkeys(str(item.id) for item in deletes))
+            self.logger.info(
+                "[dry run] would delete %d %s id(s) of stream `%s` (%s, at most %d ids a call): %s",
+                len(ids), self.kind, self.stream_name, self.deleter.endpoint, MAX_IDS_PER_CALL,
+                ", ".join(ids[:20]) + (" …" if len(ids) > 20 else ""),
+            )
+            for item in deletes:
+                self.target.ledger.settle(item, "dry_run")
+
+    def prepare(self, item: Item) -> None:
+        record = item.record
+        self._take_id(item)
         values: dict[str, Any] = {}
         time_format = self.target.time_format
         for source, (name, pendo_type) in self.field_map.items():
@@ -272,8 +353,31 @@ class MetadataSink(PendoSink):
 
     def send_batch(self, items: list[Item]) -> None:
         size = int(self.config.get("batch_size") or 500)
-        for chunk in _chunks_without_repeated_ids(items, size):
-            self.writer.write(chunk)
+        for deleting, phase in _phases(items):
+            if deleting and self.deleter is not None:
+                self.deleter.delete(phase)
+                continue
+            for chunk in _chunks_without_repeated_ids(phase, size):
+                self.writer.write(chunk)
+
+
+def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
+    """Writes and deletions of a batch as alternating groups (writes first), as few as the
+    order of each id allows: a record goes in the earliest group of its kind that comes after
+    the group holding the previous record with the same id. A batch whose ids are either
+    written or deleted needs one group of each."""
+    groups: list[list[Item]] = []  # even: writes, odd: deletions
+    last: dict[str | None, int] = {}
+    for item in items:
+        parity = 1 if item.delete else 0
+        previous = last.get(item.id)
+        earliest = 0 if previous is None else previous + (previous % 2 != parity)
+        index = earliest + (earliest % 2 != parity)
+        while len(groups) <= index:
+            groups.append([])
+        groups[index].append(item)
+        last[item.id] = index
+    return [(index % 2 == 1, group) for index, group in enumerate(groups) if group]
 
 
 def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item]]:
@@ -334,7 +438,7 @@ class TrackEventSink(PendoSink):
             self.property_sources = None  # the record's own `properties` object
         else:
             self.property_sources = {
-                n: n for n in props if n not in used and not n.startswith("_sdc_")
+                n: n for n in props if n not in used and not self.is_own_column(n)
             }
         self.track_url = self.target.track_url
         self.pool = ThreadPoolExecutor(

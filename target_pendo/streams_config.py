@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Number
 from typing import Any
 
 OBJECTS = ("visitor", "account", "parent_account", "track_event")
+ON_DELETE = ("ignore", "delete")
+DELETABLE = ("visitor", "account")  # Pendo's bulk delete has no other kinds
+DELETED_FIELD = "_sdc_deleted_at"  # the Singer convention for a deleted source row
 
 # Input stream names that need no configuration.
 INFERRED: dict[str, str] = {
@@ -66,6 +70,9 @@ class StreamSpec:
     account_field: str | None = None
     properties: dict[str, str] | None = None  # source path -> property name; None = default
     context_fields: dict[str, str] = field(default_factory=dict)  # Pendo key -> source path
+    # deletions
+    on_delete: str = "ignore"
+    deleted_field: str = DELETED_FIELD
 
     @property
     def is_track(self) -> bool:
@@ -119,6 +126,22 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
     if entry.get("event_field") and entry.get("event_name"):
         msg = f"Stream `{stream}`: set `event_field` or `event_name`, not both."
         raise StreamConfigError(msg)
+    on_delete = entry.get("on_delete") or "ignore"
+    if on_delete not in ON_DELETE:
+        msg = f"Stream `{stream}`: `on_delete` is {on_delete!r}; it must be `ignore` or `delete`."
+        raise StreamConfigError(msg)
+    if on_delete == "delete" and obj not in DELETABLE:
+        msg = (
+            f"Stream `{stream}`: `on_delete: delete` works for visitor and account streams only "
+            f"(this stream writes {obj} records): Pendo's bulk delete "
+            "(POST /api/v1/bulkdelete/{visitor|account}) has no other kinds. Remove `on_delete` "
+            "or set it to `ignore`: deleted records are then skipped and counted as `delete_ignored`."
+        )
+        raise StreamConfigError(msg)
+    deleted_field = entry.get("deleted_field") or DELETED_FIELD
+    if not isinstance(deleted_field, str):
+        msg = f"Stream `{stream}`: `deleted_field` must be a field name."
+        raise StreamConfigError(msg)
     return StreamSpec(
         stream=stream,
         object=obj,
@@ -133,7 +156,25 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
         account_field=entry.get("account_field"),
         properties=_as_mapping(entry.get("properties"), "properties", stream),
         context_fields={str(k): str(v) for k, v in context.items()},
+        on_delete=on_delete,
+        deleted_field=deleted_field,
     )
+
+
+NOT_DELETED_TEXTS = frozenset({"", "false", "0", "no", "n", "f"})
+
+
+def is_deletion(record: dict[str, Any], deleted_field: str) -> bool:
+    """Whether `record` says its row was deleted: `deleted_field` holds a timestamp (Singer's
+    `_sdc_deleted_at`) or a true flag. Absent, null, false, 0 and "false" mean not deleted."""
+    found, value = get_path(record, deleted_field)
+    if not found or value is None or value is False:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in NOT_DELETED_TEXTS
+    if isinstance(value, Number):
+        return value != 0
+    return True
 
 
 def get_path(record: dict[str, Any], path: str) -> tuple[bool, Any]:

@@ -74,6 +74,11 @@ STREAM_SCHEMA = th.ObjectType(
         description='Columns to send and their Pendo names, e.g. {"plan_name": "plan"}, or a list of columns (sent lower-cased). Default: every non-id column, lower-cased. Dotted paths reach into nested objects.',
     ),
     th.Property("ignore_unknown_fields", th.BooleanType, default=False, description="Drop (with a warning) columns that have no Pendo field instead of stopping before any write."),
+    th.Property(
+        "on_delete", th.StringType(allowed_values=["ignore", "delete"]), default="ignore",
+        description="Records marked deleted (see `deleted_field`): `ignore` skips them (counted as `delete_ignored`); `delete` deletes the ids from Pendo with its bulk delete (visitor and account streams only).",
+    ),
+    th.Property("deleted_field", th.StringType, default="_sdc_deleted_at", description="Column that marks a deleted record: a timestamp (Singer's `_sdc_deleted_at`, set by log-based taps) or a boolean flag; null/false means not deleted."),
     th.Property("event_field", th.StringType, description="Track events: column with the event name (default: event/event_name/name)."),
     th.Property("event_name", th.StringType, description="Track events: one fixed event name for every record."),
     th.Property("timestamp_field", th.StringType, description="Track events: column with the event time (ISO 8601, datetime, or epoch seconds/milliseconds; default: timestamp/time/...)."),
