@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from numbers import Number
 from typing import Any
 
+from target_pendo.convert import FALSE_STRINGS
+
 OBJECTS = ("visitor", "account", "parent_account", "track_event")
 ON_DELETE = ("ignore", "delete")
 DELETABLE = ("visitor", "account")  # Pendo's bulk delete has no other kinds
@@ -161,7 +163,7 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
     )
 
 
-NOT_DELETED_TEXTS = frozenset({"", "false", "0", "no", "n", "f"})
+NOT_DELETED_TEXTS = FALSE_STRINGS | {""}
 
 
 def is_deletion(record: dict[str, Any], deleted_field: str) -> bool:
