@@ -136,11 +136,14 @@ class PendoClient:
         while True:
             attempt += 1
             self.calls += 1
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method, url, params=params, data=data, headers=headers,
                     timeout=self.timeout, stream=stream,
                 )
+                if logger.isEnabledFor(logging.DEBUG):
+                    self._log_call(method, url, params, data, response.status_code, started)
             except requests.exceptions.SSLError as exc:
                 # A certificate that does not verify stays so: fail now, never retry.
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
@@ -158,6 +161,16 @@ class PendoClient:
             wait = self.retry.wait_seconds(attempt, error.retry_after)
             logger.warning("%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait)
             self._sleep(wait)
+
+    def _log_call(self, method: str, url: str, params: dict[str, Any] | None, data: bytes | None,
+                  status: int, started: float) -> None:
+        """One DEBUG line per HTTP attempt (`--log-level debug`): what was asked, the answer's
+        status and how long the headers took; the body's first 500 bytes, secrets masked."""
+        query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
+        sent = f"; body {len(data)} bytes: {data[:500].decode('utf-8', 'replace')}" if data else ""
+        logger.debug("%s", self.redactor(
+            f"HTTP {method} {url}{query} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms{sent}"
+        ))
 
     def backoff(self, attempt: int, error: PendoRetriableError) -> None:
         """Wait before retrying something the caller restarts itself (a broken body)."""
