@@ -164,7 +164,7 @@ class PendoClient:
 
     def _log_call(self, method: str, url: str, params: dict[str, Any] | None, data: bytes | None,
                   status: int, started: float) -> None:
-        """One DEBUG line per HTTP attempt (`--log-level debug`): what was asked, the answer's
+        """One DEBUG line per HTTP attempt (`LOGLEVEL=DEBUG`): what was asked, the answer's
         status and how long the headers took; the body's first 500 bytes, secrets masked."""
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         sent = f"; body {len(data)} bytes: {data[:500].decode('utf-8', 'replace')}" if data else ""

@@ -1,4 +1,4 @@
-"""`--log-level debug` shows every HTTP call (method, URL, status, time, the body's start), never the key."""
+"""`LOGLEVEL=DEBUG` shows every HTTP call (method, URL, status, time, the body's start), never the key."""
 
 from __future__ import annotations
 
