@@ -57,11 +57,16 @@ class SimConfig:
     def argv(self) -> list[str]:
         argv = [
             str(VENV_BIN / "pendo-sim"),
-            "--port", "0",
-            "--seed", str(self.seed),
-            "--visitors", str(self.visitors),
-            "--event-days", str(self.event_days),
-            "--event-rows-per-day", str(self.event_rows_per_day),
+            "--port",
+            "0",
+            "--seed",
+            str(self.seed),
+            "--visitors",
+            str(self.visitors),
+            "--event-days",
+            str(self.event_days),
+            "--event-rows-per-day",
+            str(self.event_rows_per_day),
         ]
         argv += ["--integration-key", INTEGRATION_KEY, "--track-secret", TRACK_SECRET]
         if self.rate_limit:
@@ -90,7 +95,9 @@ class Sim:
             if not line:
                 self.proc.wait()
                 err = Path(self.errlog.name).read_text()[-3000:]
-                raise RuntimeError(f"pendo-sim exited ({self.proc.returncode}) before its URL:\n{err}")
+                raise RuntimeError(
+                    f"pendo-sim exited ({self.proc.returncode}) before its URL:\n{err}"
+                )
             if line.startswith("PENDO_SIM_URL="):
                 self.url = line.strip().split("=", 1)[1].rstrip("/")
                 break

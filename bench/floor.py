@@ -80,12 +80,14 @@ def page_events_bodies(first_day_ms: int, now_ms: int, app_id: object = ALL_APPS
     (all apps unless given), from the start_date's day up to now (tap_pendo/event_streams.py)."""
     day = first_day_ms
     while day <= now_ms:
-        pipeline = [{
-            "source": {
-                "pageEvents": {"appId": app_id},
-                "timeSeries": {"period": "dayRange", "first": day + DAY_MS // 2, "count": 1},
+        pipeline = [
+            {
+                "source": {
+                    "pageEvents": {"appId": app_id},
+                    "timeSeries": {"period": "dayRange", "first": day + DAY_MS // 2, "count": 1},
+                }
             }
-        }]
+        ]
         yield {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
         day += DAY_MS
 
@@ -99,11 +101,15 @@ def main() -> int:
     ap.add_argument("--page-size", type=int, default=50_000)
     ap.add_argument("--end-ms", type=int, help="page_events: last window (default: now)")
     ap.add_argument("--app-id", type=int, help="page_events: this app only (default: every app)")
-    ap.add_argument("--start-ms", type=int, default=0, help="start_date (visitors) / first day (events), ms")
+    ap.add_argument(
+        "--start-ms", type=int, default=0, help="start_date (visitors) / first day (events), ms"
+    )
     args = ap.parse_args()
 
     session = requests.Session()
-    session.headers.update({"x-pendo-integration-key": args.key, "content-type": "application/json"})
+    session.headers.update(
+        {"x-pendo-integration-key": args.key, "content-type": "application/json"}
+    )
     url = args.url.rstrip("/") + "/api/v1/aggregation"
     out = sys.stdout.buffer
     prefix = b'{"type":"RECORD","stream":"' + args.stream.encode() + b'","record":'
@@ -137,12 +143,19 @@ def main() -> int:
                     break
         else:
             for body in page_events_bodies(
-                args.start_ms, args.end_ms or int(time.time() * 1000), [args.app_id] if args.app_id is not None else ALL_APPS
+                args.start_ms,
+                args.end_ms or int(time.time() * 1000),
+                [args.app_id] if args.app_id is not None else ALL_APPS,
             ):
                 emit(post(session, url, body))
                 calls += 1
     out.flush()
-    point = {"type": "counter", "metric": "record_count", "value": count, "tags": {"stream": args.stream}}
+    point = {
+        "type": "counter",
+        "metric": "record_count",
+        "value": count,
+        "tags": {"stream": args.stream},
+    }
     print(f"METRIC: {json.dumps(point)}", file=sys.stderr)
     print(f"floor: {count} rows in {calls} calls at {time.time():.0f}", file=sys.stderr)
     return 0

@@ -30,6 +30,9 @@ tap_pendo.streams.EU_BASE_URL = url
 if os.environ.get("PEER_KEEP_RATELIMIT") != "1":
     limiter_module = tap_pendo.streams.tap_pendo_utils  # singer.utils, see above
     limiter_module.time = types.SimpleNamespace(time=time.time, sleep=lambda _s: None)
-    print(f"peer_wrapper: rate limiter sleep patched out in {limiter_module.__name__}", file=sys.stderr)
+    print(
+        f"peer_wrapper: rate limiter sleep patched out in {limiter_module.__name__}",
+        file=sys.stderr,
+    )
 
 sys.exit(tap_pendo.main())

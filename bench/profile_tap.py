@@ -38,11 +38,16 @@ def hotspot_tables(prof: Path, ours: tuple[str, ...], top: int = 20) -> str:
     for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         entries.append((tt, ct, nc, f"{_short(file)}:{line}({func})"))
     by_self = sorted(entries, reverse=True)[:top]
-    rows = [[f"{tt:.2f}", f"{100 * tt / total:.1f}%", f"{ct:.2f}", f"{nc:,}", name]
-            for tt, ct, nc, name in by_self]
+    rows = [
+        [f"{tt:.2f}", f"{100 * tt / total:.1f}%", f"{ct:.2f}", f"{nc:,}", name]
+        for tt, ct, nc, name in by_self
+    ]
     by_cum = sorted(entries, key=lambda e: e[1], reverse=True)
-    cum_rows = [[f"{ct:.2f}", f"{100 * ct / total:.1f}%", f"{nc:,}", name]
-                for tt, ct, nc, name in by_cum if any(o in name for o in ours)][:12]
+    cum_rows = [
+        [f"{ct:.2f}", f"{100 * ct / total:.1f}%", f"{nc:,}", name]
+        for tt, ct, nc, name in by_cum
+        if any(o in name for o in ours)
+    ][:12]
     return (
         f"Profiled CPU {total:.1f}s. Top {top} functions by own time:\n\n"
         + table(["own s", "own %", "cum s", "calls", "function"], rows)

@@ -56,7 +56,9 @@ class StreamCase:
 
 def case_for(stream: str, rows: int, days: int = 5) -> StreamCase:
     if stream == "visitors":
-        return StreamCase(stream, SimConfig(visitors=rows, event_days=1, event_rows_per_day=100), rows)
+        return StreamCase(
+            stream, SimConfig(visitors=rows, event_days=1, event_rows_per_day=100), rows
+        )
     per_day = max(1, rows * APPS_IN_SIM // days)
     return StreamCase(
         stream, SimConfig(visitors=2000, event_days=days, event_rows_per_day=per_day), rows
@@ -111,7 +113,9 @@ def discover(argv: list[str], env: dict | None = None) -> dict:
     return json.loads(proc.stdout)
 
 
-def our_tap_files(work: Path, url: str, stream: str, end_date: str | None = None) -> tuple[Path, Path]:
+def our_tap_files(
+    work: Path, url: str, stream: str, end_date: str | None = None
+) -> tuple[Path, Path]:
     cfg = write_json(work / f"ours-config-{stream}.json", our_config(url, stream, end_date))
     catalog = discover([str(VENV_BIN / "tap-pendo"), "--config", str(cfg), "--discover"])
     cat = write_json(work / f"ours-catalog-{stream}.json", select_in_catalog(catalog, stream))
@@ -121,8 +125,19 @@ def our_tap_files(work: Path, url: str, stream: str, end_date: str | None = None
 def run_ours(cfg: Path, cat: Path, stream: str, *, profile: Path | None = None) -> RunResult:
     argv = [str(VENV_BIN / "tap-pendo"), "--config", str(cfg), "--catalog", str(cat)]
     if profile is not None:
-        argv = [PY, "-m", "cProfile", "-o", str(profile), "-m", "tap_pendo.tap",
-                "--config", str(cfg), "--catalog", str(cat)]
+        argv = [
+            PY,
+            "-m",
+            "cProfile",
+            "-o",
+            str(profile),
+            "-m",
+            "tap_pendo.tap",
+            "--config",
+            str(cfg),
+            "--catalog",
+            str(cat),
+        ]
     return run_measured("ours", stream, argv, cwd=str(ROOT))
 
 
@@ -147,7 +162,9 @@ def peer_config(stream: str) -> dict:
 def peer_files(work: Path, url: str, stream: str) -> tuple[Path, Path]:
     cfg = write_json(work / f"peer-config-{stream}.json", peer_config(stream))
     env = {"PENDO_SIM_URL": url, "PATH": "/usr/bin:/bin"}
-    catalog = discover([PEER_PY, str(BENCH / "peer_wrapper.py"), "--config", str(cfg), "--discover"], env)
+    catalog = discover(
+        [PEER_PY, str(BENCH / "peer_wrapper.py"), "--config", str(cfg), "--discover"], env
+    )
     # page_events is a child of pages in the peer: the parent must be selected too.
     wanted = {stream} | ({"pages"} if stream == "page_events" else set())
     cat = copy.deepcopy(catalog)
@@ -169,7 +186,9 @@ def run_peer(url: str, cfg: Path, cat: Path, stream: str) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_floor(url: str, stream: str, replay: Path | None, days: int, end_ms: int | None = None) -> RunResult:
+def run_floor(
+    url: str, stream: str, replay: Path | None, days: int, end_ms: int | None = None
+) -> RunResult:
     argv = [PY, str(BENCH / "floor.py"), "--url", url, "--key", INTEGRATION_KEY, "--stream", stream]
     if replay is not None:
         argv += ["--replay", str(replay)]
@@ -188,7 +207,12 @@ def run_floor(url: str, stream: str, replay: Path | None, days: int, end_ms: int
 
 
 def side_by_side(
-    case: StreamCase, rounds: int, work: Path, *, with_peer: bool = True, peer_rounds: int | None = None
+    case: StreamCase,
+    rounds: int,
+    work: Path,
+    *,
+    with_peer: bool = True,
+    peer_rounds: int | None = None,
 ) -> dict:
     """A B C A B C ... against one simulator holding the case's data; singer-io only in the
     first ``peer_rounds`` rounds (all rounds when None)."""
@@ -206,7 +230,9 @@ def side_by_side(
             try:
                 peer = peer_files(work, sim.url, case.stream)
             except Exception as exc:  # noqa: BLE001
-                notes.append(f"singer-io tap could not run: {str(exc).strip().splitlines()[-1][:200]}")
+                notes.append(
+                    f"singer-io tap could not run: {str(exc).strip().splitlines()[-1][:200]}"
+                )
                 log(notes[-1])
         replay: Path | None = None
         for r in range(rounds):
@@ -216,7 +242,9 @@ def side_by_side(
                 results["ours"].append(run_ours(*ours_files, case.stream))
                 if r == 0:
                     after = sim.stats().get("by_path", {})
-                    calls = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+                    calls = {
+                        k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)
+                    }
                     notes.append(f"our tap's HTTP calls per run: {calls}")
             if peer and (peer_rounds is None or r < peer_rounds):
                 results["singer-io"].append(run_peer(sim.url, *peer, case.stream))
@@ -248,13 +276,29 @@ def side_by_side_table(outcomes: list[dict]) -> str:
             if not o["results"][name]:
                 rows.append([stream, name, "not run", "", "", "", "", ""])
                 continue
-            rows.append([
-                stream, name, f"{s['n']}/{s['n'] + s['failed']}", fmt(s["records"]),
-                fmt(s["wall"], ".2f"), fmt(s["cpu"], ".2f"), fmt(s["rps"]), fmt(s["rss"], ".0f"),
-            ])
+            rows.append(
+                [
+                    stream,
+                    name,
+                    f"{s['n']}/{s['n'] + s['failed']}",
+                    fmt(s["records"]),
+                    fmt(s["wall"], ".2f"),
+                    fmt(s["cpu"], ".2f"),
+                    fmt(s["rps"]),
+                    fmt(s["rss"], ".0f"),
+                ]
+            )
     return table(
-        ["stream", "tap", "ok runs", "records", "median wall s", "median CPU s",
-         "median records/s", "max peak RSS MB"],
+        [
+            "stream",
+            "tap",
+            "ok runs",
+            "records",
+            "median wall s",
+            "median CPU s",
+            "median records/s",
+            "max peak RSS MB",
+        ],
         rows,
     )
 
@@ -268,19 +312,45 @@ def goals_table(outcomes: list[dict]) -> str:
         floor = summarize(o["results"]["floor"])
         r_peer = ours["rps"] / peer["rps"] if ours["rps"] and peer["rps"] else None
         r_floor = ours["rps"] / floor["rps"] if ours["rps"] and floor["rps"] else None
-        rows.append([stream, "ours/singer-io records/s >= 3", fmt(r_peer, ".2f"),
-                     verdict(None if r_peer is None else r_peer >= 3)])
-        rows.append([stream, "ours/floor records/s >= 1/3", fmt(r_floor, ".2f"),
-                     verdict(None if r_floor is None else r_floor >= 1 / 3)])
-        rows.append([stream, f"ours peak RSS < {RSS_GOAL_MB:.0f} MB", fmt(ours["rss"], ".0f"),
-                     verdict(None if ours["rss"] is None else ours["rss"] < RSS_GOAL_MB)])
+        rows.append(
+            [
+                stream,
+                "ours/singer-io records/s >= 3",
+                fmt(r_peer, ".2f"),
+                verdict(None if r_peer is None else r_peer >= 3),
+            ]
+        )
+        rows.append(
+            [
+                stream,
+                "ours/floor records/s >= 1/3",
+                fmt(r_floor, ".2f"),
+                verdict(None if r_floor is None else r_floor >= 1 / 3),
+            ]
+        )
+        rows.append(
+            [
+                stream,
+                f"ours peak RSS < {RSS_GOAL_MB:.0f} MB",
+                fmt(ours["rss"], ".0f"),
+                verdict(None if ours["rss"] is None else ours["rss"] < RSS_GOAL_MB),
+            ]
+        )
         if ours["records"] is not None and ours["records"] != floor["records"]:
-            rows.append([stream, "same rows as floor", f"{fmt(ours['records'])} vs {fmt(floor['records'])}",
-                         "CHECK"])
+            rows.append(
+                [
+                    stream,
+                    "same rows as floor",
+                    f"{fmt(ours['records'])} vs {fmt(floor['records'])}",
+                    "CHECK",
+                ]
+            )
     return table(["stream", "goal", "measured", "verdict"], rows)
 
 
-def growth(stream: str, sizes: list[int], work: Path, *, to_now: bool = False, with_floor: bool = False) -> list[dict]:
+def growth(
+    stream: str, sizes: list[int], work: Path, *, to_now: bool = False, with_floor: bool = False
+) -> list[dict]:
     """Our tap at each size (and the floor on the same data when ``with_floor``, to tell the
     simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless ``to_now``."""
     out = []
@@ -296,8 +366,13 @@ def growth(stream: str, sizes: list[int], work: Path, *, to_now: bool = False, w
                 continue
             row = {"stream": stream, "size": n, "res": run_ours(*files, stream)}
             if with_floor:
-                row["floor"] = run_floor(sim.url, stream, None, case.sim.event_days,
-                                         end_ms=None if end is None else _ms(end))
+                row["floor"] = run_floor(
+                    sim.url,
+                    stream,
+                    None,
+                    case.sim.event_days,
+                    end_ms=None if end is None else _ms(end),
+                )
             out.append(row)
     return out
 
@@ -322,16 +397,44 @@ def growth_table(rows: list[dict]) -> str:
         b = base.get(g["stream"])
         cpu_us = res.cpu_s / res.records * 1e6 if res.records else None
         fl: RunResult | None = g.get("floor")
-        floor_cells = [fmt(fl.wall_s, ".2f"), fmt(fl.records)] if fl is not None and fl.rc == 0 else ["n/a", "n/a"]
-        body.append([
-            g["stream"], fmt(g["size"]), fmt(res.records), fmt(res.wall_s, ".2f"), fmt(res.rps),
-            fmt(us_per, ".1f"), fmt(res.cpu_s, ".2f"), fmt(cpu_us, ".1f"), *floor_cells,
-            fmt(res.max_rss_mb, ".0f"), verdict(res.max_rss_mb < RSS_GOAL_MB),
-        ])
+        floor_cells = (
+            [fmt(fl.wall_s, ".2f"), fmt(fl.records)]
+            if fl is not None and fl.rc == 0
+            else ["n/a", "n/a"]
+        )
+        body.append(
+            [
+                g["stream"],
+                fmt(g["size"]),
+                fmt(res.records),
+                fmt(res.wall_s, ".2f"),
+                fmt(res.rps),
+                fmt(us_per, ".1f"),
+                fmt(res.cpu_s, ".2f"),
+                fmt(cpu_us, ".1f"),
+                *floor_cells,
+                fmt(res.max_rss_mb, ".0f"),
+                verdict(res.max_rss_mb < RSS_GOAL_MB),
+            ]
+        )
         _ = b
-    return table(["stream", "rows asked", "records", "wall s", "records/s", "wall µs/record",
-                  "CPU s", "CPU µs/record", "floor wall s", "floor records",
-                  "peak RSS MB", f"RSS < {RSS_GOAL_MB:.0f} MB"], body)
+    return table(
+        [
+            "stream",
+            "rows asked",
+            "records",
+            "wall s",
+            "records/s",
+            "wall µs/record",
+            "CPU s",
+            "CPU µs/record",
+            "floor wall s",
+            "floor records",
+            "peak RSS MB",
+            f"RSS < {RSS_GOAL_MB:.0f} MB",
+        ],
+        body,
+    )
 
 
 def growth_verdicts(rows: list[dict]) -> str:
@@ -339,7 +442,11 @@ def growth_verdicts(rows: list[dict]) -> str:
     peak RSS at the largest size within 1.5x of the smallest."""
     lines = []
     for stream in sorted({g["stream"] for g in rows}):
-        ok = [g["res"] for g in rows if g["stream"] == stream and g["res"] and g["res"].rc == 0 and g["res"].records]
+        ok = [
+            g["res"]
+            for g in rows
+            if g["stream"] == stream and g["res"] and g["res"].rc == 0 and g["res"].records
+        ]
         if len(ok) < 2:
             lines.append([stream, "linear time", "n/a", "n/a"])
             lines.append([stream, "flat memory", "n/a", "n/a"])
@@ -349,7 +456,28 @@ def growth_verdicts(rows: list[dict]) -> str:
         cpu_per = [r.cpu_s / r.records for r in ok]
         ratio_c = cpu_per[-1] / cpu_per[-2]
         ratio_m = ok[-1].max_rss_mb / ok[0].max_rss_mb
-        lines.append([stream, "wall time/record largest vs next size <= 1.5x", f"{ratio_t:.2f}x", verdict(ratio_t <= 1.5)])
-        lines.append([stream, "CPU time/record largest vs next size <= 1.5x", f"{ratio_c:.2f}x", verdict(ratio_c <= 1.5)])
-        lines.append([stream, "peak RSS largest vs smallest <= 1.5x", f"{ratio_m:.2f}x", verdict(ratio_m <= 1.5)])
+        lines.append(
+            [
+                stream,
+                "wall time/record largest vs next size <= 1.5x",
+                f"{ratio_t:.2f}x",
+                verdict(ratio_t <= 1.5),
+            ]
+        )
+        lines.append(
+            [
+                stream,
+                "CPU time/record largest vs next size <= 1.5x",
+                f"{ratio_c:.2f}x",
+                verdict(ratio_c <= 1.5),
+            ]
+        )
+        lines.append(
+            [
+                stream,
+                "peak RSS largest vs smallest <= 1.5x",
+                f"{ratio_m:.2f}x",
+                verdict(ratio_m <= 1.5),
+            ]
+        )
     return table(["stream", "goal", "measured", "verdict"], lines)

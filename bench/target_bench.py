@@ -46,8 +46,13 @@ def write_visitor_messages(path: Path, n: int) -> Path:
     with path.open("w") as fh:
         fh.write(json.dumps(schema) + "\n")
         for i in range(n):
-            rec = {"visitorId": f"visitor-{i}", "plan": PLANS[i % 3], "seats": i % 500,
-                   "score": (i % 1000) / 10.0, "isbeta": bool(i & 1)}
+            rec = {
+                "visitorId": f"visitor-{i}",
+                "plan": PLANS[i % 3],
+                "seats": i % 500,
+                "score": (i % 1000) / 10.0,
+                "isbeta": bool(i & 1),
+            }
             fh.write(json.dumps({"type": "RECORD", "stream": "visitors", "record": rec}) + "\n")
     return path
 
@@ -71,8 +76,13 @@ def write_track_messages(path: Path, n: int, now_ms: int) -> Path:
     with path.open("w") as fh:
         fh.write(json.dumps(schema) + "\n")
         for i in range(n):
-            rec = {"visitorId": f"visitor-{i % 1000}", "accountId": None, "event": "bench_event",
-                   "timestamp": now_ms - (n - i) * 10, "properties": {"i": i, "plan": PLANS[i % 3]}}
+            rec = {
+                "visitorId": f"visitor-{i % 1000}",
+                "accountId": None,
+                "event": "bench_event",
+                "timestamp": now_ms - (n - i) * 10,
+                "properties": {"i": i, "plan": PLANS[i % 3]},
+            }
             fh.write(json.dumps({"type": "RECORD", "stream": "track_events", "record": rec}) + "\n")
     return path
 
@@ -107,13 +117,23 @@ def classify_calls(entries: list[dict], marker: str) -> tuple[list[dict], dict[s
     return writes, others
 
 
-def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100, batch_size: int = 500) -> dict:
-    out: dict = {"n_meta": n_meta, "n_track": n_track, "rate_limit": rate_limit, "runs": {},
-                 "batch_size": batch_size}
-    sim_cfg = SimConfig(visitors=max(n_meta, 1000), event_days=1, event_rows_per_day=100,
-                        rate_limit=rate_limit)
+def run_target(
+    work: Path, n_meta: int, n_track: int, rate_limit: int = 100, batch_size: int = 500
+) -> dict:
+    out: dict = {
+        "n_meta": n_meta,
+        "n_track": n_track,
+        "rate_limit": rate_limit,
+        "runs": {},
+        "batch_size": batch_size,
+    }
+    sim_cfg = SimConfig(
+        visitors=max(n_meta, 1000), event_days=1, event_rows_per_day=100, rate_limit=rate_limit
+    )
     with Sim(sim_cfg) as sim:
-        cfg = write_json(work / "target-config.json", target_config(sim.url, work, batch_size, rate_limit))
+        cfg = write_json(
+            work / "target-config.json", target_config(sim.url, work, batch_size, rate_limit)
+        )
         now_ms = int(__import__("time").time() * 1000)
         for kind, n, writer in (
             ("metadata", n_meta, lambda p: write_visitor_messages(p, n_meta)),
@@ -126,7 +146,9 @@ def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100, bat
             before_log = len(sim.requests_log())
             argv = [str(VENV_BIN / "target-pendo"), "--config", str(cfg)]
             stream = "visitors" if kind == "metadata" else "track_events"
-            res: RunResult = run_measured(f"target-{kind}", stream, argv, stdin_path=str(msgs), cwd=str(ROOT))
+            res: RunResult = run_measured(
+                f"target-{kind}", stream, argv, stdin_path=str(msgs), cwd=str(ROOT)
+            )
             res.records = n if res.rc == 0 else res.records
             after_stats = sim.stats()
             entries = sim.requests_log()[before_log:]
@@ -136,9 +158,14 @@ def run_target(work: Path, n_meta: int, n_track: int, rate_limit: int = 100, bat
             for e in writes:
                 st = str(e.get("status", "?"))
                 statuses[st] = statuses.get(st, 0) + 1
-            out["runs"][kind] = {"res": res, "calls_log": len(writes) if entries else None,
-                                 "other_calls": others, "statuses": statuses,
-                                 "stats_before": before_stats, "stats_after": after_stats}
+            out["runs"][kind] = {
+                "res": res,
+                "calls_log": len(writes) if entries else None,
+                "other_calls": others,
+                "statuses": statuses,
+                "stats_before": before_stats,
+                "stats_after": after_stats,
+            }
     return out
 
 
@@ -150,23 +177,79 @@ def target_tables(t: dict, batch_size: int) -> str:
         n = t["n_meta"] if kind == "metadata" else t["n_track"]
         calls = r["calls_log"]
         n429 = r["statuses"].get("429", 0)
-        others = ", ".join(f"{v} {k}" for k, v in sorted(r.get("other_calls", {}).items())) or "none"
-        rows.append([kind, fmt(n), "ok" if res.rc == 0 else f"rc={res.rc}", fmt(res.wall_s, ".2f"),
-                     fmt(res.rps), fmt(calls), fmt(n429), others, fmt(res.max_rss_mb, ".0f")])
+        others = (
+            ", ".join(f"{v} {k}" for k, v in sorted(r.get("other_calls", {}).items())) or "none"
+        )
+        rows.append(
+            [
+                kind,
+                fmt(n),
+                "ok" if res.rc == 0 else f"rc={res.rc}",
+                fmt(res.wall_s, ".2f"),
+                fmt(res.rps),
+                fmt(calls),
+                fmt(n429),
+                others,
+                fmt(res.max_rss_mb, ".0f"),
+            ]
+        )
         if kind == "metadata":
             expect = math.ceil(n / batch_size)
-            goals.append([kind, "records/s >= 5,000", fmt(res.rps), verdict(None if res.rps is None else res.rps >= 5000)])
-            goals.append([kind, f"calls = ceil(N/{batch_size}) + retries = {expect} + {n429}",
-                          fmt(calls), verdict(None if calls is None else calls == expect + n429)])
+            goals.append(
+                [
+                    kind,
+                    "records/s >= 5,000",
+                    fmt(res.rps),
+                    verdict(None if res.rps is None else res.rps >= 5000),
+                ]
+            )
+            goals.append(
+                [
+                    kind,
+                    f"calls = ceil(N/{batch_size}) + retries = {expect} + {n429}",
+                    fmt(calls),
+                    verdict(None if calls is None else calls == expect + n429),
+                ]
+            )
         else:
             floor_s = n / t["rate_limit"]
-            goals.append([kind, f"as fast as {t['rate_limit']}/s allows (>= {floor_s:.0f}s)",
-                          f"{fmt(res.rps, '.1f')} rec/s", verdict(res.rc == 0 and (res.rps or 0) >= 0.8 * t["rate_limit"])])
-            goals.append([kind, "no unrecovered 429 (exit 0, every event accepted)", f"rc={res.rc}, 429s={n429}",
-                          verdict(res.rc == 0)])
-        goals.append([kind, f"peak RSS < {RSS_GOAL_MB:.0f} MB", fmt(res.max_rss_mb, ".0f"),
-                      verdict(res.max_rss_mb < RSS_GOAL_MB)])
-    t1 = table(["load", "records", "exit", "wall s", "records/s", "write calls (incl. retries)", "429s",
-                "other calls (not writes)", "peak RSS MB"], rows)
+            goals.append(
+                [
+                    kind,
+                    f"as fast as {t['rate_limit']}/s allows (>= {floor_s:.0f}s)",
+                    f"{fmt(res.rps, '.1f')} rec/s",
+                    verdict(res.rc == 0 and (res.rps or 0) >= 0.8 * t["rate_limit"]),
+                ]
+            )
+            goals.append(
+                [
+                    kind,
+                    "no unrecovered 429 (exit 0, every event accepted)",
+                    f"rc={res.rc}, 429s={n429}",
+                    verdict(res.rc == 0),
+                ]
+            )
+        goals.append(
+            [
+                kind,
+                f"peak RSS < {RSS_GOAL_MB:.0f} MB",
+                fmt(res.max_rss_mb, ".0f"),
+                verdict(res.max_rss_mb < RSS_GOAL_MB),
+            ]
+        )
+    t1 = table(
+        [
+            "load",
+            "records",
+            "exit",
+            "wall s",
+            "records/s",
+            "write calls (incl. retries)",
+            "429s",
+            "other calls (not writes)",
+            "peak RSS MB",
+        ],
+        rows,
+    )
     t2 = table(["load", "goal", "measured", "verdict"], goals)
     return t1 + "\n\n" + t2

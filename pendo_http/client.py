@@ -67,7 +67,9 @@ class RetryPolicy:
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
 
 
-def _transient_error(exc: BaseException, what: str, redact: Callable[[str], str] = str) -> PendoRetriableError:
+def _transient_error(
+    exc: BaseException, what: str, redact: Callable[[str], str] = str
+) -> PendoRetriableError:
     # Exception texts can carry the URL, query string included.
     return PendoRetriableError(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
@@ -131,7 +133,9 @@ class PendoClient:
                 self.redactor.add(url_secret)
         if key:
             headers[AUTH_HEADER] = key
-        data = raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
+        data = (
+            raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
+        )
         attempt = 0
         while True:
             attempt += 1
@@ -139,8 +143,13 @@ class PendoClient:
             started = time.monotonic()
             try:
                 response = self.session.request(
-                    method, url, params=params, data=data, headers=headers,
-                    timeout=self.timeout, stream=stream,
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
                 )
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log_call(method, url, params, data, response.status_code, started)
@@ -150,8 +159,13 @@ class PendoClient:
             except TRANSIENT_EXCEPTIONS as exc:
                 error: PendoError = _transient_error(exc, what, self.redactor)
             else:
-                error = classify(response, what=what, secret_setting=secret_setting, aggregation=aggregation,
-                                 redact=self.redactor)
+                error = classify(
+                    response,
+                    what=what,
+                    secret_setting=secret_setting,
+                    aggregation=aggregation,
+                    redact=self.redactor,
+                )
                 if error is None:
                     return response
                 response.close()
@@ -159,18 +173,30 @@ class PendoClient:
                 raise error
             self.retries += 1
             wait = self.retry.wait_seconds(attempt, error.retry_after)
-            logger.warning("%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait)
+            logger.warning(
+                "%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait
+            )
             self._sleep(wait)
 
-    def _log_call(self, method: str, url: str, params: dict[str, Any] | None, data: bytes | None,
-                  status: int, started: float) -> None:
+    def _log_call(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        data: bytes | None,
+        status: int,
+        started: float,
+    ) -> None:
         """One DEBUG line per HTTP attempt (`LOGLEVEL=DEBUG`): what was asked, the answer's
         status and how long the headers took; the body's first 500 bytes, secrets masked."""
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         sent = f"; body {len(data)} bytes: {data[:500].decode('utf-8', 'replace')}" if data else ""
-        logger.debug("%s", self.redactor(
-            f"HTTP {method} {url}{query} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms{sent}"
-        ))
+        logger.debug(
+            "%s",
+            self.redactor(
+                f"HTTP {method} {url}{query} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms{sent}"
+            ),
+        )
 
     def backoff(self, attempt: int, error: PendoRetriableError) -> None:
         """Wait before retrying something the caller restarts itself (a broken body)."""
@@ -178,7 +204,9 @@ class PendoClient:
             raise error
         self.retries += 1
         wait = self.retry.wait_seconds(attempt, error.retry_after)
-        logger.warning("%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait)
+        logger.warning(
+            "%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait
+        )
         self._sleep(wait)
 
     # -- reading --------------------------------------------------------------------------
@@ -228,7 +256,12 @@ class PendoClient:
             "request": {"requestId": what, "pipeline": pipeline},
         }
         return self.iter_json_items(
-            "POST", "/api/v1/aggregation", prefix="results.item", what=what, body=body, aggregation=True
+            "POST",
+            "/api/v1/aggregation",
+            prefix="results.item",
+            what=what,
+            body=body,
+            aggregation=True,
         )
 
     def resumable(
@@ -269,8 +302,13 @@ class PendoClient:
     ) -> Any:
         """POST a JSON body; returns the parsed response body (None when empty)."""
         response = self.send(
-            "POST", path_or_url, what=what, params=params, body=body,
-            secret=secret, secret_setting=secret_setting,
+            "POST",
+            path_or_url,
+            what=what,
+            params=params,
+            body=body,
+            secret=secret,
+            secret_setting=secret_setting,
         )
         content = response.content
         if not content.strip():

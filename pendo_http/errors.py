@@ -20,7 +20,9 @@ class PendoError(Exception):
 class PendoRetriableError(PendoError):
     """A failure worth trying again: 429, 408, 5xx, timeouts, dropped connections."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -136,15 +138,21 @@ def classify(
         return None
     snippet = body_snippet(response, redact)
     if status in (401, 403):
-        key_kind = "Track Event Shared Secret" if secret_setting == "track_event_secret" else "integration key"
+        key_kind = (
+            "Track Event Shared Secret"
+            if secret_setting == "track_event_secret"
+            else "integration key"
+        )
         message = auth_message(secret_setting, status, key_kind) + f" Request: {what}."
         if snippet:
             message += f" Pendo said: {snippet}"
         return PendoAuthError(message, status=status, body=snippet)
     if aggregation and (
-        (status == 400 and any(m in snippet.lower() for m in QUERY_TOO_LARGE_MARKERS))
+        status == 400 and any(m in snippet.lower() for m in QUERY_TOO_LARGE_MARKERS)
     ):
-        return PendoQueryTooLarge(f"Pendo refused {what} as too large (HTTP {status}): {snippet}", status=status)
+        return PendoQueryTooLarge(
+            f"Pendo refused {what} as too large (HTTP {status}): {snippet}", status=status
+        )
     if status in RETRIABLE_STATUSES:
         detail = f": {snippet}" if snippet else ""
         return PendoRetriableError(
@@ -153,4 +161,6 @@ def classify(
             retry_after=retry_after_seconds(response),
         )
     detail = f": {snippet}" if snippet else " with an empty body"
-    return PendoFatalError(f"Pendo answered HTTP {status} to {what}{detail}", status=status, body=snippet)
+    return PendoFatalError(
+        f"Pendo answered HTTP {status} to {what}{detail}", status=status, body=snippet
+    )

@@ -28,13 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now-ms", type=int, default=None)
     p.add_argument("--tie-group", type=int, default=50)
     p.add_argument("--rate-limit", type=float, default=None, help="requests/second per endpoint")
-    p.add_argument("--retry-after", action="store_true", help="send Retry-After with rate-limit 429s")
+    p.add_argument(
+        "--retry-after", action="store_true", help="send Retry-After with rate-limit 429s"
+    )
     p.add_argument("--timezone", default="America/New_York")
     p.add_argument("--integration-key", default="sim-key-rw")
     p.add_argument("--read-only-key", default="sim-key-ro")
     p.add_argument("--track-secret", default="track-secret-123")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="behaviour option (config.SimOptions), VALUE parsed as JSON; repeatable")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="behaviour option (config.SimOptions), VALUE parsed as JSON; repeatable",
+    )
     return p
 
 
@@ -53,16 +60,30 @@ def parse_options(items: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    cfg = DatasetConfig(seed=a.seed, visitors=a.visitors, accounts=a.accounts,
-                        anonymous_visitors=a.anonymous_visitors, event_days=a.event_days,
-                        event_rows_per_day=a.event_rows_per_day,
-                        guide_events_per_day=a.guide_events_per_day,
-                        poll_events_per_day=a.poll_events_per_day, start_ms=a.start_ms,
-                        timezone=a.timezone, lastupdated_tie_group=a.tie_group)
-    sim = Simulator(cfg, now_ms=a.now_ms, rate_limit_per_second=a.rate_limit,
-                    track_secret=a.track_secret, integration_key=a.integration_key,
-                    read_only_key=a.read_only_key, host=a.host, port=a.port,
-                    **{"rate_limit_retry_after": a.retry_after, **parse_options(a.option)})
+    cfg = DatasetConfig(
+        seed=a.seed,
+        visitors=a.visitors,
+        accounts=a.accounts,
+        anonymous_visitors=a.anonymous_visitors,
+        event_days=a.event_days,
+        event_rows_per_day=a.event_rows_per_day,
+        guide_events_per_day=a.guide_events_per_day,
+        poll_events_per_day=a.poll_events_per_day,
+        start_ms=a.start_ms,
+        timezone=a.timezone,
+        lastupdated_tie_group=a.tie_group,
+    )
+    sim = Simulator(
+        cfg,
+        now_ms=a.now_ms,
+        rate_limit_per_second=a.rate_limit,
+        track_secret=a.track_secret,
+        integration_key=a.integration_key,
+        read_only_key=a.read_only_key,
+        host=a.host,
+        port=a.port,
+        **{"rate_limit_retry_after": a.retry_after, **parse_options(a.option)},
+    )
     stop = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001

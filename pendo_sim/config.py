@@ -55,5 +55,7 @@ class SimOptions:
     time_series_last_rounds_up: bool = True  # `last` mid-period includes that period
     stream_chunk_rows: int = 64
     bulk_delete_completes: bool = True  # False: ids only marked Do Not Process, job "queued"
-    bulk_delete_min_interval_s: float = 0.0  # > 0: a bulk delete sooner than this after the last gets 429
+    bulk_delete_min_interval_s: float = (
+        0.0  # > 0: a bulk delete sooner than this after the last gets 429
+    )
     extra: dict = field(default_factory=dict)

@@ -19,6 +19,7 @@ def _q(query: dict, name: str, default: str | None = None) -> str | None:
 
 def _body(body: bytes) -> Any:
     from .server import HttpError
+
     try:
         return orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
@@ -27,8 +28,9 @@ def _body(body: bytes) -> Any:
 
 def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: bytes):
     from .server import HttpError
+
     ds = sim.dataset
-    route = path[len("/_sim/"):].rstrip("/")
+    route = path[len("/_sim/") :].rstrip("/")
     if route == "health" and method == "GET":
         return 200, {"ok": True, "url": sim.url, "now_ms": ds.now_ms}
     if route == "faults":
@@ -53,13 +55,15 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
     if route == "store/track_events" and method == "GET":
         st = sim.store
         with st.lock:
-            return 200, {"track_events": list(st.track_events),
-                         "dropped_track_events": list(st.dropped_track_events),
-                         "hidden_track_properties": list(st.hidden_track_properties),
-                         "rejected_track_events": list(st.rejected_track_events),
-                         "oversized_track_properties": list(st.oversized_track_properties)}
+            return 200, {
+                "track_events": list(st.track_events),
+                "dropped_track_events": list(st.dropped_track_events),
+                "hidden_track_properties": list(st.hidden_track_properties),
+                "rejected_track_events": list(st.rejected_track_events),
+                "oversized_track_properties": list(st.oversized_track_properties),
+            }
     if route.startswith("store/metadata/") and method == "GET":
-        rest = route[len("store/metadata/"):]
+        rest = route[len("store/metadata/") :]
         kind, _, raw = rest.partition("/")
         return 200, sim.store.metadata(kind, unquote(raw))
     if route == "options" and method == "GET":
@@ -101,6 +105,7 @@ def expected(sim: "Simulator", query: dict) -> Any:
     trackTypes|event_totals|event_rows (&source=&first=&last=&period=dayRange|hourRange)|
     event_range."""
     from .server import HttpError
+
     ds = sim.dataset
     what = _q(query, "what", "visitors")
     if what == "visitors":

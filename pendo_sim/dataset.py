@@ -6,21 +6,42 @@ import time
 from typing import Any, Iterable, Iterator
 
 from .config import DEFAULT_APP_ID, DatasetConfig
-from .entities import (app_ids, make_features, make_guides, make_pages, make_reports, make_schema,
-                       make_track_types)
+from .entities import (
+    app_ids,
+    make_features,
+    make_guides,
+    make_pages,
+    make_reports,
+    make_schema,
+    make_track_types,
+)
 from .events import source_rows
 from .hashing import mix, mix2
 from .metatable import MetaTable
 from .timeutil import DAY_MS, SubscriptionClock
 
-SPECIAL_VISITOR_IDS = ['quote"visitor', "back\\slash\\visitor", "émilie", "用户", "🚀rocket",
-                       "o'brien", "space visitor", "tab\tvisitor", "<script>x</script>",
-                       'both\\"mixed', "ünïcödé-ü"]
+SPECIAL_VISITOR_IDS = [
+    'quote"visitor',
+    "back\\slash\\visitor",
+    "émilie",
+    "用户",
+    "🚀rocket",
+    "o'brien",
+    "space visitor",
+    "tab\tvisitor",
+    "<script>x</script>",
+    'both\\"mixed',
+    "ünïcödé-ü",
+]
 SPECIAL_ACCOUNT_IDS = ['Acme "Quoted" Corp', "Société Générale", "back\\slash acct"]
 LANGS = ["en-US", "fr-FR", "ja-JP", "es_419", "de-DE"]
 PLANS = ["free", "pro", "enterprise"]
-BROWSERS = [("Chrome", "122.0.6261", "Mac OS X"), ("Firefox", "123.0", "Linux"),
-            ("Safari", "17.3", "iOS"), ("Edge", "121.0.2277", "Windows")]
+BROWSERS = [
+    ("Chrome", "122.0.6261", "Mac OS X"),
+    ("Firefox", "123.0", "Linux"),
+    ("Safari", "17.3", "iOS"),
+    ("Edge", "121.0.2277", "Windows"),
+]
 _PERM = 2_147_483_647  # prime: i -> i*_PERM mod N is a permutation
 
 
@@ -93,11 +114,21 @@ class Dataset:
             last = (lastupdated or base) - ((h >> 20) % 3600) * 1000
             anonymous = vid.startswith("_PENDO_T_")
             dnp = (h >> 40) % 53 == 0 and not anonymous
-            auto = {"accountid": acc, "accountids": [acc], "firstvisit": first, "id": vid,
-                    "idhash": h & 0xFFFFFFFF, "lastbrowsername": br[0], "lastbrowserversion": br[1],
-                    "lastoperatingsystem": br[2], "lastservername": "app.example.com",
-                    "lastupdated": lastupdated, "lastuseragent": uas[bi],
-                    "lastvisit": last, "nid": j}
+            auto = {
+                "accountid": acc,
+                "accountids": [acc],
+                "firstvisit": first,
+                "id": vid,
+                "idhash": h & 0xFFFFFFFF,
+                "lastbrowsername": br[0],
+                "lastbrowserversion": br[1],
+                "lastoperatingsystem": br[2],
+                "lastservername": "app.example.com",
+                "lastupdated": lastupdated,
+                "lastuseragent": uas[bi],
+                "lastvisit": last,
+                "nid": j,
+            }
             md: dict = {"auto": auto, "auto__323232": {"firstvisit": first, "lastvisit": last}}
             if anonymous:
                 md["agent"] = {"language": LANGS[h % 5]}
@@ -105,14 +136,23 @@ class Dataset:
                 md["agent"] = {}
                 md["pendo"] = {"donotprocess": True}
             else:
-                md["agent"] = {"email": f"user{j}@example.com", "name": f"User {j}",
-                               "language": LANGS[h % 5], "ipaddress": ips[h & 255],
-                               "roles": ["admin"] if h % 7 == 0 else ["user"],
-                               "signupdate": first}
+                md["agent"] = {
+                    "email": f"user{j}@example.com",
+                    "name": f"User {j}",
+                    "language": LANGS[h % 5],
+                    "ipaddress": ips[h & 255],
+                    "roles": ["admin"] if h % 7 == 0 else ["user"],
+                    "signupdate": first,
+                }
                 if (h >> 24) % 10:
-                    md["custom"] = {"plan": PLANS[(h >> 28) % 3], "renewaldate": first + 365 * DAY_MS,
-                                    "isbeta": bool((h >> 30) & 1), "seats": (h >> 32) % 500,
-                                    "score": ((h >> 36) % 1000) / 10.0, "legacyfield": "x"}
+                    md["custom"] = {
+                        "plan": PLANS[(h >> 28) % 3],
+                        "renewaldate": first + 365 * DAY_MS,
+                        "isbeta": bool((h >> 30) & 1),
+                        "seats": (h >> 32) % 500,
+                        "score": ((h >> 36) % 1000) / 10.0,
+                        "legacyfield": "x",
+                    }
                 md["pendo"] = {"designerenabled": (h >> 44) % 17 == 0}
 
             return {"visitorId": vid, "metadata": md}
@@ -146,29 +186,50 @@ class Dataset:
         total = len(ids)
         tie = max(1, cfg.lastupdated_tie_group)
         base = self._lu_base()
-        lu: list[int | None] = [base + ((i * _PERM) % max(total, 1) // tie) * 60_000 + 7
-                                for i in range(total)]
+        lu: list[int | None] = [
+            base + ((i * _PERM) % max(total, 1) // tie) * 60_000 + 7 for i in range(total)
+        ]
         seed = cfg.seed
 
         def build(j: int, aid: str, lastupdated: Any) -> dict:
             h = mix(seed * 7919 + j)
             first = base - (h % 700) * DAY_MS
-            md = {"auto": {"firstvisit": first, "id": aid, "idhash": h & 0xFFFFFFFF,
-                           "lastupdated": lastupdated, "lastvisit": (lastupdated or base) - 5000},
-                  "agent": {"name": f"Account {aid}", "industry": ["saas", "retail", "bank"][h % 3],
-                            "employees": (h >> 8) % 10000},
-                  "custom": {"tier": ["gold", "silver", "bronze"][(h >> 16) % 3],
-                             "arr": ((h >> 20) % 1_000_000) / 100.0, "active": bool((h >> 40) & 1),
-                             "seats": (h >> 24) % 1000, "renewaldate": first + 365 * DAY_MS, "notes": ""},
-                  "pendo": {}}
+            md = {
+                "auto": {
+                    "firstvisit": first,
+                    "id": aid,
+                    "idhash": h & 0xFFFFFFFF,
+                    "lastupdated": lastupdated,
+                    "lastvisit": (lastupdated or base) - 5000,
+                },
+                "agent": {
+                    "name": f"Account {aid}",
+                    "industry": ["saas", "retail", "bank"][h % 3],
+                    "employees": (h >> 8) % 10000,
+                },
+                "custom": {
+                    "tier": ["gold", "silver", "bronze"][(h >> 16) % 3],
+                    "arr": ((h >> 20) % 1_000_000) / 100.0,
+                    "active": bool((h >> 40) & 1),
+                    "seats": (h >> 24) % 1000,
+                    "renewaldate": first + 365 * DAY_MS,
+                    "notes": "",
+                },
+                "pendo": {},
+            }
             return {"accountId": aid, "metadata": md}
 
         return MetaTable("accountId", ids, lu, build, set())
 
     # ------------------------------------------------------------------ catalog lookups
     def entity_list(self, name: str) -> list[dict]:
-        return {"pages": self.page_rows, "features": self.feature_rows, "guides": self.guide_rows,
-                "trackTypes": self.track_type_rows, "reports": self.report_rows}[name]
+        return {
+            "pages": self.page_rows,
+            "features": self.feature_rows,
+            "guides": self.guide_rows,
+            "trackTypes": self.track_type_rows,
+            "reports": self.report_rows,
+        }[name]
 
     # ------------------------------------------------------------------ ground truth
     def visitors(self, identified_only: bool = True) -> list[dict]:
@@ -207,15 +268,27 @@ class Dataset:
         j = self.account_table.index_of(aid)
         return None if j is None else self.account_table.row(j)
 
-    def event_rows(self, source: str, first_ms: int, last_ms: int, period: str = "dayRange",
-                   app_ids: Iterable[int] | None = None) -> Iterator[dict]:
+    def event_rows(
+        self,
+        source: str,
+        first_ms: int,
+        last_ms: int,
+        period: str = "dayRange",
+        app_ids: Iterable[int] | None = None,
+    ) -> Iterator[dict]:
         """Rows the API returns for `source` over [first_ms, last_ms) across all apps."""
         p = "hour" if period.startswith("hour") else "day"
         apps = set(app_ids) if app_ids is not None else None
         return source_rows(self, source, first_ms, last_ms, p, apps, None, self.now_ms)
 
-    def event_totals(self, source: str, first_ms: int, last_ms: int, period: str = "dayRange",
-                     app_ids: Iterable[int] | None = None) -> dict:
+    def event_totals(
+        self,
+        source: str,
+        first_ms: int,
+        last_ms: int,
+        period: str = "dayRange",
+        app_ids: Iterable[int] | None = None,
+    ) -> dict:
         rows = 0
         total = 0
         for r in self.event_rows(source, first_ms, last_ms, period, app_ids):
@@ -223,7 +296,9 @@ class Dataset:
             total += r.get("numEvents", 1)
         return {"rows": rows, "numEvents": total}
 
-    def polls_seen_ever(self, guide_id: str | None = None, poll_id: str | None = None) -> list[dict]:
+    def polls_seen_ever(
+        self, guide_id: str | None = None, poll_id: str | None = None
+    ) -> list[dict]:
         """Latest poll response per (visitor, poll) over all events up to now."""
         start, end = self.event_range()
         latest: dict[tuple, dict] = {}
@@ -233,8 +308,13 @@ class Dataset:
             if poll_id is not None and r["pollId"] != poll_id:
                 continue
             latest[(r["visitorId"], r["pollId"])] = {
-                "visitorId": r["visitorId"], "accountId": r["accountId"], "guideId": r["guideId"],
-                "pollId": r["pollId"], "time": r["browserTime"], "response": r["pollResponse"]}
+                "visitorId": r["visitorId"],
+                "accountId": r["accountId"],
+                "guideId": r["guideId"],
+                "pollId": r["pollId"],
+                "time": r["browserTime"],
+                "response": r["pollResponse"],
+            }
         return list(latest.values())
 
     def event_range(self) -> tuple[int, int]:

@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 
 AGG_SOURCES = {"pageEvents": "pageId", "featureEvents": "featureId", "trackEvents": "trackTypeId"}
 ROW_SOURCES = ("guideEvents", "pollEvents")
-EVENT_SOURCES = ("events", "pageEvents", "featureEvents", "trackEvents", "guideEvents", "pollEvents")
+EVENT_SOURCES = (
+    "events",
+    "pageEvents",
+    "featureEvents",
+    "trackEvents",
+    "guideEvents",
+    "pollEvents",
+)
 
 SERVERS = ["app.example.com", "www.example.com", "eu.example.com"]
 USER_AGENTS = [
@@ -29,20 +36,29 @@ USER_AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_3 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
 ]
 GUIDE_TYPES = ["guideSeen", "guideAdvanced", "guideDismissed", "guideActivity", "guideTimeout"]
-GEO = [("US", "NY", 40.71, -74.0), ("US", "NC", 35.7, -78.6), ("FR", "IDF", 48.85, 2.35),
-       ("JP", "13", 35.68, 139.69), ("BR", "SP", -23.55, -46.63)]
+GEO = [
+    ("US", "NY", 40.71, -74.0),
+    ("US", "NC", 35.7, -78.6),
+    ("FR", "IDF", 48.85, 2.35),
+    ("JP", "13", 35.68, 139.69),
+    ("BR", "SP", -23.55, -46.63),
+]
 
 
-def aggregated_atoms(ds: "Dataset", source: str, day_ms: int,
-                     hour_lo: int | None = None, hour_hi: int | None = None) -> Iterator[dict]:
+def aggregated_atoms(
+    ds: "Dataset", source: str, day_ms: int, hour_lo: int | None = None, hour_hi: int | None = None
+) -> Iterator[dict]:
     """Atoms of one aggregated source (pageEvents/featureEvents/trackEvents) for one local day.
 
     Each local hour of the day has its own RNG and share of `event_rows_per_day`, so an hourRange
     query only generates the hours it covers ([hour_lo, hour_hi) when given). Atoms carry both
     `hour` and `day`; callers pick which one to expose."""
     cfg = ds.cfg
-    entities = {"pageEvents": ds.page_rows, "featureEvents": ds.feature_rows,
-                "trackEvents": ds.track_type_rows}[source]
+    entities = {
+        "pageEvents": ds.page_rows,
+        "featureEvents": ds.feature_rows,
+        "trackEvents": ds.track_type_rows,
+    }[source]
     n = cfg.event_rows_per_day
     if not entities or n <= 0 or ds.base_visitors == 0:
         return
@@ -57,8 +73,9 @@ def aggregated_atoms(ds: "Dataset", source: str, day_ms: int,
         yield from _hour_atoms(ds, source, entities, day_ms, hour, h_idx * cap, count)
 
 
-def _hour_atoms(ds: "Dataset", source: str, entities: list, day_ms: int, hour: int, b0: int,
-                n: int) -> Iterator[dict]:
+def _hour_atoms(
+    ds: "Dataset", source: str, entities: list, day_ms: int, hour: int, b0: int, n: int
+) -> Iterator[dict]:
     field = AGG_SOURCES[source]
     rng = random.Random(seed_for(ds.cfg.seed, source, hour))
     nvis = ds.base_visitors
@@ -76,10 +93,20 @@ def _hour_atoms(ds: "Dataset", source: str, entities: list, day_ms: int, hour: i
         # remoteIp encodes a per-day unique counter, so base atoms never collide
         ip = f"10.{(b >> 16) & 255}.{(b >> 8) & 255}.{b & 255}" if b < 1 << 24 else f"fd00::{b:x}"
         ne = 1 + int(rnd() * rnd() * 40)
-        atom = {"visitorId": vids[j], "accountId": account_of(j), "appId": ent["appId"],
-                field: ent["id"], "server": server, "remoteIp": ip, "userAgent": USER_AGENTS[ua_i],
-                "hour": hour, "day": day_ms, "numEvents": ne, "numMinutes": 1 + min(59, ne // 3),
-                "lastTime": hour + int(rnd() * HOUR_MS)}
+        atom = {
+            "visitorId": vids[j],
+            "accountId": account_of(j),
+            "appId": ent["appId"],
+            field: ent["id"],
+            "server": server,
+            "remoteIp": ip,
+            "userAgent": USER_AGENTS[ua_i],
+            "hour": hour,
+            "day": day_ms,
+            "numEvents": ne,
+            "numMinutes": 1 + min(59, ne // 3),
+            "lastTime": hour + int(rnd() * HOUR_MS),
+        }
         if source == "pageEvents" and rnd() < 0.2:
             atom["parameters"] = {"parameter": f"q={int(rnd() * 50)}"}
         elif source == "trackEvents":
@@ -128,24 +155,46 @@ def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
         acc = ds.account_of_visitor(j)
         geo = GEO[rng.randrange(len(GEO))]
         server = SERVERS[rng.randrange(3)]
-        row = {"visitorId": vids[j], "accountId": acc, "accountIds": [acc], "appId": g["appId"],
-               "guideId": g["id"], "guideStepId": step["id"],
-               "type": GUIDE_TYPES[rng.randrange(len(GUIDE_TYPES))],
-               "browserTime": t, "guideTimestamp": t + rng.randrange(0, 2000),
-               "url": f"https://{server}/page{rng.randrange(30)}", "remoteIp": f"192.0.2.{rng.randrange(256)}",
-               "serverName": server, "userAgent": USER_AGENTS[rng.randrange(4)],
-               "country": geo[0], "region": geo[1], "latitude": geo[2], "longitude": geo[3],
-               "loadTime": rng.randrange(0, 3000)}
+        row = {
+            "visitorId": vids[j],
+            "accountId": acc,
+            "accountIds": [acc],
+            "appId": g["appId"],
+            "guideId": g["id"],
+            "guideStepId": step["id"],
+            "type": GUIDE_TYPES[rng.randrange(len(GUIDE_TYPES))],
+            "browserTime": t,
+            "guideTimestamp": t + rng.randrange(0, 2000),
+            "url": f"https://{server}/page{rng.randrange(30)}",
+            "remoteIp": f"192.0.2.{rng.randrange(256)}",
+            "serverName": server,
+            "userAgent": USER_AGENTS[rng.randrange(4)],
+            "country": geo[0],
+            "region": geo[1],
+            "latitude": geo[2],
+            "longitude": geo[3],
+            "loadTime": rng.randrange(0, 3000),
+        }
         if source == "pollEvents":
             poll = g["polls"][0]
             row["type"] = "pollResponse"
             row["pollId"] = poll["id"]
-            row["pollResponse"] = rng.randrange(11) if poll["numericResponses"] else f"answer {rng.randrange(5)}"
+            row["pollResponse"] = (
+                rng.randrange(11) if poll["numericResponses"] else f"answer {rng.randrange(5)}"
+            )
         yield row
 
 
-def source_rows(ds: "Dataset", source: str, start_ms: int, end_ms: int, period: str,
-                app_ids: set | None, entity_filter: dict | None, now_ms: int) -> Iterator[dict]:
+def source_rows(
+    ds: "Dataset",
+    source: str,
+    start_ms: int,
+    end_ms: int,
+    period: str,
+    app_ids: set | None,
+    entity_filter: dict | None,
+    now_ms: int,
+) -> Iterator[dict]:
     """Rows of an event source over [start_ms, end_ms) (period 'day' or 'hour')."""
     cfg = ds.cfg
     ev_end = ds.event_end_ms

@@ -44,13 +44,23 @@ def _read_string(src: str, i: int) -> tuple[str, int]:
             if i >= n:
                 break
             e = src[i]
-            simple = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r",
-                      "b": "\b", "f": "\f", "'": "'", "`": "`"}
+            simple = {
+                '"': '"',
+                "\\": "\\",
+                "/": "/",
+                "n": "\n",
+                "t": "\t",
+                "r": "\r",
+                "b": "\b",
+                "f": "\f",
+                "'": "'",
+                "`": "`",
+            }
             if e in simple:
                 out.append(simple[e])
                 i += 1
             elif e == "u":
-                hexs = src[i + 1:i + 5]
+                hexs = src[i + 1 : i + 5]
                 if len(hexs) != 4:
                     raise ExpressionError(f"bad \\u escape at {i}")
                 try:
@@ -58,9 +68,9 @@ def _read_string(src: str, i: int) -> tuple[str, int]:
                 except ValueError:
                     raise ExpressionError(f"bad \\u escape at {i}") from None
                 i += 5
-                if 0xD800 <= cp < 0xDC00 and src[i:i + 2] == "\\u":
+                if 0xD800 <= cp < 0xDC00 and src[i : i + 2] == "\\u":
                     try:
-                        lo = int(src[i + 2:i + 6], 16)
+                        lo = int(src[i + 2 : i + 6], 16)
                     except ValueError:
                         lo = 0
                     if 0xDC00 <= lo < 0xE000:
@@ -92,7 +102,7 @@ def tokenize(src: str) -> list[Tok]:
             j = src.find("`", i + 1)
             if j < 0:
                 raise ExpressionError("unterminated backtick string")
-            toks.append(Tok("str", src[i + 1:j], i))
+            toks.append(Tok("str", src[i + 1 : j], i))
             i = j + 1
             continue
         if c.isdigit() or (c == "." and i + 1 < n and src[i + 1].isdigit()):
@@ -122,7 +132,7 @@ def tokenize(src: str) -> list[Tok]:
             toks.append(Tok("ident", src[i:j], i))
             i = j
             continue
-        two = src[i:i + 2]
+        two = src[i : i + 2]
         if two in _OPS2:
             toks.append(Tok("op", two, i))
             i += 2
@@ -140,8 +150,20 @@ def tokenize(src: str) -> list[Tok]:
 
 # Nodes are tuples: ("lit", v) ("path", [steps]) ("call", name, [args]) ("un", op, x) ("bin", op, a, b)
 
-_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4,
-         "+": 5, "-": 5, "*": 6, "/": 6}
+_PREC = {
+    "||": 1,
+    "&&": 2,
+    "==": 3,
+    "!=": 3,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+}
 
 
 class _Parser:
@@ -242,6 +264,7 @@ def parse(src: str):
 
 # ----------------------------------------------------------------------------- evaluation helpers
 
+
 def split_path(path: str) -> list[Any]:
     """'a.b[0].c' -> ['a', 'b', 0, 'c']"""
     node = parse(path)
@@ -280,12 +303,13 @@ def path_getter(path: str) -> Callable[[Any], Any]:
                     return x.get(c)
                 return None
             return get_steps(row, steps)
+
         return g3
     return lambda row: get_steps(row, steps)
 
 
 def _is_num(x: Any) -> bool:
-    return (x.__class__ is int or x.__class__ is float)
+    return x.__class__ is int or x.__class__ is float
 
 
 def values_equal(a: Any, b: Any) -> bool:
@@ -377,6 +401,7 @@ def compile_node(node, ctx: EvalContext) -> Callable[[Any], Any]:
         def neg(row):
             v = f(row)
             return -v if _is_num(v) else None
+
         return neg
     if kind == "call":
         name, args = node[1], node[2]
@@ -404,24 +429,29 @@ def compile_node(node, ctx: EvalContext) -> Callable[[Any], Any]:
                     return ctx.date_fn(*vals)
                 except (TypeError, ValueError) as exc:
                     raise ExpressionError(f"bad date(): {exc}") from None
+
             return date
         if name == "dateAdd":
+
             def date_add(row):
                 base, n, unit = (f(row) for f in fs)
                 if ctx.add_fn is None or not _is_num(base) or not _is_num(n):
                     return None
                 return ctx.add_fn(int(base), int(n), str(unit))
+
             return date_add
         if name == "hash":
             f0 = fs[0]
             return lambda row: int.from_bytes(
-                hashlib.md5(str(f0(row)).encode()).digest()[:4], "big")
+                hashlib.md5(str(f0(row)).encode()).digest()[:4], "big"
+            )
         if name == "len":
             f0 = fs[0]
 
             def length(row):
                 v = f0(row)
                 return len(v) if isinstance(v, (str, list, dict)) else None
+
             return length
     if kind == "bin":
         op = node[1]
@@ -448,12 +478,20 @@ def _compile_cmp(op, node, fa, fb):
         c = node[3][1]
         if _is_num(c):
             if op == ">=":
-                return lambda row: (lambda a: (a.__class__ is int or a.__class__ is float) and a >= c)(fa(row))
+                return lambda row: (
+                    lambda a: (a.__class__ is int or a.__class__ is float) and a >= c
+                )(fa(row))
             if op == ">":
-                return lambda row: (lambda a: (a.__class__ is int or a.__class__ is float) and a > c)(fa(row))
+                return lambda row: (
+                    lambda a: (a.__class__ is int or a.__class__ is float) and a > c
+                )(fa(row))
             if op == "<":
-                return lambda row: (lambda a: (a.__class__ is int or a.__class__ is float) and a < c)(fa(row))
-            return lambda row: (lambda a: (a.__class__ is int or a.__class__ is float) and a <= c)(fa(row))
+                return lambda row: (
+                    lambda a: (a.__class__ is int or a.__class__ is float) and a < c
+                )(fa(row))
+            return lambda row: (lambda a: (a.__class__ is int or a.__class__ is float) and a <= c)(
+                fa(row)
+            )
     if op == "<":
         return lambda row: (lambda a, b: _ordered(a, b) and a < b)(fa(row), fb(row))
     if op == "<=":
@@ -471,6 +509,7 @@ def path_getter_steps(steps: list[Any]) -> Callable[[Any], Any]:
             def g2(row):
                 x = row.get(a)
                 return x.get(b) if x.__class__ is dict else None
+
             return g2
         if len(steps) == 3:
             a, b, c = steps
@@ -482,6 +521,7 @@ def path_getter_steps(steps: list[Any]) -> Callable[[Any], Any]:
                     if x.__class__ is dict:
                         return x.get(c)
                 return None
+
             return g3
     return lambda row: get_steps(row, steps)
 
@@ -500,6 +540,7 @@ def evaluate(src: str, ctx: EvalContext, row: dict | None = None) -> Any:
 
 
 # ----------------------------------------------------------------------------- range analysis
+
 
 def _const_value(node, ctx: EvalContext):
     """Value of a node that contains no field paths, else raise LookupError."""

@@ -77,8 +77,13 @@ class FaultSet:
     def __len__(self) -> int:
         return len(self._faults)
 
-    def take(self, method: str, path: str, window_hours: float | None = None,
-             kinds: tuple[str, ...] | None = None) -> Fault | None:
+    def take(
+        self,
+        method: str,
+        path: str,
+        window_hours: float | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> Fault | None:
         """The fault to apply to this request, if any (counts skip/times).
 
         window_limit faults only match aggregation requests whose timeSeries exceeds their limit;
@@ -92,7 +97,9 @@ class FaultSet:
                     continue
                 if kinds is None and f.kind == "window_limit":
                     continue
-                if f.kind == "window_limit" and (window_hours is None or window_hours <= f.max_window_hours):
+                if f.kind == "window_limit" and (
+                    window_hours is None or window_hours <= f.max_window_hours
+                ):
                     continue
                 if f.seen < f.skip:
                     f.seen += 1

@@ -18,8 +18,14 @@ class MetaTable:
     (lastupdated, id) and (id,).
     """
 
-    def __init__(self, id_field: str, ids: list[str], lastupdated: list[int | None],
-                 build: Callable[[int, str, Any], dict], missing_lu: set[int]):
+    def __init__(
+        self,
+        id_field: str,
+        ids: list[str],
+        lastupdated: list[int | None],
+        build: Callable[[int, str, Any], dict],
+        missing_lu: set[int],
+    ):
         self.id_field = id_field
         self.ids = ids
         self.lu = lastupdated
@@ -118,8 +124,13 @@ class MetaTable:
             return "id"
         return None
 
-    def iterate(self, order: str | None, bounds=None, identified_only: bool = False,
-                anonymous_only: bool = False) -> Iterator[dict]:
+    def iterate(
+        self,
+        order: str | None,
+        bounds=None,
+        identified_only: bool = False,
+        anonymous_only: bool = False,
+    ) -> Iterator[dict]:
         if order is None:
             seq: Any = range(len(self.ids))
         else:
@@ -133,7 +144,11 @@ class MetaTable:
                 if isinstance(hi, want) and not isinstance(hi, bool):
                     hi_pos = (bisect.bisect_right if hi_incl else bisect.bisect_left)(keys, hi)
             # lazy: a page that starts deep in the order must not copy the rest of it
-            seq = idx if (lo_pos, hi_pos) == (0, len(idx)) else map(idx.__getitem__, range(lo_pos, hi_pos))
+            seq = (
+                idx
+                if (lo_pos, hi_pos) == (0, len(idx))
+                else map(idx.__getitem__, range(lo_pos, hi_pos))
+            )
         ids, deleted, row = self.ids, self.deleted, self.row
         for j in seq:
             if deleted and j in deleted:

@@ -9,12 +9,24 @@ from typing import Any, Callable, Iterator
 
 from .dataset import Dataset
 from .events import AGG_SOURCES, EVENT_SOURCES
-from .expressions import (EvalContext, ExpressionError, compile_expr, compile_predicate,
-                          path_bounds_exact, path_getter, sort_key, split_path)
+from .expressions import (
+    EvalContext,
+    ExpressionError,
+    compile_expr,
+    compile_predicate,
+    path_bounds_exact,
+    path_getter,
+    sort_key,
+    split_path,
+)
 from .metatable import sort_rows
 
-ENTITY_SOURCES = {"pages": "pages", "features": "features", "guides": "guides",
-                  "trackTypes": "trackTypes"}
+ENTITY_SOURCES = {
+    "pages": "pages",
+    "features": "features",
+    "guides": "guides",
+    "trackTypes": "trackTypes",
+}
 ENTITY_FILTER_KEYS = {"pageId", "featureId", "trackTypeId", "guideId", "guideStepId", "pollId"}
 IGNORED_PARAMS = {"eventClass", "blacklist", "identified", "appId", "timeSeries", "blacklistRules"}
 
@@ -94,8 +106,7 @@ class Runner:
     def __init__(self, ds: Dataset, options=None):
         self.ds = ds
         self.options = options
-        self.ctx = EvalContext(now_ms=ds.now_ms, date_fn=ds.clock.date_ms,
-                               add_fn=ds.clock.date_add)
+        self.ctx = EvalContext(now_ms=ds.now_ms, date_fn=ds.clock.date_ms, add_fn=ds.clock.date_add)
 
     # ------------------------------------------------------------------ time
     def time_value(self, v: Any) -> int:
@@ -171,7 +182,9 @@ class Runner:
             rows = iter([e for e in lst if apps is None or e["appId"] in apps])
         elif name == "pollsSeenEver":
             gid, pid = params.get("guideId"), params.get("pollId")
-            if (gid is not None and not isinstance(gid, str)) or (pid is not None and not isinstance(pid, str)):
+            if (gid is not None and not isinstance(gid, str)) or (
+                pid is not None and not isinstance(pid, str)
+            ):
                 raise PipelineError("pollsSeenEver guideId/pollId must be strings")
             rows = iter(self.ds.polls_seen_ever(gid, pid))
         elif name in EVENT_SOURCES:
@@ -187,11 +200,12 @@ class Runner:
             if unknown:
                 raise PipelineError(f"unknown parameter {unknown[0]} for source {name}")
             from .events import source_rows
+
             rows = source_rows(self.ds, name, start, end, p, apps, ef or None, self.ds.now_ms)
         else:
             raise PipelineError(f"unknown source {name!r}")
         for i, step in enumerate(ops):
-            (op, arg), = step.items()
+            ((op, arg),) = step.items()
             if i in skip:
                 continue
             rows = self._apply(op, arg, rows)
@@ -207,7 +221,7 @@ class Runner:
         skip: set[int] = set()
         prefix: list[tuple[int, str, Any]] = []
         for i, step in enumerate(ops):
-            (op, arg), = step.items()
+            ((op, arg),) = step.items()
             if op in ("identified", "filter"):
                 prefix.append((i, op, arg))
                 continue
@@ -240,6 +254,7 @@ class Runner:
                     skip.add(i)
             bounds = (lo, lo_i, hi, hi_i)
         return table.iterate(order, bounds, identified_only=identified_only), skip
+
     # ------------------------------------------------------------------ operators
     def _apply(self, op: str, arg: Any, rows: Iterator[dict]) -> Iterator[dict]:
         fn = getattr(self, "_op_" + op, None)
@@ -256,6 +271,7 @@ class Runner:
         def ok(r):
             v = r.get(field)
             return isinstance(v, str) and v != "" and not v.startswith("_PENDO_T_")
+
         return (r for r in rows if ok(r) != neg)
 
     def _op_filter(self, arg, rows):
@@ -292,11 +308,16 @@ class Runner:
             for k, f in fields:
                 n[k] = f(r)
             return n
+
         return (ev(r) for r in rows)
 
     def _op_sort(self, arg, rows):
         keys = [arg] if isinstance(arg, str) else arg
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.lstrip("-") for k in keys):
+        if (
+            not isinstance(keys, list)
+            or not keys
+            or not all(isinstance(k, str) and k.lstrip("-") for k in keys)
+        ):
             raise PipelineError("sort must be a list of field names")
         try:
             getters = [(path_getter(k.lstrip("-")), k.startswith("-")) for k in keys]
@@ -305,6 +326,7 @@ class Runner:
 
         def gen():
             yield from sort_rows(list(rows), getters)
+
         return gen()
 
     def _op_limit(self, arg, rows):
@@ -321,6 +343,7 @@ class Runner:
             for _ in rows:
                 n += 1
             yield {"count": n}
+
         return gen()
 
     def _aggregators(self, fields) -> list[tuple[str, str, Callable | None]]:
@@ -338,7 +361,7 @@ class Runner:
         for name, spec in items:
             if not isinstance(spec, dict) or len(spec) != 1:
                 raise PipelineError(f"bad aggregator for {name}")
-            (fn, path), = spec.items()
+            ((fn, path),) = spec.items()
             if fn not in ("sum", "count", "min", "max", "first", "last"):
                 raise PipelineError(f"unknown aggregator {fn!r}")
             getter = None
@@ -400,6 +423,7 @@ class Runner:
                 for (name, _, _), v in zip(aggs, state):
                     out[name] = v
                 yield out
+
         return gen()
 
     def _op_reduce(self, arg, rows):
@@ -410,6 +434,7 @@ class Runner:
             for r in rows:
                 self._acc_add(state, aggs, r)
             yield {name: v for (name, _, _), v in zip(aggs, state)}
+
         return gen()
 
     def _op_unwind(self, arg, rows):
@@ -428,6 +453,7 @@ class Runner:
                         yield n
                 elif keep:
                     yield r
+
         return gen()
 
 
@@ -435,4 +461,11 @@ def run_aggregation(ds: Dataset, body: Any, options=None) -> Query:
     return Runner(ds, options).run(body)
 
 
-__all__ = ["PipelineError", "Query", "run_aggregation", "parse_app_ids", "AGG_SOURCES", "split_path"]
+__all__ = [
+    "PipelineError",
+    "Query",
+    "run_aggregation",
+    "parse_app_ids",
+    "AGG_SOURCES",
+    "split_path",
+]

@@ -24,26 +24,54 @@ if TYPE_CHECKING:
 
 _SEG = r"([^/]+)"
 ROUTES: list[tuple[str, re.Pattern, str, str]] = [
-    (m, re.compile("^" + p + "$"), tmpl, name) for m, p, tmpl, name in [
+    (m, re.compile("^" + p + "$"), tmpl, name)
+    for m, p, tmpl, name in [
         ("GET", r"/api/v1/token/verify", "/api/v1/token/verify", "verify"),
         ("GET", r"/api/v1/(page|feature|guide|tracktype|report)", "/api/v1/{entity}", "list"),
         ("GET", r"/api/v1/metadata/schema/" + _SEG, "/api/v1/metadata/schema/{kind}", "schema"),
-        ("GET", r"/api/v1/visitor/" + _SEG + r"/history", "/api/v1/visitor/{id}/history", "history"),
+        (
+            "GET",
+            r"/api/v1/visitor/" + _SEG + r"/history",
+            "/api/v1/visitor/{id}/history",
+            "history",
+        ),
         ("GET", r"/api/v1/(visitor|account)/" + _SEG, "/api/v1/{kind}/{id}", "entity"),
         ("POST", r"/api/v1/aggregation", "/api/v1/aggregation", "aggregation"),
-        ("POST", r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value",
-         "/api/v1/metadata/{kind}/{group}/value", "bulk"),
-        ("PUT", r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value/" + _SEG + "/" + _SEG,
-         "/api/v1/metadata/{kind}/{group}/value/{id}/{field}", "put_value"),
-        ("GET", r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value/" + _SEG + "/" + _SEG,
-         "/api/v1/metadata/{kind}/{group}/value/{id}/{field}", "get_value"),
-        ("POST", r"/api/v1/bulkdelete/(visitor|account)", "/api/v1/bulkdelete/{kind}", "bulkdelete"),
+        (
+            "POST",
+            r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value",
+            "/api/v1/metadata/{kind}/{group}/value",
+            "bulk",
+        ),
+        (
+            "PUT",
+            r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value/" + _SEG + "/" + _SEG,
+            "/api/v1/metadata/{kind}/{group}/value/{id}/{field}",
+            "put_value",
+        ),
+        (
+            "GET",
+            r"/api/v1/metadata/" + _SEG + "/" + _SEG + r"/value/" + _SEG + "/" + _SEG,
+            "/api/v1/metadata/{kind}/{group}/value/{id}/{field}",
+            "get_value",
+        ),
+        (
+            "POST",
+            r"/api/v1/bulkdelete/(visitor|account)",
+            "/api/v1/bulkdelete/{kind}",
+            "bulkdelete",
+        ),
         ("GET", r"/api/v1/bulkdelete(?:/" + _SEG + ")?", "/api/v1/bulkdelete", "bulkdelete_status"),
         ("POST", r"/data/track", "/data/track", "track"),
     ]
 ]
-ENTITY_LISTS = {"page": "pages", "feature": "features", "guide": "guides", "tracktype": "trackTypes",
-                "report": "reports"}
+ENTITY_LISTS = {
+    "page": "pages",
+    "feature": "features",
+    "guide": "guides",
+    "tracktype": "trackTypes",
+    "report": "reports",
+}
 WRITE_ROUTES = {"bulk", "put_value", "bulkdelete"}
 
 
@@ -142,6 +170,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/_sim/"):
             from .control import handle_control
+
             try:
                 try:
                     status, payload = handle_control(sim, method, path, self._query, body)
@@ -202,8 +231,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(fault.status, fault.body.encode(), "text/plain", headers)
                 return
             if fault.kind == "invalid_json":
-                self._send(200, fault.body.encode() or b'{"startTime": 1, "results": [{"a": ',
-                           "application/json")
+                self._send(
+                    200,
+                    fault.body.encode() or b'{"startTime": 1, "results": [{"a": ',
+                    "application/json",
+                )
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay_s)
@@ -224,16 +256,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def _internal_error(self, exc: Exception) -> None:
         import traceback
+
         traceback.print_exc()
         if self._status:  # headers already sent
             self._abort()
         self._send(500, f"simulator error: {type(exc).__name__}: {exc}".encode(), "text/plain")
 
-    def _send(self, status: int, body: bytes | Iterable[bytes], content_type: str = "application/json",
-              headers: dict | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes | Iterable[bytes],
+        content_type: str = "application/json",
+        headers: dict | None = None,
+    ) -> None:
         self._status = status
         fault = self._fault
-        cut = fault.after_bytes if fault is not None and fault.kind in ("drop", "truncate") else None
+        cut = (
+            fault.after_bytes if fault is not None and fault.kind in ("drop", "truncate") else None
+        )
         streamed = not isinstance(body, (bytes, bytearray))
         self.send_response(status)
         self.send_header("Content-Type", content_type if body else "text/plain")
@@ -362,7 +402,9 @@ class Handler(BaseHTTPRequestHandler):
         row = table.row(j)
         if kind == "visitor":
             auto = row["metadata"].get("auto", {})
-            self._json({"id": id_, "accountIds": auto.get("accountids", []), "metadata": row["metadata"]})
+            self._json(
+                {"id": id_, "accountIds": auto.get("accountids", []), "metadata": row["metadata"]}
+            )
         else:
             self._json({"id": id_, "metadata": row["metadata"]})
 
@@ -446,7 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         key = "visitors" if kind == "visitor" else "accounts"
         ids = data.get(key) if isinstance(data, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise HttpError(400, f"expected {{\"{key}\": [ids]}}")
+            raise HttpError(400, f'expected {{"{key}": [ids]}}')
         if len(ids) > 500:
             raise HttpError(400, "at most 500 ids per request")
         if self.sim.bulk_delete_too_soon():
@@ -466,8 +508,11 @@ class Handler(BaseHTTPRequestHandler):
     def _track(self, key: str | None, body: bytes) -> None:
         sim = self.sim
         if key != sim.track_secret:
-            if key is not None and sim.key_access(key) is not None \
-                    and sim.options.track_accepts_integration_key_silently:
+            if (
+                key is not None
+                and sim.key_access(key) is not None
+                and sim.options.track_accepts_integration_key_silently
+            ):
                 with sim.store.lock:
                     sim.store.rejected_track_events.append({"raw": body.decode("utf-8", "replace")})
                 self._send(200, b"" if sim.options.track_empty_body else b"{}")
@@ -501,9 +546,14 @@ def visitor_history(ds, vid: str, start: int) -> list[dict]:
             break
         kind = rng.choice(["page", "page", "feature", "guide", "untagged"])
         dur = rng.randrange(1000, 600_000)
-        item = {"type": kind, "ts": t, "lastTs": t + dur, "duration": dur,
-                "parsedUserAgent": {"name": "Chrome", "version": "122.0", "os": "Mac OS X"},
-                "appId": ds.default_app}
+        item = {
+            "type": kind,
+            "ts": t,
+            "lastTs": t + dur,
+            "duration": dur,
+            "parsedUserAgent": {"name": "Chrome", "version": "122.0", "os": "Mac OS X"},
+            "appId": ds.default_app,
+        }
         if kind == "page" and pages:
             p = pages[rng.randrange(len(pages))]
             item.update(pageId=p["id"], uri=p["rules"][0]["designerHint"], appId=p["appId"])

@@ -24,10 +24,18 @@ class _Server(ThreadingHTTPServer):
 
 
 class Simulator:
-    def __init__(self, cfg: DatasetConfig | None = None, now_ms: int | None = None,
-                 rate_limit_per_second: float | None = None, track_secret: str = "track-secret-123",
-                 integration_key: str = "sim-key-rw", read_only_key: str = "sim-key-ro",
-                 host: str = "127.0.0.1", port: int = 0, **options: Any):
+    def __init__(
+        self,
+        cfg: DatasetConfig | None = None,
+        now_ms: int | None = None,
+        rate_limit_per_second: float | None = None,
+        track_secret: str = "track-secret-123",
+        integration_key: str = "sim-key-rw",
+        read_only_key: str = "sim-key-ro",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **options: Any,
+    ):
         self.cfg = cfg or DatasetConfig()
         self.dataset = Dataset(self.cfg, now_ms=now_ms)
         self.options = SimOptions(**options)
@@ -42,14 +50,22 @@ class Simulator:
         self.aggregation_log: list[dict] = []  # parsed aggregation request bodies, in order
         self.write_lock = threading.Lock()
         self.bulk_delete_jobs: dict[str, dict] = {}
-        self.deleted_ids: dict[str, list[str]] = {"visitor": [], "account": []}  # every id sent, in order
+        self.deleted_ids: dict[str, list[str]] = {
+            "visitor": [],
+            "account": [],
+        }  # every id sent, in order
         self._last_bulk_delete: float | None = None
         self._host, self._port = host, port
         self._stats_lock = threading.Lock()
-        self._stats: dict[str, Any] = {"requests": 0, "by_path": collections.Counter(),
-                                       "by_status": collections.Counter(),
-                                       "by_source": collections.Counter(), "rate_limited": 0,
-                                       "faults_fired": 0, "bytes_sent": 0}
+        self._stats: dict[str, Any] = {
+            "requests": 0,
+            "by_path": collections.Counter(),
+            "by_status": collections.Counter(),
+            "by_source": collections.Counter(),
+            "rate_limited": 0,
+            "faults_fired": 0,
+            "bytes_sent": 0,
+        }
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -59,8 +75,12 @@ class Simulator:
             return self
         self._httpd = _Server((self._host, self._port), Handler)
         self._httpd.sim = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="pendo-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="pendo-sim",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -133,8 +153,12 @@ class Simulator:
                     table.deleted.add(j)
         with self._stats_lock:
             self.deleted_ids[kind].extend(ids)
-        self.bulk_delete_jobs[job] = {"id": job, "kind": kind, "count": len(ids),
-                                      "status": "complete" if complete else "queued"}
+        self.bulk_delete_jobs[job] = {
+            "id": job,
+            "kind": kind,
+            "count": len(ids),
+            "status": "complete" if complete else "queued",
+        }
         return job
 
     def bulk_delete_too_soon(self) -> bool:
@@ -143,13 +167,19 @@ class Simulator:
         interval = self.options.bulk_delete_min_interval_s
         now = time.monotonic()
         with self._stats_lock:
-            if interval and self._last_bulk_delete is not None and now - self._last_bulk_delete < interval:
+            if (
+                interval
+                and self._last_bulk_delete is not None
+                and now - self._last_bulk_delete < interval
+            ):
                 return True
             self._last_bulk_delete = now
             return False
 
     # ------------------------------------------------------------------ bookkeeping
-    def _record(self, method: str, path: str, template: str, status: int, fault: Fault | None) -> None:
+    def _record(
+        self, method: str, path: str, template: str, status: int, fault: Fault | None
+    ) -> None:
         self.request_log.append((method, path, status))
         with self._stats_lock:
             s = self._stats
@@ -174,9 +204,15 @@ class Simulator:
     def stats(self) -> dict:
         with self._stats_lock:
             s = self._stats
-            return {"requests": s["requests"], "by_path": dict(s["by_path"]),
-                    "by_status": dict(s["by_status"]), "by_source": dict(s["by_source"]),
-                    "rate_limited": s["rate_limited"], "status_429": s["by_status"].get("429", 0),
-                    "faults_fired": s["faults_fired"], "bytes_sent": s["bytes_sent"],
-                    "track_events": len(self.store.track_events),
-                    "dropped_track_events": len(self.store.dropped_track_events)}
+            return {
+                "requests": s["requests"],
+                "by_path": dict(s["by_path"]),
+                "by_status": dict(s["by_status"]),
+                "by_source": dict(s["by_source"]),
+                "rate_limited": s["rate_limited"],
+                "status_429": s["by_status"].get("429", 0),
+                "faults_fired": s["faults_fired"],
+                "bytes_sent": s["bytes_sent"],
+                "track_events": len(self.store.track_events),
+                "dropped_track_events": len(self.store.dropped_track_events),
+            }

@@ -22,8 +22,9 @@ class Store:
         """What writes did to one entity: {group: {field: value}} (empty when never written)."""
         if kind == "parentAccount":
             with self.lock:
-                return {g: dict(v) for g, v in self.parent_accounts.get(id_, {}).items()
-                        if g != "auto"}
+                return {
+                    g: dict(v) for g, v in self.parent_accounts.get(id_, {}).items() if g != "auto"
+                }
         table = self._table(kind)
         if table is None:
             return {}

@@ -64,7 +64,9 @@ def check_type(ftype: str, v: Any, coerce: bool) -> tuple[bool, Any]:
             return True, v
         if isinstance(v, str):
             try:
-                return True, int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
+                return True, int(
+                    datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000
+                )
             except ValueError:
                 pass
             if coerce and v.strip().lstrip("-").isdigit():
@@ -80,8 +82,14 @@ def check_type(ftype: str, v: Any, coerce: bool) -> tuple[bool, Any]:
 
 
 def _type_name(v: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "list",
-            dict: "object"}.get(type(v), type(v).__name__)
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "list",
+        dict: "object",
+    }.get(type(v), type(v).__name__)
 
 
 class MetadataWriter:
@@ -135,8 +143,10 @@ class MetadataWriter:
                     break
                 ok, stored = check_type(desc.get("Type", ""), v, self.options.coerce_wrong_types)
                 if not ok:
-                    bad = (f"{kind} {id_!r}: field {name!r} expects {desc.get('Type')}, "
-                           f"got {_type_name(v)}")
+                    bad = (
+                        f"{kind} {id_!r}: field {name!r} expects {desc.get('Type')}, "
+                        f"got {_type_name(v)}"
+                    )
                     break
                 clean[fname] = stored
             if bad:
@@ -147,7 +157,9 @@ class MetadataWriter:
                     if id_ not in self._parent_ids() and not create:
                         missing.append(id_)
                         continue
-                    self.store.parent_accounts.setdefault(id_, {}).setdefault(group, {}).update(clean)
+                    self.store.parent_accounts.setdefault(id_, {}).setdefault(group, {}).update(
+                        clean
+                    )
                     self.store.parent_accounts[id_].setdefault("auto", {})["lastupdated"] = now
             else:
                 table = self._table(kind)
@@ -159,15 +171,23 @@ class MetadataWriter:
                     j = table.add(id_, now)
                 table.set_values(j, group, clean, now)
             with self.store.lock:
-                self.store.metadata_writes.append({"kind": kind, "group": group, "id": id_,
-                                                   "values": clean})
+                self.store.metadata_writes.append(
+                    {"kind": kind, "group": group, "id": id_, "values": clean}
+                )
             updated += 1
         elapsed = time.monotonic() - t0 + simulated
         if elapsed > self.options.metadata_write_time_limit_s:
             raise WriteError(408)
         failed = len(missing) + len(errors)
-        return {"total": updated + failed, "updated": updated, "failed": failed,
-                "missing": missing, "errors": errors, "kind": kind, "group": group}
+        return {
+            "total": updated + failed,
+            "updated": updated,
+            "failed": failed,
+            "missing": missing,
+            "errors": errors,
+            "kind": kind,
+            "group": group,
+        }
 
     # ------------------------------------------------------------------ single value
     def _lookup(self, kind: str, group: str, id_: str, field: str, creating: bool):
@@ -191,12 +211,15 @@ class MetadataWriter:
         if desc is None:
             if group == "custom" and self.options.put_creates_custom_fields:
                 from .entities import _desc
+
                 desc = schema.setdefault("custom", {})[fname] = _desc("string", field)
             else:
                 raise WriteError(400, f"unknown field {group}.{field}")
         ok, stored = check_type(desc.get("Type", ""), value, self.options.coerce_wrong_types)
         if not ok:
-            raise WriteError(400, f"field {field!r} expects {desc.get('Type')}, got {_type_name(value)}")
+            raise WriteError(
+                400, f"field {field!r} expects {desc.get('Type')}, got {_type_name(value)}"
+            )
         now = self.ds.now_ms
         if table is None:
             with self.store.lock:
@@ -204,8 +227,9 @@ class MetadataWriter:
         else:
             table.set_values(j, group, {fname: stored}, now)
         with self.store.lock:
-            self.store.metadata_writes.append({"kind": kind, "group": group, "id": id_,
-                                               "values": {fname: stored}})
+            self.store.metadata_writes.append(
+                {"kind": kind, "group": group, "id": id_, "values": {fname: stored}}
+            )
 
     def get_value(self, kind: str, group: str, id_: str, field: str) -> Any:
         table, j = self._lookup(kind, group, id_, field, False)
@@ -231,9 +255,17 @@ def validate_track(body: Any) -> str | None:
         return "timestamp must be an integer (ms)"
     if "context" not in body or not isinstance(body["context"], dict):
         return "context is required"
-    if "accountId" in body and body["accountId"] is not None and not isinstance(body["accountId"], str):
+    if (
+        "accountId" in body
+        and body["accountId"] is not None
+        and not isinstance(body["accountId"], str)
+    ):
         return "accountId must be a string"
-    if "properties" in body and body["properties"] is not None and not isinstance(body["properties"], dict):
+    if (
+        "properties" in body
+        and body["properties"] is not None
+        and not isinstance(body["properties"], dict)
+    ):
         return "properties must be an object"
     return None
 
@@ -258,9 +290,13 @@ def accept_track(store: Store, body: dict, now_ms: int, drop_days: int) -> None:
         if too_large:  # Pendo shows "event properties JSON too large" instead of the values
             store.oversized_track_properties.append(event)
         if hidden:
-            store.hidden_track_properties.append({"event": body.get("event"),
-                                                  "visitorId": body.get("visitorId"),
-                                                  "properties": hidden})
+            store.hidden_track_properties.append(
+                {
+                    "event": body.get("event"),
+                    "visitorId": body.get("visitorId"),
+                    "properties": hidden,
+                }
+            )
         if body["timestamp"] < now_ms - drop_days * 86_400_000:
             store.dropped_track_events.append(event)
         else:

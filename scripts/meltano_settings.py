@@ -28,8 +28,14 @@ INDENT = "    "  # list items of a plugin's `settings:` in meltano.yml
 
 def plugin_schema(name: str) -> dict[str, Any]:
     exe = Path(sys.executable).parent / name
-    out = subprocess.run([str(exe), "--about", "--format=json"], capture_output=True, text=True,
-                         check=True, timeout=120, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [str(exe), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     return json.loads(out.stdout)["settings"]
 
 
@@ -48,8 +54,14 @@ def kind_of(prop: dict[str, Any]) -> str:
         return "options"
     if "string" in types and prop.get("format") == "date-time":
         return "date_iso8601"
-    for json_type, kind in (("object", "object"), ("array", "array"), ("boolean", "boolean"),
-                            ("integer", "integer"), ("number", "decimal"), ("string", "string")):
+    for json_type, kind in (
+        ("object", "object"),
+        ("array", "array"),
+        ("boolean", "boolean"),
+        ("integer", "integer"),
+        ("number", "decimal"),
+        ("string", "string"),
+    ):
         if json_type in types:
             return kind
     return "string"
@@ -115,8 +127,10 @@ def main() -> int:
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print("meltano.yml settings are stale: run .venv/bin/python scripts/meltano_settings.py",
-                  file=sys.stderr)
+            print(
+                "meltano.yml settings are stale: run .venv/bin/python scripts/meltano_settings.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if wanted != current:

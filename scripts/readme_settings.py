@@ -120,9 +120,16 @@ STREAM_SOURCES = {
 
 # -- reading the plugins ----------------------------------------------------------------------
 
+
 def run_plugin(name: str, *args: str) -> str:
-    out = subprocess.run([str(BIN / name), *args], capture_output=True, text=True, check=True,
-                         timeout=120, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [str(BIN / name), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     return out.stdout
 
 
@@ -163,11 +170,21 @@ def discover(period: str) -> dict[str, dict[str, Any]]:
     """`tap-pendo --discover` against a small local simulator: stream id -> catalog entry."""
     from pendo_sim import DatasetConfig, Simulator
 
-    with Simulator(DatasetConfig(seed=1, visitors=5, accounts=2, anonymous_visitors=1)) as sim, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        Simulator(DatasetConfig(seed=1, visitors=5, accounts=2, anonymous_visitors=1)) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         config = Path(tmp) / "tap.json"
-        config.write_text(json.dumps({"api_url": sim.url, "integration_key": sim.integration_key,
-                                      "period": period, "max_retries": 1}))
+        config.write_text(
+            json.dumps(
+                {
+                    "api_url": sim.url,
+                    "integration_key": sim.integration_key,
+                    "period": period,
+                    "max_retries": 1,
+                }
+            )
+        )
         catalog = json.loads(run_plugin("tap-pendo", "--discover", "--config", str(config)))
     return {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
 
@@ -194,8 +211,10 @@ def streams_table() -> str:
     gone = [n for n in STREAM_SOURCES if n not in daily]
     if gone:
         sys.exit(f"{GENERATOR}: STREAM_SOURCES lists streams the tap does not have: {gone}")
-    lines = ["| stream | primary key | replication key | selected by default | reads |",
-             "|---|---|---|:-:|---|"]
+    lines = [
+        "| stream | primary key | replication key | selected by default | reads |",
+        "|---|---|---|:-:|---|",
+    ]
     for name in STREAM_SOURCES:
         cells = [*stream_row(daily[name], hourly[name]), STREAM_SOURCES[name]]
         lines.append("| " + " | ".join(cells) + " |")
@@ -205,8 +224,11 @@ def streams_table() -> str:
 def regions_table() -> str:
     from pendo_http.regions import DEFAULT_REGION, REGIONS
 
-    lines = ["| `region` | API base (requests go to `<base>/api/v1/...`) "
-             "| track-event URL (target-pendo) |", "|---|---|---|"]
+    lines = [
+        "| `region` | API base (requests go to `<base>/api/v1/...`) "
+        "| track-event URL (target-pendo) |",
+        "|---|---|---|",
+    ]
     for region in REGIONS.values():
         name = f"`{region.name}`" + (" (default)" if region.name == DEFAULT_REGION else "")
         lines.append(f"| {name} | `{region.api_base}` | `{region.track_url}` |")
@@ -214,6 +236,7 @@ def regions_table() -> str:
 
 
 # -- the README ---------------------------------------------------------------------------------
+
 
 def blocks() -> dict[str, str]:
     return {
@@ -246,8 +269,10 @@ def main() -> int:
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print(f"README.md's generated tables are stale: run .venv/bin/python {GENERATOR}",
-                  file=sys.stderr)
+            print(
+                f"README.md's generated tables are stale: run .venv/bin/python {GENERATOR}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if wanted != current:

@@ -69,7 +69,9 @@ _AGGREGATED_COMMON = [
             "Pendo refused to aggregate whole, rows are hourly and `day` equals `hour`."
         ),
     ),
-    th.Property("hour", th.IntegerType, description="Start of the local hour (epoch ms): hourRange rows."),
+    th.Property(
+        "hour", th.IntegerType, description="Start of the local hour (epoch ms): hourRange rows."
+    ),
     th.Property("server", th.StringType),
     th.Property("remoteIp", th.StringType),
     th.Property("userAgent", th.StringType),
@@ -79,7 +81,16 @@ _AGGREGATED_COMMON = [
 ]
 # What distinguishes two aggregated rows besides the entity (pageId, featureId, ...). Both
 # period fields: a day Pendo refused whole comes as hour rows whose `day` equals `hour`.
-_AGGREGATED_KEY = ("visitorId", "accountId", "appId", "server", "remoteIp", "userAgent", "day", "hour")
+_AGGREGATED_KEY = (
+    "visitorId",
+    "accountId",
+    "appId",
+    "server",
+    "remoteIp",
+    "userAgent",
+    "day",
+    "hour",
+)
 
 
 def _aggregated_row_key(*entity_fields: str) -> RowKey:
@@ -121,8 +132,19 @@ _ROW_EVENT_COMMON = [
 ]
 # One row per event and no event id: every field that describes the event itself.
 _ROW_EVENT_KEY = (
-    "guideId", "guideStepId", "visitorId", "accountId", "appId", "type", "browserTime",
-    "guideTimestamp", "url", "remoteIp", "serverName", "userAgent", "loadTime",
+    "guideId",
+    "guideStepId",
+    "visitorId",
+    "accountId",
+    "appId",
+    "type",
+    "browserTime",
+    "guideTimestamp",
+    "url",
+    "remoteIp",
+    "serverName",
+    "userAgent",
+    "loadTime",
 )
 
 
@@ -170,7 +192,9 @@ class WindowedEventStream(PendoStream):
 
     # -- state -------------------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         """Disabled: the bookmark moves at window boundaries only (see module docstring)."""
 
     def _bookmark(self) -> int | None:
@@ -203,7 +227,14 @@ class WindowedEventStream(PendoStream):
     # -- reading -----------------------------------------------------------------------------
 
     def pipeline(self, window: Window) -> list[dict]:
-        return [{"source": {self.source: {"appId": self.app_id_param}, "timeSeries": window.time_series()}}]
+        return [
+            {
+                "source": {
+                    self.source: {"appId": self.app_id_param},
+                    "timeSeries": window.time_series(),
+                }
+            }
+        ]
 
     def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
         return self.row_key.add_to(row)
@@ -258,8 +289,13 @@ class WindowedEventStream(PendoStream):
                     self.fail(error)
                 # The body broke mid-stream: read the window again, skipping the rows emitted.
                 attempt = 1 if emitted else attempt + 1
-                self.logger.warning("%s: the response broke after %d rows; re-reading the window, "
-                                    "skipping the %d rows already emitted", what, emitted, len(already))
+                self.logger.warning(
+                    "%s: the response broke after %d rows; re-reading the window, "
+                    "skipping the %d rows already emitted",
+                    what,
+                    emitted,
+                    len(already),
+                )
                 already.start_reread()
                 try:
                     self.client.backoff(attempt, error)
@@ -281,11 +317,22 @@ class WindowedEventStream(PendoStream):
             if bounds is not None:
                 start, end = bounds
                 parts = [Window("hourRange", start, (end - start) // HOUR_MS)]
-                self.logger.warning("%s: Pendo refused the day %s (%s); reading its %d hours",
-                                    self.name, start, error, parts[0].count)
+                self.logger.warning(
+                    "%s: Pendo refused the day %s (%s); reading its %d hours",
+                    self.name,
+                    start,
+                    error,
+                    parts[0].count,
+                )
                 yield from self._emit(parts[0])
                 return start
-        self.logger.warning("%s: Pendo refused %s (%s); splitting it in %d", self.name, window.label(), error, len(parts))
+        self.logger.warning(
+            "%s: Pendo refused %s (%s); splitting it in %d",
+            self.name,
+            window.label(),
+            error,
+            len(parts),
+        )
         exact: int | None = None
         for index, part in enumerate(parts):
             learned = yield from self._emit(part)
@@ -297,11 +344,17 @@ class WindowedEventStream(PendoStream):
         """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in
         the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation."""
         pipeline = [
-            {"source": {self.source: {"appId": self.app_id_param},
-                        "timeSeries": {"period": "hourRange", "first": expression, "count": 1}}},
+            {
+                "source": {
+                    self.source: {"appId": self.app_id_param},
+                    "timeSeries": {"period": "hourRange", "first": expression, "count": 1},
+                }
+            },
             {"limit": 0},
         ]
-        probe = Aggregation(self.client, pipeline, what=f"{self.source} period probe ({expression})")
+        probe = Aggregation(
+            self.client, pipeline, what=f"{self.source} period probe ({expression})"
+        )
         for _ in probe:
             pass
         return probe.start_time
@@ -319,7 +372,9 @@ class WindowedEventStream(PendoStream):
                     return None
                 starts[day] = value
         except PendoError as error:
-            self.logger.warning("%s: cannot learn the day's bounds (%s); using estimates", self.name, error)
+            self.logger.warning(
+                "%s: cannot learn the day's bounds (%s); using estimates", self.name, error
+            )
             return None
         ordered = sorted(starts.values())
         for first, following in zip(ordered, ordered[1:]):
@@ -359,7 +414,9 @@ class EventsStream(AggregatedEventStream):
         th.Property("pageId", th.StringType, description="Page id (page rows)."),
         th.Property("featureId", th.StringType, description="Feature id (feature rows)."),
         th.Property("trackTypeId", th.StringType),
-        th.Property("parameters", _OBJECT_OR_STRING, description="Tracked URL parameters (page rows)."),
+        th.Property(
+            "parameters", _OBJECT_OR_STRING, description="Tracked URL parameters (page rows)."
+        ),
     )
 
     def prepare_row(self, row: dict, window: Window) -> dict:
@@ -378,7 +435,9 @@ class PageEventsStream(AggregatedEventStream):
     schema = _aggregated_schema(
         row_key,
         th.Property("pageId", th.StringType),
-        th.Property("parameters", _OBJECT_OR_STRING, description="Tracked URL parameters of the page."),
+        th.Property(
+            "parameters", _OBJECT_OR_STRING, description="Tracked URL parameters of the page."
+        ),
     )
 
 

@@ -16,7 +16,9 @@ CHECK_EVERY = 1000
 class Progress:
     """Counts a stream's records and logs its count and rate every `interval` seconds."""
 
-    def __init__(self, stream: str, logger: logging.Logger, interval: float, check_every: int = CHECK_EVERY) -> None:
+    def __init__(
+        self, stream: str, logger: logging.Logger, interval: float, check_every: int = CHECK_EVERY
+    ) -> None:
         self.stream = stream
         self.logger = logger
         self.interval = interval
@@ -48,4 +50,6 @@ class Progress:
             return
         elapsed = time.monotonic() - self.started
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        self.logger.info("%s: done, %d records in %.1f s, %.0f rec/s", self.stream, self.count, elapsed, rate)
+        self.logger.info(
+            "%s: done, %d records in %.1f s, %.0f rec/s", self.stream, self.count, elapsed, rate
+        )

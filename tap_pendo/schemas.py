@@ -32,7 +32,9 @@ OPEN_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
 OPEN_ARRAY = {"type": ["array", "null"], "items": {}}
 
 
-def obj(properties: dict[str, t.Any], *, required: list[str] | None = None, nullable_: bool = True) -> dict:
+def obj(
+    properties: dict[str, t.Any], *, required: list[str] | None = None, nullable_: bool = True
+) -> dict:
     schema: dict[str, t.Any] = {
         "type": ["object", "null"] if nullable_ else "object",
         "properties": properties,
@@ -43,17 +45,36 @@ def obj(properties: dict[str, t.Any], *, required: list[str] | None = None, null
     return schema
 
 
-USER = obj({
-    "id": STRING, "username": STRING, "first": STRING, "last": STRING, "role": INTEGER,
-    "userType": STRING, "hasLoggedIn": BOOLEAN, "lastLogin": ms(), "deletedAt": ms(),
-    "visitorIds": nullable("array", items={"type": "string"}),
-})
+USER = obj(
+    {
+        "id": STRING,
+        "username": STRING,
+        "first": STRING,
+        "last": STRING,
+        "role": INTEGER,
+        "userType": STRING,
+        "hasLoggedIn": BOOLEAN,
+        "lastLogin": ms(),
+        "deletedAt": ms(),
+        "visitorIds": nullable("array", items={"type": "string"}),
+    }
+)
 
-GROUP = obj({
-    "id": STRING, "name": STRING, "description": STRING, "color": STRING, "length": INTEGER,
-    "type": STRING, "items": OPEN_ARRAY, "createdAt": ms(), "createdByUser": USER,
-    "lastUpdatedAt": ms(), "lastUpdatedByUser": USER,
-})
+GROUP = obj(
+    {
+        "id": STRING,
+        "name": STRING,
+        "description": STRING,
+        "color": STRING,
+        "length": INTEGER,
+        "type": STRING,
+        "items": OPEN_ARRAY,
+        "createdAt": ms(),
+        "createdByUser": USER,
+        "lastUpdatedAt": ms(),
+        "lastUpdatedByUser": USER,
+    }
+)
 
 # Fields every page, feature, guide, track type and report shares (pendo-api.md §2.2).
 ENVELOPE: dict[str, t.Any] = {
@@ -81,75 +102,106 @@ def entity(extra: dict[str, t.Any]) -> dict[str, t.Any]:
     return obj({**ENVELOPE, **extra}, required=["id"], nullable_=False)
 
 
-PAGE = entity({
-    "rules": nullable("array", items=obj({"rule": STRING, "designerHint": STRING, "parsedRule": STRING})),
-    "rulesjson": STRING,
-    "isAutoTagged": BOOLEAN,
-    "suggestedName": STRING,
-})
+PAGE = entity(
+    {
+        "rules": nullable(
+            "array", items=obj({"rule": STRING, "designerHint": STRING, "parsedRule": STRING})
+        ),
+        "rulesjson": STRING,
+        "isAutoTagged": BOOLEAN,
+        "suggestedName": STRING,
+    }
+)
 
-FEATURE = entity({
-    "pageId": STRING,
-    "elementPathRules": nullable("array", items={"type": ["string", "null"]}),
-    "elementInitialTag": STRING,
-    "elementSelectionType": STRING,
-    "eventPropertyConfigurations": nullable("array", items=OPEN_OBJECT),
-    "appWide": BOOLEAN,
-    "createdDesignerVersion": STRING,
-    "suggestedMatch": STRING,
-})
+FEATURE = entity(
+    {
+        "pageId": STRING,
+        "elementPathRules": nullable("array", items={"type": ["string", "null"]}),
+        "elementInitialTag": STRING,
+        "elementSelectionType": STRING,
+        "eventPropertyConfigurations": nullable("array", items=OPEN_OBJECT),
+        "appWide": BOOLEAN,
+        "createdDesignerVersion": STRING,
+        "suggestedMatch": STRING,
+    }
+)
 
-GUIDE = entity({
-    "state": STRING,
-    "launchMethod": STRING,
-    "isMultiStep": BOOLEAN,
-    "steps": nullable("array", items=obj({
-        "id": STRING, "guideId": STRING, "type": STRING, "pageId": STRING, "regexUrlRule": STRING,
-        "elementPathRule": STRING, "contentType": STRING, "contentUrl": STRING, "contentUrlCss": STRING,
-        "contentUrlJs": STRING, "rank": NUMBER, "advanceMethod": STRING, "attributes": OPEN_OBJECT,
-        "lastUpdatedAt": ms(), "resetAt": ms(),
-    })),
-    "attributes": OPEN_OBJECT,
-    "audience": OPEN_ARRAY,
-    "audienceUiHint": OPEN_OBJECT,
-    "polls": nullable("array", items=OPEN_OBJECT),
-    "publishedAt": ms(),
-    "publishedEver": BOOLEAN,
-    "resetAt": ms(),
-    "recurrence": INTEGER,
-    "showsAfter": ms(),
-    "isModule": BOOLEAN,
-    "isTopLevel": BOOLEAN,
-    "isTraining": BOOLEAN,
-    "authoredLanguage": STRING,
-    "description": STRING,
-    "editorType": STRING,
-    "emailState": STRING,
-    "conversion": OPEN_OBJECT,
-    "currentFirstEligibleToBeSeenAt": ms(),
-})
+GUIDE = entity(
+    {
+        "state": STRING,
+        "launchMethod": STRING,
+        "isMultiStep": BOOLEAN,
+        "steps": nullable(
+            "array",
+            items=obj(
+                {
+                    "id": STRING,
+                    "guideId": STRING,
+                    "type": STRING,
+                    "pageId": STRING,
+                    "regexUrlRule": STRING,
+                    "elementPathRule": STRING,
+                    "contentType": STRING,
+                    "contentUrl": STRING,
+                    "contentUrlCss": STRING,
+                    "contentUrlJs": STRING,
+                    "rank": NUMBER,
+                    "advanceMethod": STRING,
+                    "attributes": OPEN_OBJECT,
+                    "lastUpdatedAt": ms(),
+                    "resetAt": ms(),
+                }
+            ),
+        ),
+        "attributes": OPEN_OBJECT,
+        "audience": OPEN_ARRAY,
+        "audienceUiHint": OPEN_OBJECT,
+        "polls": nullable("array", items=OPEN_OBJECT),
+        "publishedAt": ms(),
+        "publishedEver": BOOLEAN,
+        "resetAt": ms(),
+        "recurrence": INTEGER,
+        "showsAfter": ms(),
+        "isModule": BOOLEAN,
+        "isTopLevel": BOOLEAN,
+        "isTraining": BOOLEAN,
+        "authoredLanguage": STRING,
+        "description": STRING,
+        "editorType": STRING,
+        "emailState": STRING,
+        "conversion": OPEN_OBJECT,
+        "currentFirstEligibleToBeSeenAt": ms(),
+    }
+)
 
-TRACK_TYPE = entity({
-    "trackTypeName": STRING,
-    "trackTypeRules": nullable("array", items={"type": ["string", "null"]}),
-    "eventPropertyNameList": nullable("array", items={"type": ["string", "null"]}),
-})
+TRACK_TYPE = entity(
+    {
+        "trackTypeName": STRING,
+        "trackTypeRules": nullable("array", items={"type": ["string", "null"]}),
+        "eventPropertyNameList": nullable("array", items={"type": ["string", "null"]}),
+    }
+)
 
-REPORT = entity({
-    "type": STRING,
-    "shared": BOOLEAN,
-    "definition": OPEN_OBJECT,
-    "aggregation": OPEN_OBJECT,
-    "lastRunAt": ms(),
-    "level": STRING,
-    "scope": STRING,
-    "target": STRING,
-})
+REPORT = entity(
+    {
+        "type": STRING,
+        "shared": BOOLEAN,
+        "definition": OPEN_OBJECT,
+        "aggregation": OPEN_OBJECT,
+        "lastRunAt": ms(),
+        "level": STRING,
+        "scope": STRING,
+        "target": STRING,
+    }
+)
 
 METADATA_FIELD = obj(
     {
         "kind": {"type": "string", "description": "visitor, account or parentAccount."},
-        "group": {"type": "string", "description": "agent, auto, custom, pendo, or an integration's group."},
+        "group": {
+            "type": "string",
+            "description": "agent, auto, custom, pendo, or an integration's group.",
+        },
         "field": {"type": "string"},
         "Type": STRING,
         "DisplayName": STRING,
@@ -185,7 +237,11 @@ _METADATA_TYPES: dict[str, dict[str, t.Any]] = {
 
 def metadata_field_schema(descriptor: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
     """The JSON schema of one metadata field from its `metadata/schema` descriptor."""
-    kind = str((descriptor or {}).get("Type") or "").strip().lower() if isinstance(descriptor, dict) else ""
+    kind = (
+        str((descriptor or {}).get("Type") or "").strip().lower()
+        if isinstance(descriptor, dict)
+        else ""
+    )
     if kind in _METADATA_TYPES:
         return dict(_METADATA_TYPES[kind])
     if kind in ("list", "array"):

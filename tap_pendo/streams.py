@@ -16,7 +16,13 @@ from collections.abc import Iterable, Iterator
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http import PendoAuthError, PendoError, PendoFatalError, PendoQueryTooLarge, PendoTLSError
+from pendo_http import (
+    PendoAuthError,
+    PendoError,
+    PendoFatalError,
+    PendoQueryTooLarge,
+    PendoTLSError,
+)
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream
 from tap_pendo.filters import keyset_after, quote
@@ -36,6 +42,7 @@ MIN_PAGE_SIZE = 100
 
 
 # -- metadata schemas (shared by discovery and the metadata_fields stream) --------------------
+
 
 def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
     """`GET /api/v1/metadata/schema/{kind}` for every kind, once per tap.
@@ -57,7 +64,9 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
             if error.status != 404:
-                logger.warning("Cannot read the %s metadata schema, typing it loosely: %s", kind, error)
+                logger.warning(
+                    "Cannot read the %s metadata schema, typing it loosely: %s", kind, error
+                )
             result[kind] = None
             continue
         except PendoError as error:
@@ -71,6 +80,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
 
 
 # -- visitors and accounts: aggregation, keyset paging on (lastupdated, id) --------------------
+
 
 class KeysetAggregationStream(PendoStream):
     """An aggregation source read in keyset pages of `page_size` rows.
@@ -131,7 +141,9 @@ class KeysetAggregationStream(PendoStream):
                     if rows or page_size <= MIN_PAGE_SIZE:
                         raise
                     size[0] = max(MIN_PAGE_SIZE, page_size // 4)
-                    logger.warning("%s too large with limit %d; retrying with %d", what, page_size, size[0])
+                    logger.warning(
+                        "%s too large with limit %d; retrying with %d", what, page_size, size[0]
+                    )
                     continue
                 if rows < page_size:
                     return
@@ -171,7 +183,10 @@ class KeysetAggregationStream(PendoStream):
 
         for row in self._pages(
             what=f"aggregation on {self.source_name} (rows without lastupdated)",
-            condition=condition, sort=[id_field], on_row=on_row, first=(None, None),
+            condition=condition,
+            sort=[id_field],
+            on_row=on_row,
+            first=(None, None),
         ):
             row["lastupdated"] = None
             yield row
@@ -200,11 +215,15 @@ class KeysetAggregationStream(PendoStream):
 
         yield from self._pages(
             what=f"aggregation on {self.source_name}",
-            condition=condition, sort=[LASTUPDATED, id_field], on_row=on_row,
+            condition=condition,
+            sort=[LASTUPDATED, id_field],
+            on_row=on_row,
             first=(start, last_id),
         )
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         # Rows without lastupdated carry no bookmark; skip them instead of logging a warning each.
         if latest_record.get(self.replication_key) is None:
             return
@@ -243,6 +262,7 @@ class AccountsStream(KeysetAggregationStream):
 
 # -- pages, features, guides, track types, reports: GET lists ---------------------------------
 
+
 class GetListStream(PendoStream):
     """A bare-array GET list, stream-parsed, never truncated.
 
@@ -265,7 +285,9 @@ class GetListStream(PendoStream):
     def items(self) -> Iterator[dict[str, t.Any]]:
         what = f"GET {self.path}"
         yield from self.client.resumable(
-            lambda: self.client.iter_json_items("GET", self.path, prefix="item", what=what, params=self.params()),
+            lambda: self.client.iter_json_items(
+                "GET", self.path, prefix="item", what=what, params=self.params()
+            ),
             what=what,
         )
 

@@ -9,7 +9,14 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from pendo_http import PendoAuthError, PendoClient, PendoError, RetryPolicy, install_log_redaction, resolve_api_base
+from pendo_http import (
+    PendoAuthError,
+    PendoClient,
+    PendoError,
+    RetryPolicy,
+    install_log_redaction,
+    resolve_api_base,
+)
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -139,11 +146,15 @@ class TapPendo(Tap):
         """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
         converted = normalize_legacy_config(self._config, self.config_jsonschema)
         if converted:
-            self.logger.info("Read singer-io style values of %s as typed values", ", ".join(converted))
+            self.logger.info(
+                "Read singer-io style values of %s as typed values", ", ".join(converted)
+            )
         region = legacy_region(self._config)
         if region:
             self._config["region"] = region
-            self.logger.info("The integration key ends in `.eu`: using region `eu` (set `region` to override)")
+            self.logger.info(
+                "The integration key ends in `.eu`: using region `eu` (set `region` to override)"
+            )
         return super()._validate_config(raise_errors=raise_errors)
 
     @cached_property

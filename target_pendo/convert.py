@@ -172,7 +172,9 @@ def to_integer(value: Any) -> int:  # noqa: ANN401
     if number != number.to_integral_value():
         raise ConversionError(f"{value!r} is not a whole number")
     if int(number) not in INT64_RANGE:
-        raise ConversionError(f"{value!r} is outside the 64-bit integer range of a Pendo integer field")
+        raise ConversionError(
+            f"{value!r} is outside the 64-bit integer range of a Pendo integer field"
+        )
     return int(number)
 
 

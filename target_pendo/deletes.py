@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import logging
 
-from pendo_http import PendoAuthError, PendoClient, PendoFatalError, PendoRetriableError, PendoTLSError
+from pendo_http import (
+    PendoAuthError,
+    PendoClient,
+    PendoFatalError,
+    PendoRetriableError,
+    PendoTLSError,
+)
 from target_pendo.ledger import Item, Ledger
 from target_pendo.metadata import TargetAbort
 
@@ -44,7 +50,15 @@ def id_chunks(items: list[Item], size: int = MAX_IDS_PER_CALL) -> list[list[Item
 class BulkDeleter:
     """Sends one stream's deletions and settles every item in the ledger."""
 
-    def __init__(self, *, client: PendoClient, ledger: Ledger, kind: str, logger: logging.Logger, max_tries: int) -> None:
+    def __init__(
+        self,
+        *,
+        client: PendoClient,
+        ledger: Ledger,
+        kind: str,
+        logger: logging.Logger,
+        max_tries: int,
+    ) -> None:
         if kind not in BODY_KEYS:
             msg = f"Pendo's bulk delete has no kind {kind!r}"
             raise ValueError(msg)
@@ -81,22 +95,26 @@ class BulkDeleter:
             raise TargetAbort(str(error)) from None
         except PendoAuthError as error:
             msg = (
-                f"{error} Deleting needs an integration key with \"Allow Write Access\" "
+                f'{error} Deleting needs an integration key with "Allow Write Access" '
                 "(Settings > Integrations > Integration Keys)."
             )
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
             for item in items:
                 self.ledger.reject(
-                    item, f"Pendo refused the bulk delete (HTTP {error.status})",
-                    api_error=error.body or str(error), payload=item.payload,
+                    item,
+                    f"Pendo refused the bulk delete (HTTP {error.status})",
+                    api_error=error.body or str(error),
+                    payload=item.payload,
                 )
             return
         except PendoRetriableError as error:
             for item in items:
                 self.ledger.reject(
-                    item, f"not deleted after {self.max_tries} tries",
-                    api_error=str(error), payload=item.payload,
+                    item,
+                    f"not deleted after {self.max_tries} tries",
+                    api_error=str(error),
+                    payload=item.payload,
                 )
             return
         job = answer.get("id") if isinstance(answer, dict) else None
@@ -104,7 +122,9 @@ class BulkDeleter:
             self.jobs.append(str(job))
         self.logger.info(
             "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process until deleted.",
-            len(ids), self.kind, job if job is not None else "without an id",
+            len(ids),
+            self.kind,
+            job if job is not None else "without an id",
         )
         for item in items:
             self.ledger.settle(item, "deleted")

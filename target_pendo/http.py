@@ -80,7 +80,9 @@ class GuardedSession(requests.Session):
         self.reads = 0
         self._count_lock = threading.Lock()
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # noqa: ANN401
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # noqa: ANN401
         verb = method.decode() if isinstance(method, bytes) else method
         if self.dry_run and verb.upper() not in ("GET", "HEAD"):
             msg = f"dry_run is on: refusing {verb} {url!s}"

@@ -22,7 +22,16 @@ from typing import Any, TextIO
 
 from target_pendo.convert import dumps
 
-OUTCOMES = ("updated", "created", "sent", "missing", "deleted", "delete_ignored", "dry_run", "dead_letter")
+OUTCOMES = (
+    "updated",
+    "created",
+    "sent",
+    "missing",
+    "deleted",
+    "delete_ignored",
+    "dry_run",
+    "dead_letter",
+)
 WARNINGS = ("old_events", "hidden_properties", "large_properties")
 MISSING_IDS_KEPT = 1000
 
@@ -119,7 +128,11 @@ class Ledger:
             self.unsettled.pop(item.seq, None)
             tally = self.streams[item.stream]
             tally.outcomes[outcome] += 1
-            if outcome == "missing" and item.id is not None and len(tally.missing_ids) < MISSING_IDS_KEPT:
+            if (
+                outcome == "missing"
+                and item.id is not None
+                and len(tally.missing_ids) < MISSING_IDS_KEPT
+            ):
                 tally.missing_ids.append(item.id)
 
     def reject(
@@ -155,9 +168,13 @@ class Ledger:
         self.dead_letters.write(entry)
         self.settle(item, "dead_letter")
 
-    def reject_line(self, stream: str | None, record: Any, reason: str, *, line: int | None = None) -> None:  # noqa: ANN401
+    def reject_line(
+        self, stream: str | None, record: Any, reason: str, *, line: int | None = None
+    ) -> None:  # noqa: ANN401
         """A RECORD line the SDK could not take (no SCHEMA before it, not valid, ...)."""
-        item = self.receive(stream or "<unknown stream>", record if isinstance(record, dict) else {"raw": record})
+        item = self.receive(
+            stream or "<unknown stream>", record if isinstance(record, dict) else {"raw": record}
+        )
         self.reject(item, reason, line=line)
 
     def warn(self, stream: str, warning: str, count: int = 1) -> None:
@@ -185,13 +202,18 @@ class Ledger:
         headers = ["stream", "received", *OUTCOMES, "unaccounted"]
         rows = [[str(r[h]) for h in headers] for r in self.summary_rows()]
         if rows:
-            totals = ["TOTAL"] + [
-                str(sum(int(r[i]) for r in rows)) for i in range(1, len(headers))
-            ]
+            totals = ["TOTAL"] + [str(sum(int(r[i]) for r in rows)) for i in range(1, len(headers))]
             rows.append(totals)
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+            for i, h in enumerate(headers)
+        ]
+
         def fmt(cells: list[str]) -> str:
-            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            return "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+
         lines = [fmt(headers), fmt(["-" * w for w in widths])]
         lines += [fmt(r) for r in rows]
         for name in sorted(self.streams):
@@ -208,7 +230,9 @@ class Ledger:
         if self.bad_lines:
             lines.append(f"input lines that could not be processed: {self.bad_lines}")
         if self.dead_letters.count:
-            lines.append(f"dead-letter file: {self.dead_letters.path} ({self.dead_letters.count} records)")
+            lines.append(
+                f"dead-letter file: {self.dead_letters.path} ({self.dead_letters.count} records)"
+            )
         return "\n".join(lines)
 
     def print_summary(self, stream: TextIO | None = None) -> None:

@@ -19,7 +19,13 @@ import logging
 import re
 from typing import Any
 
-from pendo_http import PendoAuthError, PendoClient, PendoFatalError, PendoRetriableError, PendoTLSError
+from pendo_http import (
+    PendoAuthError,
+    PendoClient,
+    PendoFatalError,
+    PendoRetriableError,
+    PendoTLSError,
+)
 from target_pendo.ledger import Item, Ledger
 
 SPLIT_STATUSES = frozenset({400, 413, 422})
@@ -92,7 +98,7 @@ class MetadataWriter:
         except PendoAuthError as error:
             msg = (
                 f"{error} A key that can read but not write is read-only: metadata writes need "
-                "\"Allow Write Access\" on the key (Settings > Integrations > Integration Keys)."
+                '"Allow Write Access" on the key (Settings > Integrations > Integration Keys).'
             )
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
@@ -112,7 +118,9 @@ class MetadataWriter:
             else:
                 for item in items:
                     self.ledger.reject(
-                        item, f"Pendo refused the write (HTTP {error.status})", api_error=error.body or str(error),
+                        item,
+                        f"Pendo refused the write (HTTP {error.status})",
+                        api_error=error.body or str(error),
                         payload=item.payload,
                     )
             return
@@ -138,7 +146,8 @@ class MetadataWriter:
             return
         self.logger.info(
             "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
-            len(items), error.status,
+            len(items),
+            error.status,
         )
         self._split(items, creating=creating)
 
@@ -156,7 +165,10 @@ class MetadataWriter:
             # Pendo documents a JSON summary; without one the 200 is all we know.
             self.logger.warning(
                 "Pendo answered %s without a summary (%r); counting %d records as %s.",
-                self.endpoint, str(answer)[:200], len(items), success,
+                self.endpoint,
+                str(answer)[:200],
+                len(items),
+                success,
             )
             for item in items:
                 self.ledger.settle(item, success)
@@ -183,8 +195,10 @@ class MetadataWriter:
                 # Failures without an error text: find them by splitting.
                 if len(remaining) == 1:
                     self.ledger.reject(
-                        remaining[0], "Pendo counted the record as failed without saying why",
-                        api_error=str(answer)[:500], payload=remaining[0].payload,
+                        remaining[0],
+                        "Pendo counted the record as failed without saying why",
+                        api_error=str(answer)[:500],
+                        payload=remaining[0].payload,
                     )
                 elif remaining:
                     self._split(remaining, creating=creating)
@@ -194,8 +208,10 @@ class MetadataWriter:
 
         if len(remaining) == 1:
             self.ledger.reject(
-                remaining[0], "Pendo reported an error for the record",
-                api_error="; ".join(errors), payload=remaining[0].payload,
+                remaining[0],
+                "Pendo reported an error for the record",
+                api_error="; ".join(errors),
+                payload=remaining[0].payload,
             )
             return
         if not remaining:
@@ -208,14 +224,17 @@ class MetadataWriter:
             for item in remaining:
                 if item.seq in attributed:
                     self.ledger.reject(
-                        item, "Pendo reported an error for the record",
-                        api_error="; ".join(attributed[item.seq]), payload=item.payload,
+                        item,
+                        "Pendo reported an error for the record",
+                        api_error="; ".join(attributed[item.seq]),
+                        payload=item.payload,
                     )
             self._succeed([i for i in remaining if i.seq not in attributed], success)
             return
         self.logger.info(
             "Pendo reported %d error(s) in a batch of %d records; splitting it to isolate them.",
-            len(errors), len(remaining),
+            len(errors),
+            len(remaining),
         )
         self._split(remaining, creating=creating)
 
@@ -241,7 +260,9 @@ class MetadataWriter:
         self.logger.warning(
             "%d %s id(s) do not exist in Pendo and were skipped (update-only; set `create: true` "
             "on the stream to create them): %s",
-            len(ids), self.kind, ", ".join(ids[:50]) + (" …" if len(ids) > 50 else ""),
+            len(ids),
+            self.kind,
+            ", ".join(ids[:50]) + (" …" if len(ids) > 50 else ""),
         )
         for item in items:
             self.ledger.settle(item, "missing")

@@ -48,5 +48,11 @@ class ProgressReporter:
             self._last[name] = (now, done)
             rate = (done - last_done) / (now - last_time) if now > last_time else 0.0
             parts = ", ".join(f"{o} {tally.outcomes[o]}" for o in OUTCOMES if tally.outcomes[o])
-            self.logger.info("%s: %d received, %d done%s, %.0f rec/s",
-                             name, tally.received, done, f" ({parts})" if parts else "", rate)
+            self.logger.info(
+                "%s: %d received, %d done%s, %.0f rec/s",
+                name,
+                tally.received,
+                done,
+                f" ({parts})" if parts else "",
+                rate,
+            )

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
     from target_pendo.target import TargetPendo
 
 EVENT_NAME_CANDIDATES = ("event", "event_name", "eventName", "name")
-TIMESTAMP_CANDIDATES = ("timestamp", "time", "event_time", "occurred_at", "created_at", "browserTime")
+TIMESTAMP_CANDIDATES = (
+    "timestamp",
+    "time",
+    "event_time",
+    "occurred_at",
+    "created_at",
+    "browserTime",
+)
 ACCOUNT_CANDIDATES = ("accountId", "account_id")
 LOG_EXAMPLES = 5
 
@@ -72,7 +79,11 @@ class _CapturingValidator:
             cause = error.__cause__
             path = ".".join(str(p) for p in getattr(cause, "path", ()) or ())
             message = getattr(cause, "message", None) or str(error)
-            self.sink._invalid = (id(record), f"field `{path}`: {message}" if path else message, path or None)
+            self.sink._invalid = (
+                id(record),
+                f"field `{path}`: {message}" if path else message,
+                path or None,
+            )
 
 
 class PendoSink(BatchSink):
@@ -80,7 +91,9 @@ class PendoSink(BatchSink):
 
     target: TargetPendo
 
-    def __init__(self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any) -> None:  # noqa: ANN401
+    def __init__(
+        self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any
+    ) -> None:  # noqa: ANN401
         self.target = target
         self.spec: StreamSpec = target.stream_spec(stream_name)
         self._invalid: tuple[int, str, str | None] | None = None
@@ -138,7 +151,9 @@ class PendoSink(BatchSink):
             record_id, message, field = self._invalid
             self._invalid = None
             if record_id == id(record):
-                self.target.ledger.reject(item, f"record does not match the stream's SCHEMA: {message}", field=field)
+                self.target.ledger.reject(
+                    item, f"record does not match the stream's SCHEMA: {message}", field=field
+                )
                 return
         try:
             if is_deletion(item.record, self.spec.deleted_field):
@@ -149,7 +164,9 @@ class PendoSink(BatchSink):
             self.target.ledger.reject(item, rejected.reason, field=rejected.field)
             return
         except Exception as error:  # noqa: BLE001 - a record must never stop the run
-            self.target.ledger.reject(item, f"could not be converted: {type(error).__name__}: {error}")
+            self.target.ledger.reject(
+                item, f"could not be converted: {type(error).__name__}: {error}"
+            )
             return
         if item.outcome is None:  # else settled already (an ignored deletion)
             context.setdefault("items", []).append(item)
@@ -187,8 +204,10 @@ class PendoSink(BatchSink):
             self.logger.warning(
                 "Stream `%s` has deleted records (`%s` set): neither written nor deleted in Pendo "
                 "(on_delete: ignore); the summary counts them as delete_ignored.%s",
-                self.stream_name, self.spec.deleted_field,
-                "" if self.spec.is_track or self.spec.object == "parent_account"
+                self.stream_name,
+                self.spec.deleted_field,
+                ""
+                if self.spec.is_track or self.spec.object == "parent_account"
                 else f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from Pendo.",
             )
         self.target.ledger.settle(item, "delete_ignored")
@@ -202,7 +221,9 @@ class PendoSink(BatchSink):
     def dry_run_batch(self, items: list[Item]) -> None:
         self.logger.info(
             "[dry run] would send %d record(s) of stream `%s` to %s; first: %s",
-            len(items), self.stream_name, self.describe_endpoint(),
+            len(items),
+            self.stream_name,
+            self.describe_endpoint(),
             dumps(items[0].payload).decode()[:1000],
         )
         for item in items:
@@ -248,19 +269,29 @@ class MetadataSink(PendoSink):
         self.deleter: BulkDeleter | None = None
         if spec.on_delete == "delete":
             self.deleter = BulkDeleter(
-                client=self.target.client, ledger=self.target.ledger, kind=self.kind,
-                logger=self.logger, max_tries=self.target.client.retry.max_tries,
+                client=self.target.client,
+                ledger=self.target.ledger,
+                kind=self.kind,
+                logger=self.logger,
+                max_tries=self.target.client.retry.max_tries,
             )
         self.logger.info(
             "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",
-            self.stream_name, spec.object, spec.group, self.writer.endpoint, id_field,
+            self.stream_name,
+            spec.object,
+            spec.group,
+            self.writer.endpoint,
+            id_field,
             ", create" if spec.create else ", update-only",
             ", ".join(f"{s}->{n}" for s, (n, _) in self.field_map.items()) or "(no fields)",
         )
         if self.deleter is not None:
             self.logger.info(
                 "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d ids a call, one call a second)",
-                self.stream_name, spec.deleted_field, self.deleter.endpoint, MAX_IDS_PER_CALL,
+                self.stream_name,
+                spec.deleted_field,
+                self.deleter.endpoint,
+                MAX_IDS_PER_CALL,
             )
 
     def _default_sources(self) -> dict[str, str]:
@@ -268,7 +299,9 @@ class MetadataSink(PendoSink):
         nested = props.get("metadata", {}).get("properties", {}).get(self.spec.group)
         if isinstance(nested, dict) and nested.get("properties"):
             # A tap-pendo visitors/accounts row: {"visitorId", "metadata": {"custom": {...}}}.
-            return {f"metadata.{self.spec.group}.{name}": name.lower() for name in nested["properties"]}
+            return {
+                f"metadata.{self.spec.group}.{name}": name.lower() for name in nested["properties"]
+            }
         return {
             name: name.lower()
             for name in props
@@ -289,7 +322,10 @@ class MetadataSink(PendoSink):
                 continue
             result[source] = (actual, pendo_fields[actual])
         if unknown:
-            known = ", ".join(f"{n} ({t or 'untyped'})" for n, t in sorted(pendo_fields.items())) or "none"
+            known = (
+                ", ".join(f"{n} ({t or 'untyped'})" for n, t in sorted(pendo_fields.items()))
+                or "none"
+            )
             msg = (
                 f"Stream `{self.stream_name}`: Pendo has no {spec.group} {self.kind} field for "
                 f"{', '.join(unknown)}. Create the field in Pendo (Settings > Data Mappings), "
@@ -329,7 +365,11 @@ class MetadataSink(PendoSink):
             ids = list(dict.fromkeys(str(item.id) for item in deletes))
             self.logger.info(
                 "[dry run] would delete %d %s id(s) of stream `%s` (%s, at most %d ids a call): %s",
-                len(ids), self.kind, self.stream_name, self.deleter.endpoint, MAX_IDS_PER_CALL,
+                len(ids),
+                self.kind,
+                self.stream_name,
+                self.deleter.endpoint,
+                MAX_IDS_PER_CALL,
                 ", ".join(ids[:20]) + (" …" if len(ids) > 20 else ""),
             )
             for item in deletes:
@@ -412,7 +452,9 @@ class TrackEventSink(PendoSink):
             raise TargetAbort(msg)
         self.visitor_field = pick_id_field(spec, props, None) or "visitorId"
         self.event_field = spec.event_field or (
-            None if spec.event_name else next((c for c in EVENT_NAME_CANDIDATES if c in props), None)
+            None
+            if spec.event_name
+            else next((c for c in EVENT_NAME_CANDIDATES if c in props), None)
         )
         if not spec.event_name and not self.event_field:
             msg = (
@@ -423,14 +465,23 @@ class TrackEventSink(PendoSink):
         self.timestamp_field = spec.timestamp_field or next(
             (c for c in TIMESTAMP_CANDIDATES if c in props), "timestamp"
         )
-        self.account_field = spec.account_field or next((c for c in ACCOUNT_CANDIDATES if c in props), None)
+        self.account_field = spec.account_field or next(
+            (c for c in ACCOUNT_CANDIDATES if c in props), None
+        )
         self.context_sources = dict(spec.context_fields)
         if not self.context_sources and "context" not in props:
             for key, candidates in CONTEXT_CANDIDATES.items():
                 source = next((c for c in candidates if c in props), None)
                 if source:
                     self.context_sources[key] = source
-        used = {self.visitor_field, self.event_field, self.timestamp_field, self.account_field, "type", "context"}
+        used = {
+            self.visitor_field,
+            self.event_field,
+            self.timestamp_field,
+            self.account_field,
+            "type",
+            "context",
+        }
         used |= set(self.context_sources.values())
         if spec.properties is not None:
             self.property_sources: dict[str, str] | None = spec.properties
@@ -442,14 +493,18 @@ class TrackEventSink(PendoSink):
             }
         self.track_url = self.target.track_url
         self.pool = ThreadPoolExecutor(
-            max_workers=self.target.track_concurrency, thread_name_prefix=f"track-{self.stream_name}"
+            max_workers=self.target.track_concurrency,
+            thread_name_prefix=f"track-{self.stream_name}",
         )
         self._warned: dict[str, int] = {}
         self.logger.info(
             "Stream `%s` -> track events (POST %s, visitor `%s`, event %s, timestamp `%s`, %d concurrent)",
-            self.stream_name, self.track_url, self.visitor_field,
+            self.stream_name,
+            self.track_url,
+            self.visitor_field,
             f"`{self.event_field}`" if self.event_field else repr(spec.event_name),
-            self.timestamp_field, self.target.track_concurrency,
+            self.timestamp_field,
+            self.target.track_concurrency,
         )
 
     def describe_endpoint(self) -> str:
@@ -462,21 +517,31 @@ class TrackEventSink(PendoSink):
         if seen < LOG_EXAMPLES:
             self.logger.warning(message, *args)
         elif seen == LOG_EXAMPLES:
-            self.logger.warning("More %s in stream `%s`; see the summary for the count.", kind.replace("_", " "), self.stream_name)
+            self.logger.warning(
+                "More %s in stream `%s`; see the summary for the count.",
+                kind.replace("_", " "),
+                self.stream_name,
+            )
 
     def prepare(self, item: Item) -> None:
         spec = self.spec
         record = item.record
         found, visitor = get_path(record, self.visitor_field)
         if not found or visitor is None or visitor == "":
-            raise Rejected(f"no visitor id: field `{self.visitor_field}` is missing or empty", self.visitor_field)
+            raise Rejected(
+                f"no visitor id: field `{self.visitor_field}` is missing or empty",
+                self.visitor_field,
+            )
         item.id = str(json_safe(visitor))
         if spec.event_name:
             event = spec.event_name
         else:
             _, event = get_path(record, self.event_field or "")
             if event is None or str(event).strip() == "":
-                raise Rejected(f"no event name: field `{self.event_field}` is missing or empty", self.event_field)
+                raise Rejected(
+                    f"no event name: field `{self.event_field}` is missing or empty",
+                    self.event_field,
+                )
         found, raw_ts = get_path(record, self.timestamp_field)
         if not found or raw_ts is None or raw_ts == "":
             raise Rejected(
@@ -486,7 +551,9 @@ class TrackEventSink(PendoSink):
         try:
             timestamp = to_epoch_ms(raw_ts)
         except ConversionError as error:
-            raise Rejected(f"field `{self.timestamp_field}`: {error}", self.timestamp_field) from None
+            raise Rejected(
+                f"field `{self.timestamp_field}`: {error}", self.timestamp_field
+            ) from None
         payload: dict[str, Any] = {"type": "track", "event": str(event), "visitorId": item.id}
         if self.account_field:
             _, account = get_path(record, self.account_field)
@@ -529,22 +596,25 @@ class TrackEventSink(PendoSink):
                 "old_events",
                 "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) but does not "
                 "process events more than 7 days old.",
-                item.id, age_ms / 86_400_000,
+                item.id,
+                age_ms / 86_400_000,
             )
         hidden = {n: r for n in payload["properties"] if (r := hidden_property_reason(n))}
         if hidden:
             self._warn(
                 "hidden_properties",
                 "Track event properties Pendo will not display (stream `%s`): %s",
-                self.stream_name, "; ".join(f"`{n}` {r}" for n, r in hidden.items()),
+                self.stream_name,
+                "; ".join(f"`{n}` {r}" for n, r in hidden.items()),
             )
         size = len(dumps(payload["properties"]))
         if size > MAX_PROPERTIES_JSON_BYTES:
             self._warn(
                 "large_properties",
                 "Track event properties are %d bytes of JSON; Pendo shows more than %d as "
-                "\"event properties JSON too large\".",
-                size, MAX_PROPERTIES_JSON_BYTES,
+                '"event properties JSON too large".',
+                size,
+                MAX_PROPERTIES_JSON_BYTES,
             )
 
     def send_batch(self, items: list[Item]) -> None:
@@ -564,20 +634,27 @@ class TrackEventSink(PendoSink):
         what = "track event (POST /data/track)"
         try:
             self.target.client.post_json(
-                self.track_url, item.payload, what=what,
-                secret=self.target.track_secret, secret_setting="track_event_secret",
+                self.track_url,
+                item.payload,
+                what=what,
+                secret=self.target.track_secret,
+                secret_setting="track_event_secret",
             )
         except (PendoAuthError, PendoTLSError) as error:  # says what to check; retrying cannot help
             raise TargetAbort(str(error)) from None
         except PendoFatalError as error:
             self.target.ledger.reject(
-                item, f"Pendo refused the event (HTTP {error.status})",
-                api_error=error.body or str(error), payload=item.payload,
+                item,
+                f"Pendo refused the event (HTTP {error.status})",
+                api_error=error.body or str(error),
+                payload=item.payload,
             )
         except PendoRetriableError as error:
             self.target.ledger.reject(
-                item, f"not sent after {self.target.client.retry.max_tries} tries",
-                api_error=str(error), payload=item.payload,
+                item,
+                f"not sent after {self.target.client.retry.max_tries} tries",
+                api_error=str(error),
+                payload=item.payload,
             )
         else:
             self.target.ledger.settle(item, "sent")
@@ -585,4 +662,3 @@ class TrackEventSink(PendoSink):
     def clean_up(self) -> None:
         self.pool.shutdown(wait=True)
         super().clean_up()
-

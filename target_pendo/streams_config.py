@@ -103,15 +103,21 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
         elif "*" in setting:
             entry = setting["*"]
         else:
-            msg = f"target-pendo does not know what to write for stream `{stream}`. " + HOW_TO.format(name=stream)
+            msg = (
+                f"target-pendo does not know what to write for stream `{stream}`. "
+                + HOW_TO.format(name=stream)
+            )
             raise StreamConfigError(msg)
     if not isinstance(entry, dict):
-        msg = f"Stream `{stream}`: its `streams` entry must be an object. " + HOW_TO.format(name=stream)
+        msg = f"Stream `{stream}`: its `streams` entry must be an object. " + HOW_TO.format(
+            name=stream
+        )
         raise StreamConfigError(msg)
     obj = entry.get("object") or INFERRED.get(stream.lower())
     if obj not in OBJECTS:
-        msg = f"Stream `{stream}`: `object` is {obj!r}; it must be one of {', '.join(OBJECTS)}. " + HOW_TO.format(
-            name=stream
+        msg = (
+            f"Stream `{stream}`: `object` is {obj!r}; it must be one of {', '.join(OBJECTS)}. "
+            + HOW_TO.format(name=stream)
         )
         raise StreamConfigError(msg)
     group = entry.get("group", "custom")
@@ -193,7 +199,9 @@ def get_path(record: dict[str, Any], path: str) -> tuple[bool, Any]:
     return True, current
 
 
-def pick_id_field(spec: StreamSpec, properties: dict[str, Any], key_properties: list[str] | None) -> str | None:
+def pick_id_field(
+    spec: StreamSpec, properties: dict[str, Any], key_properties: list[str] | None
+) -> str | None:
     """The configured id field, else a single key property, else a conventional name."""
     if spec.id_field:
         return spec.id_field

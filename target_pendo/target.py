@@ -63,35 +63,95 @@ STREAM_SCHEMA = th.ObjectType(
         th.StringType(allowed_values=["visitor", "account", "parent_account", "track_event"]),
         description="What the stream's records become in Pendo.",
     ),
-    th.Property("id_field", th.StringType, description="Column holding the visitor/account id (default: the single key property, else visitorId/accountId/id)."),
     th.Property(
-        "group", th.StringType(allowed_values=["custom", "agent"]), default="custom",
+        "id_field",
+        th.StringType,
+        description="Column holding the visitor/account id (default: the single key property, else visitorId/accountId/id).",
+    ),
+    th.Property(
+        "group",
+        th.StringType(allowed_values=["custom", "agent"]),
+        default="custom",
         description="Metadata group written: `custom` or `agent`.",
     ),
-    th.Property("create", th.BooleanType, default=False, description="Send `?create=true` so unknown ids are created (default: update-only; unknown ids are skipped and reported)."),
+    th.Property(
+        "create",
+        th.BooleanType,
+        default=False,
+        description="Send `?create=true` so unknown ids are created (default: update-only; unknown ids are skipped and reported).",
+    ),
     th.Property(
         "fields",
-        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        th.CustomType(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "object", "additionalProperties": {"type": "string"}},
+                ]
+            }
+        ),
         description='Columns to send and their Pendo names, e.g. {"plan_name": "plan"}, or a list of columns (sent lower-cased). Default: every non-id column, lower-cased. Dotted paths reach into nested objects.',
     ),
-    th.Property("ignore_unknown_fields", th.BooleanType, default=False, description="Drop (with a warning) columns that have no Pendo field instead of stopping before any write."),
     th.Property(
-        "on_delete", th.StringType(allowed_values=["ignore", "delete"]), default="ignore",
+        "ignore_unknown_fields",
+        th.BooleanType,
+        default=False,
+        description="Drop (with a warning) columns that have no Pendo field instead of stopping before any write.",
+    ),
+    th.Property(
+        "on_delete",
+        th.StringType(allowed_values=["ignore", "delete"]),
+        default="ignore",
         description="Records marked deleted (see `deleted_field`): `ignore` skips them (counted as `delete_ignored`); `delete` deletes the ids from Pendo with its bulk delete (visitor and account streams only).",
     ),
-    th.Property("deleted_field", th.StringType, default="_sdc_deleted_at", description="Column that marks a deleted record: a timestamp (Singer's `_sdc_deleted_at`, set by log-based taps) or a boolean flag; null/false means not deleted."),
-    th.Property("event_field", th.StringType, description="Track events: column with the event name (default: event/event_name/name)."),
-    th.Property("event_name", th.StringType, description="Track events: one fixed event name for every record."),
-    th.Property("timestamp_field", th.StringType, description="Track events: column with the event time (ISO 8601, datetime, or epoch seconds/milliseconds; default: timestamp/time/...)."),
-    th.Property("account_field", th.StringType, description="Track events: column with the account id (default: accountId/account_id)."),
+    th.Property(
+        "deleted_field",
+        th.StringType,
+        default="_sdc_deleted_at",
+        description="Column that marks a deleted record: a timestamp (Singer's `_sdc_deleted_at`, set by log-based taps) or a boolean flag; null/false means not deleted.",
+    ),
+    th.Property(
+        "event_field",
+        th.StringType,
+        description="Track events: column with the event name (default: event/event_name/name).",
+    ),
+    th.Property(
+        "event_name",
+        th.StringType,
+        description="Track events: one fixed event name for every record.",
+    ),
+    th.Property(
+        "timestamp_field",
+        th.StringType,
+        description="Track events: column with the event time (ISO 8601, datetime, or epoch seconds/milliseconds; default: timestamp/time/...).",
+    ),
+    th.Property(
+        "account_field",
+        th.StringType,
+        description="Track events: column with the account id (default: accountId/account_id).",
+    ),
     th.Property(
         "properties",
-        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        th.CustomType(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "object", "additionalProperties": {"type": "string"}},
+                ]
+            }
+        ),
         description="Track events: columns sent as event properties (list, or mapping column -> property name). Default: the record's `properties` object, else every other column.",
     ),
     th.Property(
         "context_fields",
-        th.CustomType({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]}),
+        th.CustomType(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "object", "additionalProperties": {"type": "string"}},
+                ]
+            }
+        ),
         description="Track events: Pendo context key (ip, userAgent, url, title) -> column. Default: the record's `context` object, else columns with those names.",
     ),
     additional_properties=False,
@@ -116,7 +176,9 @@ def message_problem(message: dict) -> str | None:
     kind = message.get("type")
     if not isinstance(kind, str):
         return "`type` is not a string"
-    if kind in ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH") and not isinstance(message.get("stream"), str):
+    if kind in ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH") and not isinstance(
+        message.get("stream"), str
+    ):
         return f"{kind} message without a `stream` name"
     if kind == "RECORD" and not isinstance(message.get("record"), dict):
         return "RECORD message whose `record` is not a JSON object"
@@ -125,7 +187,9 @@ def message_problem(message: dict) -> str | None:
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             return "SCHEMA message whose `schema` is not an object with `properties`"
         keys = message.get("key_properties")
-        if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        if keys is not None and not (
+            isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        ):
             return "SCHEMA message whose `key_properties` is not a list of field names"
     if kind == "STATE" and "value" not in message:
         return "STATE message without a `value`"
@@ -154,7 +218,9 @@ class TolerantReader(SingerReader):
         except (json.JSONDecodeError, ValueError) as error:
             raise InvalidInputLine(str(error)) from error
 
-    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> t.Counter[str]:
         stats: t.Counter[str] = t.Counter()
         filein = file_input or self.default_input
         for number, line in enumerate(filein, start=1):
@@ -181,7 +247,9 @@ class TolerantReader(SingerReader):
             callback = callbacks.get(record_type)
             if callback is None:
                 if self.target is not None:
-                    self.target.logger.warning("Ignoring a message of unknown type %r.", record_type)
+                    self.target.logger.warning(
+                        "Ignoring a message of unknown type %r.", record_type
+                    )
                 stats["unknown"] += 1
                 continue
             try:
@@ -210,40 +278,114 @@ class TargetPendo(Target):
 
     config_jsonschema = th.PropertiesList(
         th.Property(
-            "integration_key", th.StringType, secret=True, title="Integration key",
+            "integration_key",
+            th.StringType,
+            secret=True,
+            title="Integration key",
             description="Pendo integration key with write access (Settings > Integrations > Integration Keys). Needed for metadata streams.",
         ),
         th.Property(
-            "track_event_secret", th.StringType, secret=True, title="Track Event Shared Secret",
+            "track_event_secret",
+            th.StringType,
+            secret=True,
+            title="Track Event Shared Secret",
             description="The app's Track Event Shared Secret (Settings > Subscription Settings > app > App Details). Needed for track-event streams; not the integration key.",
         ),
         th.Property(
-            "region", th.StringType(allowed_values=list(REGIONS)), default="us",
+            "region",
+            th.StringType(allowed_values=list(REGIONS)),
+            default="us",
             description="Pendo region of the subscription: us, eu, us1, jpn or au.",
         ),
-        th.Property("api_url", th.StringType, description="Base URL without `/api/v1`; overrides `region`."),
-        th.Property("track_url", th.StringType, description="Track-event endpoint; overrides the region's (default: `api_url` + /data/track when `api_url` is set)."),
         th.Property(
-            "streams", th.ObjectType(additional_properties=STREAM_SCHEMA),
+            "api_url", th.StringType, description="Base URL without `/api/v1`; overrides `region`."
+        ),
+        th.Property(
+            "track_url",
+            th.StringType,
+            description="Track-event endpoint; overrides the region's (default: `api_url` + /data/track when `api_url` is set).",
+        ),
+        th.Property(
+            "streams",
+            th.ObjectType(additional_properties=STREAM_SCHEMA),
             description="Per input stream: what it becomes in Pendo. Streams named visitors, accounts, parent_accounts or track_events need no entry; `*` applies to every other stream.",
         ),
-        th.Property("parent_account_kind", th.StringType, default="parentAccount", description="Pendo's metadata kind for parent accounts (URL path segment)."),
-        th.Property("parent_account_id_key", th.StringType, default="accountId", description="The id key of parent-account records in the metadata write body."),
-        th.Property("time_format", th.StringType(allowed_values=["epoch_ms", "iso"]), default="epoch_ms", description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601."),
         th.Property(
-            "error_isolation", th.StringType(allowed_values=["auto", "bisect"]), default="auto",
+            "parent_account_kind",
+            th.StringType,
+            default="parentAccount",
+            description="Pendo's metadata kind for parent accounts (URL path segment).",
+        ),
+        th.Property(
+            "parent_account_id_key",
+            th.StringType,
+            default="accountId",
+            description="The id key of parent-account records in the metadata write body.",
+        ),
+        th.Property(
+            "time_format",
+            th.StringType(allowed_values=["epoch_ms", "iso"]),
+            default="epoch_ms",
+            description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601.",
+        ),
+        th.Property(
+            "error_isolation",
+            th.StringType(allowed_values=["auto", "bisect"]),
+            default="auto",
             description="How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record's id when the counts agree, else splits the batch; `bisect` always splits.",
         ),
-        th.Property("batch_size", th.IntegerType, default=500, description="Records per metadata write request (Pendo limits a call to 5 minutes)."),
-        th.Property("max_requests_per_second", th.NumberType, default=20, description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint)."),
-        th.Property("track_concurrency", th.IntegerType, default=8, description="Track-event requests in flight at once."),
-        th.Property("dead_letter_path", th.StringType, default="target-pendo-dead-letter.jsonl", description="JSON-lines file for records that could not be written (stream, record, reason, Pendo's error text)."),
-        th.Property("dry_run", th.BooleanType, default=False, description="Validate, convert and log what would be sent; write nothing to Pendo."),
-        th.Property("request_timeout", th.IntegerType, default=300, description="Seconds to wait for Pendo's response before retrying."),
-        th.Property("max_retries", th.IntegerType, default=8, description="Tries per request on 429, 408, 5xx, timeouts and dropped connections."),
-        th.Property("retry_backoff_seconds", th.NumberType, default=1.0, description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds."),
         th.Property(
-            "progress_interval_seconds", th.NumberType, default=DEFAULT_INTERVAL_SECONDS,
+            "batch_size",
+            th.IntegerType,
+            default=500,
+            description="Records per metadata write request (Pendo limits a call to 5 minutes).",
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.NumberType,
+            default=20,
+            description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint).",
+        ),
+        th.Property(
+            "track_concurrency",
+            th.IntegerType,
+            default=8,
+            description="Track-event requests in flight at once.",
+        ),
+        th.Property(
+            "dead_letter_path",
+            th.StringType,
+            default="target-pendo-dead-letter.jsonl",
+            description="JSON-lines file for records that could not be written (stream, record, reason, Pendo's error text).",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Validate, convert and log what would be sent; write nothing to Pendo.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=300,
+            description="Seconds to wait for Pendo's response before retrying.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request on 429, 408, 5xx, timeouts and dropped connections.",
+        ),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds.",
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.NumberType,
+            default=DEFAULT_INTERVAL_SECONDS,
             description="Seconds between progress lines in the log (`visitors: 120000 received, 119500 done (updated 119000, missing 500), 4012 rec/s`, one per stream); 0 turns them off.",
         ),
     ).to_dict()
@@ -252,7 +394,10 @@ class TargetPendo(Target):
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # sinks drain one after the other; a failure stops cleanly
         self.dry_run = bool(self.config.get("dry_run", False))
-        self.ledger = Ledger(DeadLetterFile(self.config.get("dead_letter_path") or "target-pendo-dead-letter.jsonl"), dry_run=self.dry_run)
+        self.ledger = Ledger(
+            DeadLetterFile(self.config.get("dead_letter_path") or "target-pendo-dead-letter.jsonl"),
+            dry_run=self.dry_run,
+        )
         self.writers: list[MetadataWriter] = []
         self._schemas: dict[str, dict[str, dict[str, str]]] = {}
         self._schema_lock = threading.Lock()
@@ -260,14 +405,20 @@ class TargetPendo(Target):
         self._emitted_state: t.Any = None
         self.batches_written = 0  # counted by the sinks; see _process_record_message
         self.aborted: str | None = None
-        self.redactor = Redactor([
-            self.integration_key, self.track_secret,
-            *url_secrets(self.config.get("api_url")), *url_secrets(self.config.get("track_url")),
-        ])
+        self.redactor = Redactor(
+            [
+                self.integration_key,
+                self.track_secret,
+                *url_secrets(self.config.get("api_url")),
+                *url_secrets(self.config.get("track_url")),
+            ]
+        )
         install_log_redaction(self.redactor)
         interval = self.config.get("progress_interval_seconds")
         self.progress = ProgressReporter(
-            self.ledger, self.logger, DEFAULT_INTERVAL_SECONDS if interval is None else float(interval),
+            self.ledger,
+            self.logger,
+            DEFAULT_INTERVAL_SECONDS if interval is None else float(interval),
         )
         if isinstance(self.message_reader, TolerantReader):
             self.message_reader.target = self
@@ -293,7 +444,9 @@ class TargetPendo(Target):
 
     @cached_property
     def track_url(self) -> str:
-        return resolve_track_url(self.config.get("region"), self.config.get("api_url"), self.config.get("track_url"))
+        return resolve_track_url(
+            self.config.get("region"), self.config.get("api_url"), self.config.get("track_url")
+        )
 
     def _check_config(self) -> None:
         if self.integration_key and self.track_secret and self.integration_key == self.track_secret:
@@ -316,7 +469,7 @@ class TargetPendo(Target):
             resolve_api_base(self.config.get("region"), self.config.get("api_url"))
         except ValueError as error:
             raise TargetAbort(str(error)) from None
-        for name in (self.config.get("streams") or {}):
+        for name in self.config.get("streams") or {}:
             self.stream_spec(name)
 
     @cached_property
@@ -343,7 +496,9 @@ class TargetPendo(Target):
     def stream_spec(self, stream_name: str) -> StreamSpec:
         if stream_name not in self._specs:
             try:
-                self._specs[stream_name] = resolve_stream_spec(stream_name, self.config.get("streams"))
+                self._specs[stream_name] = resolve_stream_spec(
+                    stream_name, self.config.get("streams")
+                )
             except StreamConfigError as error:
                 raise TargetAbort(str(error)) from None
         return self._specs[stream_name]
@@ -375,10 +530,16 @@ class TargetPendo(Target):
                 except PendoAuthError as error:
                     raise TargetAbort(str(error)) from None
                 except PendoFatalError as error:
-                    hint = " Check `parent_account_kind`." if kind not in ("visitor", "account") else ""
+                    hint = (
+                        " Check `parent_account_kind`."
+                        if kind not in ("visitor", "account")
+                        else ""
+                    )
                     raise TargetAbort(f"{error}.{hint}") from None
                 except PendoRetriableError as error:
-                    raise TargetAbort(f"Could not read Pendo's {kind} metadata schema: {error}") from None
+                    raise TargetAbort(
+                        f"Could not read Pendo's {kind} metadata schema: {error}"
+                    ) from None
                 schema: dict[str, dict[str, str]] = {}
                 for grp, fields in (raw or {}).items() if isinstance(raw, dict) else []:
                     if not isinstance(fields, dict):
@@ -386,7 +547,10 @@ class TargetPendo(Target):
                     schema[grp] = {
                         name: str((desc or {}).get("Type", (desc or {}).get("type", "")) or "")
                         for name, desc in fields.items()
-                        if not (isinstance(desc, dict) and (desc.get("isDeleted") or desc.get("is_deleted")))
+                        if not (
+                            isinstance(desc, dict)
+                            and (desc.get("isDeleted") or desc.get("is_deleted"))
+                        )
                     }
                 self._schemas[kind] = schema
             return dict(self._schemas[kind].get(group, {}))
@@ -398,7 +562,12 @@ class TargetPendo(Target):
         if message is not None and message.get("type") == "RECORD":
             stream = message.get("stream")
             self.logger.error("Record of stream %r not written: %s", stream, reason)
-            self.ledger.reject_line(stream if isinstance(stream, str) else None, message.get("record"), reason, line=number)
+            self.ledger.reject_line(
+                stream if isinstance(stream, str) else None,
+                message.get("record"),
+                reason,
+                line=number,
+            )
             return
         self.ledger.bad_lines += 1
         if message is None:
@@ -415,7 +584,11 @@ class TargetPendo(Target):
 
     def _maybe_emit_state(self) -> None:
         """Emit the latest STATE now when no record received before it is still pending."""
-        if self._latest_state and self._latest_state != self._emitted_state and self._pending_records() == 0:
+        if (
+            self._latest_state
+            and self._latest_state != self._emitted_state
+            and self._pending_records() == 0
+        ):
             self._write_state_message(self._latest_state)
 
     def _process_state_message(self, message_dict: dict) -> None:
@@ -468,12 +641,18 @@ class TargetPendo(Target):
             client, sess = session
             self.logger.info(
                 "HTTP: %d requests (%d writes, %d reads), %d retries; %d metadata requests, %d batch splits.",
-                client.calls, sess.writes, sess.reads, client.retries,
-                sum(w.requests for w in self.writers), sum(w.splits for w in self.writers),
+                client.calls,
+                sess.writes,
+                sess.reads,
+                client.retries,
+                sum(w.requests for w in self.writers),
+                sum(w.splits for w in self.writers),
             )
         unaccounted = sum(r["unaccounted"] for r in self.ledger.summary_rows())
         if unaccounted:
-            self.logger.error("%d records have no outcome: this is a bug in target-pendo.", unaccounted)
+            self.logger.error(
+                "%d records have no outcome: this is a bug in target-pendo.", unaccounted
+            )
 
     def abort(self, reason: str) -> None:
         """Stop: every record received but not yet written goes to the dead-letter file
@@ -481,7 +660,9 @@ class TargetPendo(Target):
         self.aborted = reason
         self.logger.error("Stopping: %s", reason)
         for item in list(self.ledger.unsettled.values()):
-            self.ledger.reject(item, f"not written: the run stopped ({reason})", payload=item.payload)
+            self.ledger.reject(
+                item, f"not written: the run stopped ({reason})", payload=item.payload
+            )
         for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
             if isinstance(sink, TrackEventSink) and hasattr(sink, "pool"):
                 sink.pool.shutdown(wait=True, cancel_futures=True)
@@ -508,7 +689,9 @@ class TargetPendo(Target):
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         try:
-            target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+            target = cls(
+                config=config.config, validate_config=True, parse_env_config=config.parse_env
+            )
         except TargetAbort as error:
             cls.logger.error("target-pendo cannot start: %s", error)  # noqa: TRY400
             sys.stderr.write(f"target-pendo: {error}\n")
@@ -522,7 +705,11 @@ class TargetPendo(Target):
         except Exception as error:  # noqa: BLE001 - report, account, exit non-zero
             target.logger.exception("Unexpected error")
             target.abort(f"unexpected error: {type(error).__name__}: {error}")
-            sys.stderr.write(target.redactor(f"target-pendo stopped by an unexpected error: {type(error).__name__}: {error}\n"))
+            sys.stderr.write(
+                target.redactor(
+                    f"target-pendo stopped by an unexpected error: {type(error).__name__}: {error}\n"
+                )
+            )
             sys.exit(1)
         if target.failed:
             sys.stderr.write(

@@ -21,15 +21,43 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 # and also enum/const/uniqueItems (fastjsonschema compares with ==, so True would pass an
 # enum of 1), multipleOf (float arithmetic) and pattern/patternProperties/propertyNames
 # (fastjsonschema rewrites some regex classes).
-_SAME_IN_BOTH_DRAFTS = frozenset({
-    "type", "properties", "additionalProperties", "required", "items",
-    "anyOf", "oneOf", "allOf", "not", "if", "then", "else",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "minLength", "maxLength", "format", "minItems", "maxItems",
-    "contains", "minProperties", "maxProperties",
-    "title", "description", "default", "examples", "$comment", "readOnly", "writeOnly",
-    "deprecated", "$schema",
-})
+_SAME_IN_BOTH_DRAFTS = frozenset(
+    {
+        "type",
+        "properties",
+        "additionalProperties",
+        "required",
+        "items",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "format",
+        "minItems",
+        "maxItems",
+        "contains",
+        "minProperties",
+        "maxProperties",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "$schema",
+    }
+)
 _SUBSCHEMA_MAPS = ("properties",)
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
 _SUBSCHEMA = ("additionalProperties", "items", "not", "if", "then", "else", "contains")
@@ -41,7 +69,11 @@ def same_in_both_drafts(schema: Any) -> bool:  # noqa: ANN401
         return True
     if not isinstance(schema, dict) or not _SAME_IN_BOTH_DRAFTS.issuperset(schema):
         return False
-    if "$schema" in schema and "2020-12" not in str(schema["$schema"]) and "draft-07" not in str(schema["$schema"]):
+    if (
+        "$schema" in schema
+        and "2020-12" not in str(schema["$schema"])
+        and "draft-07" not in str(schema["$schema"])
+    ):
         return False
     for key in _SUBSCHEMA_MAPS:
         sub = schema.get(key, {})

@@ -73,7 +73,9 @@ class Aggregation:
                 self.start_time = int(match.group(1))
             yield from ijson.items(_HeadThenRest(head, raw), "results.item", use_float=True)
         except TRANSIENT_EXCEPTIONS as exc:
-            raise PendoRetriableError(f"{type(exc).__name__} while reading {self.what}: {exc}") from None
+            raise PendoRetriableError(
+                f"{type(exc).__name__} while reading {self.what}: {exc}"
+            ) from None
         except ijson.JSONError as exc:
             raise PendoRetriableError(f"broken JSON while reading {self.what}: {exc}") from None
         finally:

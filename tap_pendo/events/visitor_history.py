@@ -42,13 +42,30 @@ class VisitorHistoryStream(PendoStream):
     replication_key = "visitorLastUpdated"
     is_sorted = False
     primary_keys = (ROW_KEY,)
-    row_key = RowKey(("visitorId", "appId", "type", "ts", "lastTs", "pageId", "featureId", "guideId",
-                      "guideStepId", "untaggedUrl", "uri"))
+    row_key = RowKey(
+        (
+            "visitorId",
+            "appId",
+            "type",
+            "ts",
+            "lastTs",
+            "pageId",
+            "featureId",
+            "guideId",
+            "guideStepId",
+            "untaggedUrl",
+            "uri",
+        )
+    )
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     schema = th.PropertiesList(
         row_key.schema_property(),
         th.Property("visitorId", th.StringType, description="The visitor the history belongs to."),
-        th.Property("visitorLastUpdated", th.IntegerType, description="The visitor's metadata.auto.lastupdated."),
+        th.Property(
+            "visitorLastUpdated",
+            th.IntegerType,
+            description="The visitor's metadata.auto.lastupdated.",
+        ),
         th.Property("type", th.StringType),
         th.Property("ts", th.IntegerType),
         th.Property("lastTs", th.IntegerType),
@@ -71,7 +88,9 @@ class VisitorHistoryStream(PendoStream):
         ),
     ).to_dict()
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         """Disabled: the bookmark is the first visitor not yet complete (see module docstring)."""
 
     def _save_bookmark(self, value: int, days_from: int | None = None) -> None:
@@ -103,10 +122,16 @@ class VisitorHistoryStream(PendoStream):
                 pipeline.append({"filter": f"{LASTUPDATED} >= {literal(since)}"})
             if last is not None:
                 if last[0] is None:  # nulls sort first
-                    pipeline.append({"filter": f"(isNull({LASTUPDATED}) && visitorId > {literal(last[1])})"
-                                               f" || !isNull({LASTUPDATED})"})
+                    pipeline.append(
+                        {
+                            "filter": f"(isNull({LASTUPDATED}) && visitorId > {literal(last[1])})"
+                            f" || !isNull({LASTUPDATED})"
+                        }
+                    )
                 else:
-                    pipeline.append({"filter": keyset_after(LASTUPDATED, "visitorId", last[0], last[1])})
+                    pipeline.append(
+                        {"filter": keyset_after(LASTUPDATED, "visitorId", last[0], last[1])}
+                    )
             pipeline += [
                 {"select": {"visitorId": "visitorId", "lastupdated": LASTUPDATED}},
                 {"sort": ["lastupdated", "visitorId"]},
@@ -142,7 +167,9 @@ class VisitorHistoryStream(PendoStream):
         lookback = max(0, int(self.config.get("lookback_window", 1) or 0)) * DAY_MS
         # Days to read for each changed visitor: from the bookmark (minus the lookback) or
         # start_date, capped at Pendo's ~180 days of history.
-        first_day = bookmark - lookback if bookmark is not None else (start_date or now - 30 * DAY_MS)
+        first_day = (
+            bookmark - lookback if bookmark is not None else (start_date or now - 30 * DAY_MS)
+        )
         first_day = max(first_day, now - HISTORY_MAX_DAYS * DAY_MS)
         if start_date is not None:
             first_day = max(first_day, start_date)
@@ -194,7 +221,11 @@ class VisitorHistoryStream(PendoStream):
                 if visitor_done and lu is not None:
                     max_seen = lu if max_seen is None else max(max_seen, lu)
                     completed_since_save += 1
-                    if completed_since_save >= SAVE_EVERY_VISITORS and pending and pending[0][1] is not None:
+                    if (
+                        completed_since_save >= SAVE_EVERY_VISITORS
+                        and pending
+                        and pending[0][1] is not None
+                    ):
                         # Everything before the next queued visitor is complete.
                         self._save_bookmark(pending[0][1], first_day)
                         completed_since_save = 0

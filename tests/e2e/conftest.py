@@ -24,7 +24,13 @@ REPO = Path(__file__).resolve().parents[2]
 IN_CI = bool(os.environ.get("CI"))
 MELTANO = Path(os.environ.get("MELTANO_BIN") or REPO / ".venv-meltano" / "bin" / "meltano")
 PLUGIN_BIN = {
-    "target-postgres": REPO / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres",
+    "target-postgres": REPO
+    / ".meltano"
+    / "loaders"
+    / "target-postgres"
+    / "venv"
+    / "bin"
+    / "target-postgres",
     "tap-jsonl": REPO / ".meltano" / "extractors" / "tap-jsonl" / "venv" / "bin" / "tap-jsonl",
 }
 PG_ENV_FILE = REPO / ".ci" / "pg.env"
@@ -50,6 +56,7 @@ def tail(text: str, lines: int = 60) -> str:
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Postgres:
     env: dict[str, str]
@@ -66,9 +73,14 @@ class Postgres:
     def connect(self):  # noqa: ANN201 - psycopg2 connection
         import psycopg2
 
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.env["PGUSER"],
-                                password=self.env["PGPASSWORD"], dbname=self.env["PGDATABASE"],
-                                connect_timeout=5)
+        conn = psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.env["PGUSER"],
+            password=self.env["PGPASSWORD"],
+            dbname=self.env["PGDATABASE"],
+            connect_timeout=5,
+        )
         conn.autocommit = True
         return conn
 
@@ -78,8 +90,10 @@ class Postgres:
             return cur.fetchall() if cur.description else []
 
     def tables(self) -> set[str]:
-        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                          (self.schema,))
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (self.schema,),
+        )
         return {r[0] for r in rows}
 
     def count(self, table: str, distinct: str | None = None) -> int:
@@ -89,13 +103,21 @@ class Postgres:
     def column_types(self, table: str) -> dict[str, str]:
         rows = self.query(
             "SELECT column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = %s", (self.schema, table))
+            " WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
         return dict(rows)
 
     def target_config(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "user": self.env["PGUSER"],
-                "password": self.env["PGPASSWORD"], "database": self.env["PGDATABASE"],
-                "default_target_schema": self.schema, "load_method": "upsert"}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.env["PGUSER"],
+            "password": self.env["PGPASSWORD"],
+            "database": self.env["PGDATABASE"],
+            "default_target_schema": self.schema,
+            "load_method": "upsert",
+        }
 
 
 def _pg_env() -> dict[str, str]:
@@ -103,7 +125,7 @@ def _pg_env() -> dict[str, str]:
     if len(env) < len(PG_KEYS) and PG_ENV_FILE.exists():
         for line in PG_ENV_FILE.read_text().splitlines():
             if line.startswith("export ") and "=" in line:
-                key, _, value = line[len("export "):].partition("=")
+                key, _, value = line[len("export ") :].partition("=")
                 if key in PG_KEYS:
                     env.setdefault(key, shlex.split(value)[0] if value else "")
     return env
@@ -132,6 +154,7 @@ def pg(pg_env: dict[str, str]) -> Iterator[Postgres]:
 
 # -- Meltano ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def meltano_installed() -> Path:
     if not MELTANO.exists():
@@ -149,23 +172,37 @@ class Meltano:
     bin: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.bin), "--log-level=info", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def __call__(
+        self, *args: str, timeout: float = 900, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(self.bin), "--log-level=info", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if check and proc.returncode != 0:
-            pytest.fail(f"meltano {' '.join(args)} exited {proc.returncode}:\n"
-                        f"{tail(proc.stdout, 20)}\n{tail(proc.stderr)}", pytrace=False)
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {proc.returncode}:\n"
+                f"{tail(proc.stdout, 20)}\n{tail(proc.stderr)}",
+                pytrace=False,
+            )
         return proc
 
 
 @pytest.fixture
 def meltano(meltano_installed: Path, tmp_path: Path) -> Meltano:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
-    env.update({
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "NO_COLOR": "1",
+        }
+    )
     return Meltano(meltano_installed, env)
 
 

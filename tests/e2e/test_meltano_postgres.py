@@ -37,8 +37,9 @@ ENTITY_STREAMS = {
 }
 # The streams the Meltano tests select (visitor_history, one request per visitor, is left to
 # the pipe test, which runs the tap's default catalog).
-SELECT = json.dumps([f"{s}.*" for s in [*ENTITY_STREAMS, "page_events", "feature_events",
-                                         "track_events"]])
+SELECT = json.dumps(
+    [f"{s}.*" for s in [*ENTITY_STREAMS, "page_events", "feature_events", "track_events"]]
+)
 # Flatten nested objects so Pendo's typed metadata fields become typed columns.
 FLATTEN = {"TAP_PENDO_FLATTENING_ENABLED": "true", "TAP_PENDO_FLATTENING_MAX_DEPTH": "3"}
 
@@ -55,7 +56,8 @@ def column(types: dict[str, str], suffix: str) -> tuple[str, str]:
 
 
 def test_meltano_run_loads_every_entity_with_typed_columns_and_resumes_from_state(
-        sim: Any, pg: Postgres, meltano: Meltano) -> None:  # noqa: ANN401
+    sim: Any, pg: Postgres, meltano: Meltano
+) -> None:  # noqa: ANN401
     meltano.env.update({**tap_env(sim, TAP_PENDO__SELECT=SELECT, **FLATTEN), **postgres_env(pg)})
 
     meltano("run", "tap-pendo", "target-postgres")
@@ -90,7 +92,8 @@ def test_meltano_run_loads_every_entity_with_typed_columns_and_resumes_from_stat
 
 
 def test_incremental_run_picks_up_only_changed_accounts(
-        sim: Any, pg: Postgres, meltano: Meltano) -> None:  # noqa: ANN401
+    sim: Any, pg: Postgres, meltano: Meltano
+) -> None:  # noqa: ANN401
     meltano.env.update({**tap_env(sim, TAP_PENDO__SELECT=SELECT), **postgres_env(pg)})
     meltano("run", "tap-pendo", "target-postgres")
     total = pg.count("accounts")
@@ -103,18 +106,35 @@ def test_incremental_run_picks_up_only_changed_accounts(
 
 
 def test_plain_pipe_tap_pendo_into_target_postgres(
-        sim: Any, pg: Postgres, tmp_path: Path, meltano_installed: Path) -> None:  # noqa: ANN401
+    sim: Any, pg: Postgres, tmp_path: Path, meltano_installed: Path
+) -> None:  # noqa: ANN401
     """The Singer way, no Meltano: `tap-pendo --config c.json | target-postgres --config p.json`."""
-    tap_config = write_json(tmp_path / "tap.json", {
-        "api_url": sim.url, "integration_key": sim.integration_key, "start_date": TAP_START_DATE,
-        "end_date": TAP_END_DATE, "max_retries": 5, "retry_backoff_seconds": 0.05,
-    })
+    tap_config = write_json(
+        tmp_path / "tap.json",
+        {
+            "api_url": sim.url,
+            "integration_key": sim.integration_key,
+            "start_date": TAP_START_DATE,
+            "end_date": TAP_END_DATE,
+            "max_retries": 5,
+            "retry_backoff_seconds": 0.05,
+        },
+    )
     target_config = write_json(tmp_path / "target.json", pg.target_config())
     tap_err = (tmp_path / "tap.err").open("w")
-    tap = subprocess.Popen([str(TAP_BIN), "--config", str(tap_config)], stdout=subprocess.PIPE,
-                           stderr=tap_err, stdin=subprocess.DEVNULL)
-    target = subprocess.run([str(PLUGIN_BIN["target-postgres"]), "--config", str(target_config)],
-                            stdin=tap.stdout, capture_output=True, text=True, timeout=900)
+    tap = subprocess.Popen(
+        [str(TAP_BIN), "--config", str(tap_config)],
+        stdout=subprocess.PIPE,
+        stderr=tap_err,
+        stdin=subprocess.DEVNULL,
+    )
+    target = subprocess.run(
+        [str(PLUGIN_BIN["target-postgres"]), "--config", str(target_config)],
+        stdin=tap.stdout,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     tap.stdout.close()
     tap_rc = tap.wait(timeout=60)
     tap_err.close()

@@ -33,8 +33,13 @@ def meltano_plugin(name: str) -> dict[str, Any]:
 
 
 def about(name: str) -> dict[str, Any]:
-    out = subprocess.run([str(BIN / name), "--about", "--format=json"], capture_output=True,
-                         text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN / name), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(out.stdout)
 
 
@@ -66,16 +71,31 @@ def test_settings_match_about(name: str) -> None:
     advertised = info["settings"]["properties"]
     declared = {s["name"]: s for s in meltano_plugin(name)["settings"]}
 
-    assert set(declared) <= set(advertised), f"declared but unknown: {set(declared) - set(advertised)}"
-    assert set(advertised) <= set(declared), f"missing from meltano.yml: {set(advertised) - set(declared)}"
+    assert set(declared) <= set(advertised), (
+        f"declared but unknown: {set(declared) - set(advertised)}"
+    )
+    assert set(advertised) <= set(declared), (
+        f"missing from meltano.yml: {set(advertised) - set(declared)}"
+    )
     for key, setting in declared.items():
         prop = advertised[key]
-        assert bool(setting.get("sensitive")) == bool(prop.get("secret")), f"{key}: sensitive vs secret"
-        assert setting["kind"] in KINDS[json_type(prop)], f"{key}: kind {setting['kind']} for {prop}"
-    assert set(meltano_plugin(name)["capabilities"]) <= set(info["capabilities"]) | {"discover", "catalog"}
+        assert bool(setting.get("sensitive")) == bool(prop.get("secret")), (
+            f"{key}: sensitive vs secret"
+        )
+        assert setting["kind"] in KINDS[json_type(prop)], (
+            f"{key}: kind {setting['kind']} for {prop}"
+        )
+    assert set(meltano_plugin(name)["capabilities"]) <= set(info["capabilities"]) | {
+        "discover",
+        "catalog",
+    }
 
 
 def test_generated_settings_are_current() -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "meltano_settings.py"), "--check"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "meltano_settings.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr

@@ -17,8 +17,13 @@ import pytest
 from .conftest import REPO
 
 README = REPO / "README.md"
-GENERATED_BLOCKS = ("capabilities", "tap-pendo settings", "target-pendo settings",
-                    "tap-pendo streams", "regions")
+GENERATED_BLOCKS = (
+    "capabilities",
+    "tap-pendo settings",
+    "target-pendo settings",
+    "tap-pendo streams",
+    "regions",
+)
 
 
 def generator() -> ModuleType:
@@ -52,10 +57,18 @@ def block(text: str, name: str) -> str:
 def test_generated_tables_are_current(regenerated: str) -> None:
     current = README.read_text()
     if regenerated != current:
-        diff = "".join(difflib.unified_diff(current.splitlines(True), regenerated.splitlines(True),
-                                            "README.md", "regenerated", n=1))
-        pytest.fail("README.md is stale: run .venv/bin/python scripts/readme_settings.py\n"
-                    + diff[:4000])
+        diff = "".join(
+            difflib.unified_diff(
+                current.splitlines(True),
+                regenerated.splitlines(True),
+                "README.md",
+                "regenerated",
+                n=1,
+            )
+        )
+        pytest.fail(
+            "README.md is stale: run .venv/bin/python scripts/readme_settings.py\n" + diff[:4000]
+        )
 
 
 def test_every_block_is_filled_with_a_table(regenerated: str) -> None:
@@ -66,12 +79,26 @@ def test_every_block_is_filled_with_a_table(regenerated: str) -> None:
 
 def test_tables_carry_the_settings_and_streams_users_rely_on(regenerated: str) -> None:
     tap = block(regenerated, "tap-pendo settings")
-    for setting in ("integration_key", "x_pendo_integration_key", "region", "api_url", "start_date",
-                    "lookback_window", "stream_maps", "flattening_enabled", "batch_config"):
+    for setting in (
+        "integration_key",
+        "x_pendo_integration_key",
+        "region",
+        "api_url",
+        "start_date",
+        "lookback_window",
+        "stream_maps",
+        "flattening_enabled",
+        "batch_config",
+    ):
         assert f"| {setting} |" in tap, setting
     target = block(regenerated, "target-pendo settings")
-    for setting in ("track_event_secret", "streams", "parent_account_kind", "dead_letter_path",
-                    "dry_run"):
+    for setting in (
+        "track_event_secret",
+        "streams",
+        "parent_account_kind",
+        "dead_letter_path",
+        "dry_run",
+    ):
         assert f"| {setting} |" in target, setting
     streams = block(regenerated, "tap-pendo streams")
     assert "| `visitor_history` | `rowKey` | `visitorLastUpdated` | no |" in streams

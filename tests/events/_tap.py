@@ -27,7 +27,9 @@ def catalog(config: dict, streams: set[str]) -> dict:
     return cat
 
 
-def write_inputs(tmp: Path, config: dict, streams: set[str], state: dict | None = None) -> list[str]:
+def write_inputs(
+    tmp: Path, config: dict, streams: set[str], state: dict | None = None
+) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(config))
     (tmp / "catalog.json").write_text(json.dumps(catalog(config, streams)))
     args = ["--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]

@@ -13,8 +13,11 @@ from ._tap import END, START
 
 @pytest.fixture
 def event_sim() -> Iterator[Simulator]:
-    with Simulator(DatasetConfig(seed=11, event_rows_per_day=400, guide_events_per_day=150,
-                                 poll_events_per_day=40)) as simulator:
+    with Simulator(
+        DatasetConfig(
+            seed=11, event_rows_per_day=400, guide_events_per_day=150, poll_events_per_day=40
+        )
+    ) as simulator:
         yield simulator
 
 

@@ -23,14 +23,19 @@ def _batch_rows(message: dict) -> list[dict]:
     return rows
 
 
-def test_page_events_state_follows_the_batches_it_covers(event_sim: Simulator, tmp_path: Path) -> None:
+def test_page_events_state_follows_the_batches_it_covers(
+    event_sim: Simulator, tmp_path: Path
+) -> None:
     batches = tmp_path / "batches"
     batches.mkdir()
-    config = config_for(event_sim, batch_config={
-        "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": f"file://{batches}", "prefix": "b-"},
-        "batch_size": 150,
-    })
+    config = config_for(
+        event_sim,
+        batch_config={
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": f"file://{batches}", "prefix": "b-"},
+            "batch_size": 150,
+        },
+    )
     (tmp_path / "run").mkdir()
     messages = run_tap(tmp_path / "run", config, {"page_events"})
 
@@ -49,6 +54,8 @@ def test_page_events_state_follows_the_batches_it_covers(event_sim: Simulator, t
             covered = [row for row in every_row if row["day"] < value]
             loaded_keys = {row["rowKey"] for row in loaded}
             missing = [row for row in covered if row["rowKey"] not in loaded_keys]
-            assert not missing, f"STATE at {value} came before {len(missing)} of its rows were in a BATCH"
+            assert not missing, (
+                f"STATE at {value} came before {len(missing)} of its rows were in a BATCH"
+            )
             states_checked += 1
     assert states_checked >= 2

@@ -14,11 +14,26 @@ import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 
-from ._tap import END, START, TAP, key_of, last_state, parse, primary_keys, records, run_tap, write_inputs
+from ._tap import (
+    END,
+    START,
+    TAP,
+    key_of,
+    last_state,
+    parse,
+    primary_keys,
+    records,
+    run_tap,
+    write_inputs,
+)
 from .conftest import config_for
 
-AGGREGATED = {"events": "events", "page_events": "pageEvents", "feature_events": "featureEvents",
-              "track_events": "trackEvents"}
+AGGREGATED = {
+    "events": "events",
+    "page_events": "pageEvents",
+    "feature_events": "featureEvents",
+    "track_events": "trackEvents",
+}
 ROW_EVENTS = {"guide_events": "guideEvents", "poll_events": "pollEvents"}
 ALL = {**AGGREGATED, **ROW_EVENTS}
 
@@ -28,8 +43,13 @@ def truth(sim: Simulator, source: str, period: str = "dayRange") -> dict:
     return sim.dataset.event_totals(source, lo, hi, period)
 
 
-def assert_exact(sim: Simulator, messages: list[dict], stream: str, period: str = "dayRange",
-                 dedupe: bool = False) -> list[dict]:
+def assert_exact(
+    sim: Simulator,
+    messages: list[dict],
+    stream: str,
+    period: str = "dayRange",
+    dedupe: bool = False,
+) -> list[dict]:
     """Rows and numEvents of `stream` equal the simulator's; keys unique (after dedupe)."""
     recs = records(messages, stream)
     keys = primary_keys(messages, stream)
@@ -62,8 +82,10 @@ def test_day_values_are_local_midnights_across_dst(event_sim: Simulator, tmp_pat
     days = collections.Counter(r["day"] for r in rows)
     clock = event_sim.dataset.clock
     lo, hi = event_sim.dataset.event_range()
-    expected = {d: len(list(event_sim.dataset.event_rows("pageEvents", d, clock.next_day(d))))
-                for d in clock.days_between(lo, hi)}
+    expected = {
+        d: len(list(event_sim.dataset.event_rows("pageEvents", d, clock.next_day(d))))
+        for d in clock.days_between(lo, hi)
+    }
     assert days == expected
     # 2026-03-08 is a 23-hour day in America/New_York: 05:00Z then 04:00Z offsets.
     assert sorted(days) == [1772773200000, 1772859600000, 1772946000000]
@@ -71,10 +93,15 @@ def test_day_values_are_local_midnights_across_dst(event_sim: Simulator, tmp_pat
 
 
 @pytest.mark.parametrize("window_days", [1, 2])
-def test_hour_range_exact_with_dst_and_window_edges(event_sim: Simulator, tmp_path: Path,
-                                                    window_days: int) -> None:
-    config = config_for(event_sim, period="hourRange", event_window_days=window_days,
-                        start_date="2026-03-06T03:30:00Z")  # 22:30 local, the day before the data
+def test_hour_range_exact_with_dst_and_window_edges(
+    event_sim: Simulator, tmp_path: Path, window_days: int
+) -> None:
+    config = config_for(
+        event_sim,
+        period="hourRange",
+        event_window_days=window_days,
+        start_date="2026-03-06T03:30:00Z",
+    )  # 22:30 local, the day before the data
     messages = run_tap(tmp_path, config, {"page_events", "events"})
     for stream in ("page_events", "events"):
         rows = assert_exact(event_sim, messages, stream, "hourRange")
@@ -87,15 +114,20 @@ def test_hour_range_exact_with_dst_and_window_edges(event_sim: Simulator, tmp_pa
     assert 1772949600000 in hours and 1772953200000 in hours
 
 
-@pytest.mark.parametrize(("window_days", "start"), [(2, "2026-03-06T04:59:00Z"), (3, "2026-03-06T05:00:00Z"),
-                                                     (1, "2026-03-09T03:59:59Z")])
-def test_day_range_window_edges(event_sim: Simulator, tmp_path: Path, window_days: int, start: str) -> None:
+@pytest.mark.parametrize(
+    ("window_days", "start"),
+    [(2, "2026-03-06T04:59:00Z"), (3, "2026-03-06T05:00:00Z"), (1, "2026-03-09T03:59:59Z")],
+)
+def test_day_range_window_edges(
+    event_sim: Simulator, tmp_path: Path, window_days: int, start: str
+) -> None:
     """Starts one minute before/at a local midnight, windows of 1-3 days over the DST change."""
     config = config_for(event_sim, event_window_days=window_days, start_date=start)
     messages = run_tap(tmp_path, config, {"feature_events", "guide_events"})
     clock = event_sim.dataset.clock
-    first_day = clock.day_floor(1000 * int(time.mktime(time.strptime(start, "%Y-%m-%dT%H:%M:%SZ")))
-                                - 1000 * time.timezone)
+    first_day = clock.day_floor(
+        1000 * int(time.mktime(time.strptime(start, "%Y-%m-%dT%H:%M:%SZ"))) - 1000 * time.timezone
+    )
     lo, hi = event_sim.dataset.event_range()
     lo = max(lo, first_day)
     for stream, source in (("feature_events", "featureEvents"), ("guide_events", "guideEvents")):
@@ -113,7 +145,9 @@ def test_two_runs_with_lookback_lose_nothing(event_sim: Simulator, tmp_path: Pat
     streams = {"page_events", "track_events", "guide_events", "poll_events"}
     first = run_tap(tmp_path, config_for(event_sim, end_date="2026-03-07T15:00:00Z"), streams)
     state = last_state(first)
-    assert state["bookmarks"]["page_events"]["replication_key_value"] == 1772859600000  # 03-07 local
+    assert (
+        state["bookmarks"]["page_events"]["replication_key_value"] == 1772859600000
+    )  # 03-07 local
     second = run_tap(tmp_path, config_for(event_sim, lookback_window=1), streams, state)
     for stream in streams:
         keys = primary_keys(first, stream)
@@ -126,15 +160,22 @@ def test_two_runs_with_lookback_lose_nothing(event_sim: Simulator, tmp_path: Pat
 
 
 def test_resume_from_state_of_other_period(event_sim: Simulator, tmp_path: Path) -> None:
-    first = run_tap(tmp_path, config_for(event_sim, end_date="2026-03-07T15:00:00Z"), {"page_events"})
-    second = run_tap(tmp_path, config_for(event_sim, period="hourRange", lookback_window=0),
-                     {"page_events"}, last_state(first))
+    first = run_tap(
+        tmp_path, config_for(event_sim, end_date="2026-03-07T15:00:00Z"), {"page_events"}
+    )
+    second = run_tap(
+        tmp_path,
+        config_for(event_sim, period="hourRange", lookback_window=0),
+        {"page_events"},
+        last_state(first),
+    )
     hours = {r["hour"] for r in records(second, "page_events")}
     assert min(hours) == 1772859600000  # resumes at the 03-07 local midnight bookmark
 
 
-def _kill_after(tmp_path: Path, config: dict, streams: set[str], lines: int,
-                state: dict | None = None) -> list[dict]:
+def _kill_after(
+    tmp_path: Path, config: dict, streams: set[str], lines: int, state: dict | None = None
+) -> list[dict]:
     args = write_inputs(tmp_path, config, streams, state)
     out_path = tmp_path / "out.jsonl"
     with out_path.open("wb") as out:
@@ -151,7 +192,9 @@ def _kill_after(tmp_path: Path, config: dict, streams: set[str], lines: int,
 
 
 def test_sigkill_mid_window_then_resume_is_exact(tmp_path: Path) -> None:
-    cfg = DatasetConfig(seed=5, event_rows_per_day=8000, guide_events_per_day=3000, poll_events_per_day=0)
+    cfg = DatasetConfig(
+        seed=5, event_rows_per_day=8000, guide_events_per_day=3000, poll_events_per_day=0
+    )
     streams = {"page_events", "guide_events"}
     with Simulator(cfg) as sim:
         config = config_for(sim, lookback_window=0)
@@ -166,19 +209,30 @@ def test_sigkill_mid_window_then_resume_is_exact(tmp_path: Path) -> None:
             lo, hi = sim.dataset.event_range()
             source = "pageEvents" if stream == "page_events" else "guideEvents"
             assert len(union) == sim.dataset.event_totals(source, lo, hi)["rows"]
-            assert sum(r.get("numEvents", 1) for r in union.values()) == \
-                sim.dataset.event_totals(source, lo, hi)["numEvents"]
+            assert (
+                sum(r.get("numEvents", 1) for r in union.values())
+                == sim.dataset.event_totals(source, lo, hi)["numEvents"]
+            )
 
 
 @pytest.mark.parametrize(("max_hours", "status"), [(24, 500), (24, 408), (1, 500)])
-def test_refused_windows_are_split_with_exact_totals(event_sim: Simulator, tmp_path: Path,
-                                                     max_hours: int, status: int) -> None:
-    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind="window_limit", status=status,
-                               max_window_hours=max_hours, times=None))
+def test_refused_windows_are_split_with_exact_totals(
+    event_sim: Simulator, tmp_path: Path, max_hours: int, status: int
+) -> None:
+    event_sim.faults.add(
+        Fault(
+            path="/api/v1/aggregation",
+            kind="window_limit",
+            status=status,
+            max_window_hours=max_hours,
+            times=None,
+        )
+    )
     config = config_for(event_sim, event_window_days=3, max_retries=2)
     if max_hours < 24:  # every window falls back to hours: keep it to the data's two full days
-        config.update(start_date="2026-03-06T12:00:00Z", end_date="2026-03-07T12:00:00Z",
-                      event_window_days=2)
+        config.update(
+            start_date="2026-03-06T12:00:00Z", end_date="2026-03-07T12:00:00Z", event_window_days=2
+        )
     messages = run_tap(tmp_path, config, {"track_events", "poll_events"})
     if max_hours < 24:
         lo, hi = 1772773200000, 1772946000000  # local 03-06 and 03-08 midnights
@@ -186,8 +240,10 @@ def test_refused_windows_are_split_with_exact_totals(event_sim: Simulator, tmp_p
             recs = records(messages, stream)
             keys = primary_keys(messages, stream)
             assert len({key_of(r, keys) for r in recs}) == len(recs)
-            assert {"rows": len(recs), "numEvents": sum(r.get("numEvents", 1) for r in recs)} == \
-                event_sim.dataset.event_totals(source, lo, hi)
+            assert {
+                "rows": len(recs),
+                "numEvents": sum(r.get("numEvents", 1) for r in recs),
+            } == event_sim.dataset.event_totals(source, lo, hi)
     else:
         assert_exact(event_sim, messages, "track_events")
         assert_exact(event_sim, messages, "poll_events")
@@ -199,8 +255,9 @@ def test_refused_windows_are_split_with_exact_totals(event_sim: Simulator, tmp_p
 
 
 def test_refused_single_hour_fails_loudly(event_sim: Simulator, tmp_path: Path) -> None:
-    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind="window_limit",
-                               max_window_hours=0.5, times=None))
+    event_sim.faults.add(
+        Fault(path="/api/v1/aggregation", kind="window_limit", max_window_hours=0.5, times=None)
+    )
     config = config_for(event_sim, period="hourRange")
     args = write_inputs(tmp_path, config, {"page_events"})
     out = subprocess.run([*TAP, *args], capture_output=True, check=False, timeout=120)
@@ -210,7 +267,9 @@ def test_refused_single_hour_fails_loudly(event_sim: Simulator, tmp_path: Path) 
 
 @pytest.mark.parametrize("kind", ["truncate", "drop", "invalid_json"])
 def test_broken_bodies_reread_the_window(event_sim: Simulator, tmp_path: Path, kind: str) -> None:
-    event_sim.faults.add(Fault(path="/api/v1/aggregation", kind=kind, after_bytes=20000, times=2, skip=1))
+    event_sim.faults.add(
+        Fault(path="/api/v1/aggregation", kind=kind, after_bytes=20000, times=2, skip=1)
+    )
     messages = run_tap(tmp_path, config_for(event_sim), {"feature_events"})
     assert_exact(event_sim, messages, "feature_events", dedupe=True)
 
@@ -243,8 +302,13 @@ def _peak_rss_kb(pid: int) -> int | None:
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
     """250k rows in one window: the tap streams them, its peak RSS stays small."""
-    cfg = DatasetConfig(seed=9, event_days=1, event_rows_per_day=250_000, guide_events_per_day=0,
-                        poll_events_per_day=0)
+    cfg = DatasetConfig(
+        seed=9,
+        event_days=1,
+        event_rows_per_day=250_000,
+        guide_events_per_day=0,
+        poll_events_per_day=0,
+    )
     with Simulator(cfg) as sim:
         config = config_for(sim, start_date="2026-03-06T12:00:00Z", end_date="2026-03-07T12:00:00Z")
         args = write_inputs(tmp_path, config, {"page_events"})
@@ -263,14 +327,17 @@ def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
 def test_app_ids_limit_every_source_to_those_apps(event_sim: Simulator, tmp_path: Path) -> None:
     apps = event_sim.dataset.apps
     assert len(apps) > 1
-    messages = run_tap(tmp_path, config_for(event_sim, app_ids=[str(apps[1])]),
-                       {"events", "guide_events"})
+    messages = run_tap(
+        tmp_path, config_for(event_sim, app_ids=[str(apps[1])]), {"events", "guide_events"}
+    )
     lo, hi = event_sim.dataset.event_range()
     for stream, source in (("events", "events"), ("guide_events", "guideEvents")):
         recs = records(messages, stream)
         assert recs and {r["appId"] for r in recs} == {apps[1]}
-        assert {"rows": len(recs), "numEvents": sum(r.get("numEvents", 1) for r in recs)} == \
-            event_sim.dataset.event_totals(source, lo, hi, app_ids=[apps[1]])
+        assert {
+            "rows": len(recs),
+            "numEvents": sum(r.get("numEvents", 1) for r in recs),
+        } == event_sim.dataset.event_totals(source, lo, hi, app_ids=[apps[1]])
 
 
 def test_poll_responses_are_text_of_one_type(event_sim: Simulator, tmp_path: Path) -> None:
@@ -278,8 +345,10 @@ def test_poll_responses_are_text_of_one_type(event_sim: Simulator, tmp_path: Pat
     messages = run_tap(tmp_path, config_for(event_sim), {"poll_events"})
     recs = records(messages, "poll_events")
     lo, hi = event_sim.dataset.event_range()
-    truth = {(r["visitorId"], r["browserTime"], r["guideTimestamp"]): r["pollResponse"]
-             for r in event_sim.dataset.event_rows("pollEvents", lo, hi)}
+    truth = {
+        (r["visitorId"], r["browserTime"], r["guideTimestamp"]): r["pollResponse"]
+        for r in event_sim.dataset.event_rows("pollEvents", lo, hi)
+    }
     assert len(recs) == len(truth)
     assert all(isinstance(r["pollResponse"], str) for r in recs)
     got = {(r["visitorId"], r["browserTime"], r["guideTimestamp"]): r["pollResponse"] for r in recs}

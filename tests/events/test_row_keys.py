@@ -12,15 +12,29 @@ from pendo_sim import DatasetConfig, Simulator
 from ._tap import records, run_tap
 from .conftest import config_for
 
-EVENT_STREAMS = ("events", "page_events", "feature_events", "track_events", "guide_events",
-                 "poll_events", "visitor_history")
+EVENT_STREAMS = (
+    "events",
+    "page_events",
+    "feature_events",
+    "track_events",
+    "guide_events",
+    "poll_events",
+    "visitor_history",
+)
 DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
 @pytest.fixture(scope="module")
 def key_sim():
-    with Simulator(DatasetConfig(seed=13, visitors=40, event_rows_per_day=300, guide_events_per_day=120,
-                                 poll_events_per_day=40)) as simulator:
+    with Simulator(
+        DatasetConfig(
+            seed=13,
+            visitors=40,
+            event_rows_per_day=300,
+            guide_events_per_day=120,
+            poll_events_per_day=40,
+        )
+    ) as simulator:
         yield simulator
 
 
@@ -30,7 +44,9 @@ def _config(sim: Simulator) -> dict:
 
 
 @pytest.fixture(scope="module")
-def two_runs(key_sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], list[dict]]:
+def two_runs(
+    key_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[dict], list[dict]]:
     """Two independent full runs (separate processes, no state) over the same range."""
     config = _config(key_sim)
     first = run_tap(tmp_path_factory.mktemp("one"), config, set(EVENT_STREAMS))
@@ -47,7 +63,10 @@ def test_key_is_one_never_null_digest(two_runs: tuple[list[dict], list[dict]], s
     messages, _ = two_runs
     schema = _schema(messages, stream)
     assert schema["key_properties"] == ["rowKey"]
-    assert schema["schema"]["properties"]["rowKey"]["type"] in ("string", ["string"])  # not nullable
+    assert schema["schema"]["properties"]["rowKey"]["type"] in (
+        "string",
+        ["string"],
+    )  # not nullable
     assert "rowKey" in schema["schema"].get("required", [])
     recs = records(messages, stream)
     assert len(recs) > 50, stream
@@ -66,7 +85,9 @@ def test_key_is_unique_per_row(two_runs: tuple[list[dict], list[dict]], stream: 
 
 
 @pytest.mark.parametrize("stream", EVENT_STREAMS)
-def test_same_row_gets_same_key_in_another_run(two_runs: tuple[list[dict], list[dict]], stream: str) -> None:
+def test_same_row_gets_same_key_in_another_run(
+    two_runs: tuple[list[dict], list[dict]], stream: str
+) -> None:
     first, second = two_runs
     one = {r["rowKey"]: r for r in records(first, stream)}
     two = {r["rowKey"]: r for r in records(second, stream)}
@@ -85,7 +106,9 @@ def test_rows_with_null_natural_fields_are_keyed(two_runs: tuple[list[dict], lis
     assert any(r.get("pageId") is None and r.get("guideId") is None for r in history)
 
 
-def test_key_does_not_merge_twins(key_sim: Simulator, two_runs: tuple[list[dict], list[dict]]) -> None:
+def test_key_does_not_merge_twins(
+    key_sim: Simulator, two_runs: tuple[list[dict], list[dict]]
+) -> None:
     """Rows differing only by server, remoteIp or userAgent (the simulator's twins) keep
     distinct keys: the number of keys equals the simulator's row count."""
     recs = records(two_runs[0], "page_events")
@@ -99,9 +122,17 @@ def test_no_primary_key_value_is_ever_null_in_any_stream(tmp_path: Path) -> None
     from tap_pendo.tap import TapPendo
 
     # Few visitors: visitor_history makes one call per visitor per day, over 30 days here.
-    with Simulator(DatasetConfig(seed=17, visitors=8, accounts=6, anonymous_visitors=2,
-                                 event_rows_per_day=100, guide_events_per_day=40,
-                                 poll_events_per_day=20)) as sim:
+    with Simulator(
+        DatasetConfig(
+            seed=17,
+            visitors=8,
+            accounts=6,
+            anonymous_visitors=2,
+            event_rows_per_day=100,
+            guide_events_per_day=40,
+            poll_events_per_day=20,
+        )
+    ) as sim:
         # No start_date: objects from the beginning, events and history from 30 days before end_date.
         config = {**_config(sim), "event_window_days": 30}
         del config["start_date"]

@@ -23,15 +23,18 @@ def history_visitors(sim: Simulator, since: int = 0) -> dict[str, int]:
         path = path.split("?")[0]
         if method == "GET" and path.startswith(HISTORY) and path.endswith("/history"):
             assert status == 200, (path, status)
-            vid = unquote(path[len(HISTORY):-len("/history")])
+            vid = unquote(path[len(HISTORY) : -len("/history")])
             calls[vid] = calls.get(vid, 0) + 1
     return calls
 
 
 @pytest.fixture
 def small_sim():
-    with Simulator(DatasetConfig(seed=3, visitors=60, event_rows_per_day=0, guide_events_per_day=0,
-                                 poll_events_per_day=0)) as simulator:
+    with Simulator(
+        DatasetConfig(
+            seed=3, visitors=60, event_rows_per_day=0, guide_events_per_day=0, poll_events_per_day=0
+        )
+    ) as simulator:
         yield simulator
 
 
@@ -54,7 +57,9 @@ def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path)
 
     state = last_state(first)
     bookmark = state["bookmarks"]["visitor_history"]["replication_key_value"]
-    ties = {v["visitorId"] for v in identified if v["metadata"]["auto"].get("lastupdated") == bookmark}
+    ties = {
+        v["visitorId"] for v in identified if v["metadata"]["auto"].get("lastupdated") == bookmark
+    }
     changed = ['quote"visitor', "back\\slash\\visitor", "🚀rocket", "émilie"]
     changed = [v for v in changed if v in calls]
     assert len(changed) >= 3

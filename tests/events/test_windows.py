@@ -11,7 +11,9 @@ CLOCK = SubscriptionClock("America/New_York")
 MARCH_6 = CLOCK.date_ms(2026, 3, 6)
 
 
-@pytest.mark.parametrize("tz", ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe"])
+@pytest.mark.parametrize(
+    "tz", ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe"]
+)
 @pytest.mark.parametrize("window_days", [1, 2, 7])
 def test_mid_period_hints_tile_days_across_dst(tz: str, window_days: int) -> None:
     """Stepping `start + count*period` and sending mid-period `first`s covers every local day
@@ -34,9 +36,14 @@ def test_mid_period_hints_tile_days_across_dst(tz: str, window_days: int) -> Non
 
 def test_split_halves_then_hours() -> None:
     window = Window("dayRange", MARCH_6, 3)
-    assert window.split() == [Window("dayRange", MARCH_6, 1), Window("dayRange", MARCH_6 + DAY_MS, 2)]
+    assert window.split() == [
+        Window("dayRange", MARCH_6, 1),
+        Window("dayRange", MARCH_6 + DAY_MS, 2),
+    ]
     assert Window("dayRange", MARCH_6, 1).split() == [Window("hourRange", MARCH_6, 24)]
-    assert Window("hourRange", MARCH_6, 5).split()[1] == Window("hourRange", MARCH_6 + 2 * HOUR_MS, 3)
+    assert Window("hourRange", MARCH_6, 5).split()[1] == Window(
+        "hourRange", MARCH_6 + 2 * HOUR_MS, 3
+    )
     assert Window("hourRange", MARCH_6, 1).split() == []
 
 

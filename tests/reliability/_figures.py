@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 @dataclass
 class Figures:
     injected: Counter = field(default_factory=Counter)  # fault kind -> faults the simulator fired
-    survived: Counter = field(default_factory=Counter)  # fault kind -> fired in runs that ended exact
+    survived: Counter = field(
+        default_factory=Counter
+    )  # fault kind -> fired in runs that ended exact
     kills: int = 0
     resumes: int = 0
     kill_runs: int = 0
@@ -34,19 +36,27 @@ class Figures:
         if self.injected:
             total_in, total_ok = sum(self.injected.values()), sum(self.survived.values())
             lines.append(f"faults injected {total_in}, survived {total_ok}:")
-            lines += [f"  {kind}: {self.injected[kind]} injected, {self.survived[kind]} survived"
-                      for kind in sorted(self.injected)]
+            lines += [
+                f"  {kind}: {self.injected[kind]} injected, {self.survived[kind]} survived"
+                for kind in sorted(self.injected)
+            ]
         if self.kill_runs:
-            lines.append(f"kill/resume: {self.kill_runs} scenarios, {self.kills} SIGKILLs, "
-                         f"{self.resumes} resumes from the last STATE")
+            lines.append(
+                f"kill/resume: {self.kill_runs} scenarios, {self.kills} SIGKILLs, "
+                f"{self.resumes} resumes from the last STATE"
+            )
         if self.duplicates_seen:
-            lines.append("rows re-sent with the same primary key (deduplicated by key): "
-                         + ", ".join(f"{k} {v}" for k, v in sorted(self.duplicates_seen.items())))
+            lines.append(
+                "rows re-sent with the same primary key (deduplicated by key): "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.duplicates_seen.items()))
+            )
         if self.records_compared:
             lines.append(f"records compared with a clean run: {self.records_compared}")
         if self.secret_paths:
-            lines.append(f"secrets: {self.secret_paths} code paths run, {self.secret_bytes:,} bytes of output "
-                         f"and files scanned, {self.secret_leaks} leaks")
+            lines.append(
+                f"secrets: {self.secret_paths} code paths run, {self.secret_bytes:,} bytes of output "
+                f"and files scanned, {self.secret_leaks} leaks"
+            )
         lines += self.notes
         return lines
 

@@ -19,7 +19,9 @@ def replay(path: str, state: object | None) -> None:
     start = 0
     if state is not None:
         start = next(
-            i + 1 for i, m in enumerate(messages) if m.get("type") == "STATE" and m.get("value") == state
+            i + 1
+            for i, m in enumerate(messages)
+            if m.get("type") == "STATE" and m.get("value") == state
         )
     out = sys.stdout
     for line, message in zip(lines, messages):

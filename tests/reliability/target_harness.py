@@ -61,8 +61,15 @@ def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str,
     return config
 
 
-def workload(sim: Simulator, *, rounds: int = 1, visitors: int = 120, accounts: int = 30, events: int = 60,
-             state_every: int | None = None) -> list[dict[str, Any]]:
+def workload(
+    sim: Simulator,
+    *,
+    rounds: int = 1,
+    visitors: int = 120,
+    accounts: int = 30,
+    events: int = 60,
+    state_every: int | None = None,
+) -> list[dict[str, Any]]:
     """SCHEMA messages, then visitor, account and track-event records interleaved.
 
     Within a round each id appears once. With `rounds` > 1 every id is updated once per
@@ -77,20 +84,40 @@ def workload(sim: Simulator, *, rounds: int = 1, visitors: int = 120, accounts: 
     seq = 0
     for rnd in range(rounds):
         for i, vid in enumerate(vids):
-            body.append(record("visitors", {
-                "visitorId": vid, "plan": f"plan-{rnd}-{i % 7}", "seats": rnd * 1000 + i,
-                "score": round(i / 3 + rnd, 3), "isbeta": (i + rnd) % 2 == 0,
-            }))
+            body.append(
+                record(
+                    "visitors",
+                    {
+                        "visitorId": vid,
+                        "plan": f"plan-{rnd}-{i % 7}",
+                        "seats": rnd * 1000 + i,
+                        "score": round(i / 3 + rnd, 3),
+                        "isbeta": (i + rnd) % 2 == 0,
+                    },
+                )
+            )
             if aids and i % max(1, visitors // max(1, accounts)) == 0:
                 aid = aids[(i // max(1, visitors // max(1, accounts)) + rnd) % len(aids)]
-                body.append(record("accounts", {"accountId": aid, "tier": f"t{rnd}-{i}", "seats": i, "arr": i * 10.5}))
+                body.append(
+                    record(
+                        "accounts",
+                        {"accountId": aid, "tier": f"t{rnd}-{i}", "seats": i, "arr": i * 10.5},
+                    )
+                )
             if events and i % max(1, visitors // max(1, events)) == 0:
                 seq += 1
-                body.append(record("track_events", {
-                    "visitorId": vid, "accountId": aids[i % len(aids)] if aids else None,
-                    "event": f"reliability_{seq % 5}", "timestamp": EVENT_TIME_MS + seq,
-                    "properties": {"seq": seq, "round": rnd},
-                }))
+                body.append(
+                    record(
+                        "track_events",
+                        {
+                            "visitorId": vid,
+                            "accountId": aids[i % len(aids)] if aids else None,
+                            "event": f"reliability_{seq % 5}",
+                            "timestamp": EVENT_TIME_MS + seq,
+                            "properties": {"seq": seq, "round": rnd},
+                        },
+                    )
+                )
     messages: list[dict[str, Any]] = list(SCHEMAS)
     for n, message in enumerate(body, start=1):
         messages.append(message)
@@ -119,7 +146,9 @@ def metadata_snapshot(sim: Simulator, ids: dict[str, set[str]]) -> dict[tuple[st
     snap = {}
     for kind, kind_ids in ids.items():
         for ident in sorted(kind_ids):
-            snap[(kind, ident)] = {g: v for g, v in sim.store.metadata(kind, ident).items() if g != "auto"}
+            snap[(kind, ident)] = {
+                g: v for g, v in sim.store.metadata(kind, ident).items() if g != "auto"
+            }
     return snap
 
 
@@ -129,14 +158,26 @@ def track_events(sim: Simulator) -> Counter[str]:
         return Counter(json.dumps(e, sort_keys=True) for e in sim.store.track_events)
 
 
-def run(config: dict[str, Any], messages: list[Any], tmp_path: Path, *, timeout: float = 120,
-        env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Run:
+def run(
+    config: dict[str, Any],
+    messages: list[Any],
+    tmp_path: Path,
+    *,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> Run:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.run(
         [TARGET, "--config", str(config_path), *args],
-        input=lines_of(messages), capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
-        check=False, env=env,
+        input=lines_of(messages),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        check=False,
+        env=env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, Path(config["dead_letter_path"]))
 
@@ -144,7 +185,16 @@ def run(config: dict[str, Any], messages: list[Any], tmp_path: Path, *, timeout:
 def summary_totals(result: Run) -> Counter[str]:
     totals: Counter[str] = Counter()
     for row in result.summary().values():
-        for key in ("received", "updated", "created", "sent", "missing", "dry_run", "dead_letter", "unaccounted"):
+        for key in (
+            "received",
+            "updated",
+            "created",
+            "sent",
+            "missing",
+            "dry_run",
+            "dead_letter",
+            "unaccounted",
+        ):
             totals[key] += row[key]
     return totals
 

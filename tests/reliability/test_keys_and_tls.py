@@ -38,7 +38,9 @@ RUN_TIMEOUT_S = 60
 
 @pytest.fixture(scope="module")
 def ksim() -> Iterator[Simulator]:
-    with Simulator(DatasetConfig(seed=41, visitors=30, accounts=5), track_secret=TRACK_SECRET) as simulator:
+    with Simulator(
+        DatasetConfig(seed=41, visitors=30, accounts=5), track_secret=TRACK_SECRET
+    ) as simulator:
         yield simulator
 
 
@@ -57,12 +59,24 @@ def assert_no_retry(log: list[tuple[str, str, int]]) -> None:
 
 
 @pytest.mark.parametrize("mode", [[], ["--discover"]], ids=["sync", "discover"])
-def test_tap_with_a_wrong_key_stops_at_once(ksim: Simulator, tmp_path: Path, mode: list[str]) -> None:
-    config = {"integration_key": WRONG_KEY, "api_url": ksim.url, "max_retries": 8, "retry_backoff_seconds": 5}
+def test_tap_with_a_wrong_key_stops_at_once(
+    ksim: Simulator, tmp_path: Path, mode: list[str]
+) -> None:
+    config = {
+        "integration_key": WRONG_KEY,
+        "api_url": ksim.url,
+        "max_retries": 8,
+        "retry_backoff_seconds": 5,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     start = len(ksim.request_log)
-    proc = subprocess.run([TAP, "--config", str(tmp_path / "config.json"), *mode],
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json"), *mode],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
     log = ksim.request_log[start:]
     assert proc.returncode != 0
     assert log, "the tap sent nothing"
@@ -77,19 +91,35 @@ def test_tap_with_a_wrong_key_stops_at_once(ksim: Simulator, tmp_path: Path, mod
 
 # -- target ------------------------------------------------------------------------------
 
-VISITOR_SCHEMA = {"type": "SCHEMA", "stream": "visitors", "key_properties": ["visitorId"],
-                  "schema": {"type": "object", "properties": {"visitorId": {"type": "string"},
-                                                              "plan": {"type": ["string", "null"]}}}}
-TRACK_SCHEMA = {"type": "SCHEMA", "stream": "track_events", "key_properties": [],
-                "schema": {"type": "object", "properties": {"visitorId": {"type": "string"},
-                                                            "event": {"type": "string"},
-                                                            "timestamp": {"type": "integer"}}}}
+VISITOR_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "visitors",
+    "key_properties": ["visitorId"],
+    "schema": {
+        "type": "object",
+        "properties": {"visitorId": {"type": "string"}, "plan": {"type": ["string", "null"]}},
+    },
+}
+TRACK_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "track_events",
+    "key_properties": [],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "visitorId": {"type": "string"},
+            "event": {"type": "string"},
+            "timestamp": {"type": "integer"},
+        },
+    },
+}
 
 
 def visitor_messages(sim: Simulator) -> list[dict]:
     ids = [v["visitorId"] for v in list(sim.dataset.visitors())[:3]]
     return [VISITOR_SCHEMA] + [
-        {"type": "RECORD", "stream": "visitors", "record": {"visitorId": vid, "plan": "pro"}} for vid in ids
+        {"type": "RECORD", "stream": "visitors", "record": {"visitorId": vid, "plan": "pro"}}
+        for vid in ids
     ]
 
 
@@ -97,19 +127,37 @@ def track_messages(sim: Simulator) -> list[dict]:
     now = int(time.time() * 1000)
     ids = [v["visitorId"] for v in list(sim.dataset.visitors())[:3]]
     return [TRACK_SCHEMA] + [
-        {"type": "RECORD", "stream": "track_events",
-         "record": {"visitorId": vid, "event": "Signed Up", "timestamp": now}} for vid in ids
+        {
+            "type": "RECORD",
+            "stream": "track_events",
+            "record": {"visitorId": vid, "event": "Signed Up", "timestamp": now},
+        }
+        for vid in ids
     ]
 
 
-def run_target(sim: Simulator, tmp_path: Path, config: dict, messages: list[dict]) -> tuple[subprocess.CompletedProcess, list]:
-    config = {"api_url": sim.url, "dead_letter_path": str(tmp_path / "dead.jsonl"), "max_retries": 8,
-              "retry_backoff_seconds": 5, "max_requests_per_second": 1000, **config}
+def run_target(
+    sim: Simulator, tmp_path: Path, config: dict, messages: list[dict]
+) -> tuple[subprocess.CompletedProcess, list]:
+    config = {
+        "api_url": sim.url,
+        "dead_letter_path": str(tmp_path / "dead.jsonl"),
+        "max_retries": 8,
+        "retry_backoff_seconds": 5,
+        "max_requests_per_second": 1000,
+        **config,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     start = len(sim.request_log)
-    proc = subprocess.run([TARGET, "--config", str(tmp_path / "config.json")],
-                          input="".join(json.dumps(m) + "\n" for m in messages),
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [TARGET, "--config", str(tmp_path / "config.json")],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        cwd=tmp_path,
+        check=False,
+    )
     return proc, sim.request_log[start:]
 
 
@@ -120,22 +168,43 @@ def _all_output(proc: subprocess.CompletedProcess, tmp_path: Path) -> str:
 
 TARGET_CASES = {
     # name: (config builder, messages builder, setting named, words the message must contain)
-    "wrong integration_key": (lambda s: {"integration_key": WRONG_KEY}, visitor_messages,
-                              "integration_key", ["region", "Integration Keys"]),
-    "read-only key used for writes": (lambda s: {"integration_key": s.read_only_key}, visitor_messages,
-                                      "integration_key", ["read-only", "Allow Write Access"]),
-    "track secret as integration_key": (lambda s: {"integration_key": TRACK_SECRET}, visitor_messages,
-                                        "integration_key", ["Track Event Shared Secret", "not interchangeable"]),
-    "wrong track_event_secret": (lambda s: {"track_event_secret": WRONG_KEY}, track_messages,
-                                 "track_event_secret", ["region", "App Details"]),
-    "integration key as track_event_secret": (lambda s: {"track_event_secret": s.integration_key},
-                                              track_messages, "track_event_secret",
-                                              ["integration key", "not interchangeable"]),
+    "wrong integration_key": (
+        lambda s: {"integration_key": WRONG_KEY},
+        visitor_messages,
+        "integration_key",
+        ["region", "Integration Keys"],
+    ),
+    "read-only key used for writes": (
+        lambda s: {"integration_key": s.read_only_key},
+        visitor_messages,
+        "integration_key",
+        ["read-only", "Allow Write Access"],
+    ),
+    "track secret as integration_key": (
+        lambda s: {"integration_key": TRACK_SECRET},
+        visitor_messages,
+        "integration_key",
+        ["Track Event Shared Secret", "not interchangeable"],
+    ),
+    "wrong track_event_secret": (
+        lambda s: {"track_event_secret": WRONG_KEY},
+        track_messages,
+        "track_event_secret",
+        ["region", "App Details"],
+    ),
+    "integration key as track_event_secret": (
+        lambda s: {"track_event_secret": s.integration_key},
+        track_messages,
+        "track_event_secret",
+        ["integration key", "not interchangeable"],
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(TARGET_CASES))
-def test_target_with_a_refused_secret_says_what_to_check(ksim: Simulator, tmp_path: Path, case: str) -> None:
+def test_target_with_a_refused_secret_says_what_to_check(
+    ksim: Simulator, tmp_path: Path, case: str
+) -> None:
     make_config, make_messages, setting, words = TARGET_CASES[case]
     config = make_config(ksim)
     messages = make_messages(ksim)
@@ -153,7 +222,9 @@ def test_target_with_a_refused_secret_says_what_to_check(ksim: Simulator, tmp_pa
     for word in words:
         assert word in proc.stderr, f"the message does not mention {word!r}"
     assert "Traceback" not in proc.stderr
-    assert_no_secret(_all_output(proc, tmp_path), *config.values(), ksim.integration_key, TRACK_SECRET)
+    assert_no_secret(
+        _all_output(proc, tmp_path), *config.values(), ksim.integration_key, TRACK_SECRET
+    )
 
 
 # -- TLS ---------------------------------------------------------------------------------
@@ -199,7 +270,9 @@ def tls_server(ca: trustme.CA) -> Iterator[_TLSServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     server = _TLSServer(context)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -210,16 +283,32 @@ def _url(server: _TLSServer) -> str:
     return f"https://127.0.0.1:{server.server_address[1]}"
 
 
-def test_tap_refuses_an_untrusted_certificate_without_retrying(tls_server: _TLSServer, tmp_path: Path) -> None:
+def test_tap_refuses_an_untrusted_certificate_without_retrying(
+    tls_server: _TLSServer, tmp_path: Path
+) -> None:
     # Settings other tools use to turn verification off, and environment variables that
     # could: none of them may have any effect.
-    config = {"integration_key": WRONG_KEY, "api_url": _url(tls_server), "max_retries": 8,
-              "retry_backoff_seconds": 5, "verify": False, "ssl_verify": False, "verify_ssl": False,
-              "insecure": True, "disable_ssl_verification": True}
+    config = {
+        "integration_key": WRONG_KEY,
+        "api_url": _url(tls_server),
+        "max_retries": 8,
+        "retry_backoff_seconds": 5,
+        "verify": False,
+        "ssl_verify": False,
+        "verify_ssl": False,
+        "insecure": True,
+        "disable_ssl_verification": True,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": "", "PYTHONHTTPSVERIFY": "0"}
-    proc = subprocess.run([TAP, "--config", str(tmp_path / "config.json")], capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT_S, env=env, check=False)
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env=env,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "TLS certificate verification failed" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -231,14 +320,26 @@ def test_tap_refuses_an_untrusted_certificate_without_retrying(tls_server: _TLSS
 def test_target_refuses_an_untrusted_certificate_without_retrying(
     ksim: Simulator, tls_server: _TLSServer, tmp_path: Path, messages: object
 ) -> None:
-    config = {"integration_key": WRONG_KEY, "track_event_secret": TRACK_SECRET, "api_url": _url(tls_server),
-              "dead_letter_path": str(tmp_path / "dead.jsonl"), "max_retries": 8, "retry_backoff_seconds": 5,
-              "track_concurrency": 1}
+    config = {
+        "integration_key": WRONG_KEY,
+        "track_event_secret": TRACK_SECRET,
+        "api_url": _url(tls_server),
+        "dead_letter_path": str(tmp_path / "dead.jsonl"),
+        "max_retries": 8,
+        "retry_backoff_seconds": 5,
+        "track_concurrency": 1,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     lines = messages(ksim)  # type: ignore[operator]
-    proc = subprocess.run([TARGET, "--config", str(tmp_path / "config.json")],
-                          input="".join(json.dumps(m) + "\n" for m in lines),
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [TARGET, "--config", str(tmp_path / "config.json")],
+        input="".join(json.dumps(m) + "\n" for m in lines),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "TLS certificate verification failed" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -251,9 +352,14 @@ def test_target_refuses_an_untrusted_certificate_without_retrying(
 def test_shared_client_verifies_and_trusts_only_what_is_added(
     tls_server: _TLSServer, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = PendoClient(base_url=_url(tls_server), integration_key=WRONG_KEY,
-                         retry=RetryPolicy(max_tries=8, base_seconds=5))
-    with pytest.raises(PendoTLSError, match="certificate verify|TLS certificate verification failed"):
+    client = PendoClient(
+        base_url=_url(tls_server),
+        integration_key=WRONG_KEY,
+        retry=RetryPolicy(max_tries=8, base_seconds=5),
+    )
+    with pytest.raises(
+        PendoTLSError, match="certificate verify|TLS certificate verification failed"
+    ):
         client.verify_key()
     assert tls_server.connections == 1
     assert client.retries == 0
@@ -270,5 +376,7 @@ def test_shared_client_verifies_and_trusts_only_what_is_added(
 @pytest.mark.parametrize("plugin", [TapPendo, TargetPendo], ids=["tap", "target"])
 def test_no_setting_turns_tls_verification_off(plugin: type) -> None:
     names = list(plugin.config_jsonschema["properties"])
-    suspicious = [n for n in names if re.search(r"verif|ssl|tls|insecure|cert|ca_bundle", n, re.IGNORECASE)]
+    suspicious = [
+        n for n in names if re.search(r"verif|ssl|tls|insecure|cert|ca_bundle", n, re.IGNORECASE)
+    ]
     assert suspicious == [], f"settings that might weaken TLS: {suspicious}"

@@ -26,7 +26,14 @@ from pendo_sim import DatasetConfig, Simulator
 from tests.target.conftest import TARGET, Run, record, schema
 
 from ._figures import FIGURES
-from .target_harness import EVENT_TIME_MS, TRACK_PROPS, TRACK_SECRET, VISITOR_PROPS, summary_totals, track_events
+from .target_harness import (
+    EVENT_TIME_MS,
+    TRACK_PROPS,
+    TRACK_SECRET,
+    VISITOR_PROPS,
+    summary_totals,
+    track_events,
+)
 
 RECORDS = 100_000
 BATCH_SIZE = 500  # the target's default
@@ -38,7 +45,10 @@ PLANS = ("free", "pro", "enterprise")
 # name: (config overrides, track events)
 CASES = {
     "target limit at its default (20/s)": ({}, 100),
-    "target limit above Pendo's (1000/s)": ({"max_requests_per_second": 1000, "track_concurrency": 16}, 300),
+    "target limit above Pendo's (1000/s)": (
+        {"max_requests_per_second": 1000, "track_concurrency": 16},
+        300,
+    ),
 }
 
 
@@ -53,10 +63,18 @@ def input_lines(visitor_ids: list[str], events: int) -> Iterator[str]:
         yield json.dumps(record("visitors", {"visitorId": vid, **expected_custom(i)}))
     yield json.dumps(schema("track_events", TRACK_PROPS))
     for seq in range(events):
-        yield json.dumps(record("track_events", {
-            "visitorId": visitor_ids[seq], "accountId": None, "event": "load_test",
-            "timestamp": EVENT_TIME_MS + seq, "properties": {"seq": seq},
-        }))
+        yield json.dumps(
+            record(
+                "track_events",
+                {
+                    "visitorId": visitor_ids[seq],
+                    "accountId": None,
+                    "event": "load_test",
+                    "timestamp": EVENT_TIME_MS + seq,
+                    "properties": {"seq": seq},
+                },
+            )
+        )
     yield json.dumps({"type": "STATE", "value": {"records": len(visitor_ids) + events}})
 
 
@@ -66,8 +84,14 @@ def run_streaming(config: dict, lines: Iterator[str], tmp_path: Path) -> Run:
     config_path.write_text(json.dumps(config))
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([TARGET, "--config", str(config_path)], stdin=subprocess.PIPE, stdout=stdout,
-                                stderr=stderr, cwd=tmp_path, text=True)
+        proc = subprocess.Popen(
+            [TARGET, "--config", str(config_path)],
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=tmp_path,
+            text=True,
+        )
         assert proc.stdin is not None
         try:
             chunk: list[str] = []
@@ -87,7 +111,9 @@ def run_streaming(config: dict, lines: Iterator[str], tmp_path: Path) -> Run:
 
 def http_line(result: Run) -> dict[str, int]:
     """The target's own counts from `HTTP: N requests (W writes, R reads), K retries; ...`."""
-    found = re.search(r"HTTP: (\d+) requests \((\d+) writes, (\d+) reads\), (\d+) retries", result.stderr)
+    found = re.search(
+        r"HTTP: (\d+) requests \((\d+) writes, (\d+) reads\), (\d+) retries", result.stderr
+    )
     assert found, "the target logged no `HTTP: ...` line"
     return dict(zip(("requests", "writes", "reads", "retries"), map(int, found.groups())))
 
@@ -98,9 +124,16 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
     cfg = DatasetConfig(seed=5, visitors=RECORDS, accounts=50, event_days=1, event_rows_per_day=10)
     with Simulator(cfg, rate_limit_per_second=PENDO_LIMIT, track_secret=TRACK_SECRET) as sim:
         visitor_ids = sim.dataset.visitor_table.ids[:RECORDS]
-        config = {"integration_key": sim.integration_key, "track_event_secret": TRACK_SECRET, "api_url": sim.url,
-                  "dead_letter_path": str(tmp_path / "dead.jsonl"), "batch_size": BATCH_SIZE,
-                  "retry_backoff_seconds": 0.5, "request_timeout": 60, **overrides}
+        config = {
+            "integration_key": sim.integration_key,
+            "track_event_secret": TRACK_SECRET,
+            "api_url": sim.url,
+            "dead_letter_path": str(tmp_path / "dead.jsonl"),
+            "batch_size": BATCH_SIZE,
+            "retry_backoff_seconds": 0.5,
+            "request_timeout": 60,
+            **overrides,
+        }
         started = time.monotonic()
         result = run_streaming(config, input_lines(visitor_ids, events), tmp_path)
         wall = time.monotonic() - started
@@ -109,13 +142,20 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
         assert "Traceback" not in result.stderr
         assert result.states == [{"records": RECORDS + events}]
         totals = summary_totals(result)
-        assert (totals["received"], totals["updated"], totals["sent"]) == (RECORDS + events, RECORDS, events)
+        assert (totals["received"], totals["updated"], totals["sent"]) == (
+            RECORDS + events,
+            RECORDS,
+            events,
+        )
         assert totals["dead_letter"] == totals["missing"] == totals["unaccounted"] == 0
         assert not result.dead_letter_path.exists()
 
         # Every value landed where it belongs.
-        wrong = [vid for i, vid in enumerate(visitor_ids)
-                 if sim.store.metadata("visitor", vid).get("custom") != expected_custom(i)]
+        wrong = [
+            vid
+            for i, vid in enumerate(visitor_ids)
+            if sim.store.metadata("visitor", vid).get("custom") != expected_custom(i)
+        ]
         assert wrong == [], f"{len(wrong)} visitors without their values, e.g. {wrong[:3]}"
         # Every event accepted exactly once (a 429 is refused before anything is stored).
         accepted = Counter(json.loads(e)["properties"]["seq"] for e in track_events(sim).elements())
@@ -125,7 +165,10 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
         log = list(sim.request_log)
         by_path_status = Counter((path, status) for method, path, status in log if method == "POST")
         assert {status for _, _, status in log} <= {200, 429}
-        meta_429, track_429 = by_path_status[(METADATA_PATH, 429)], by_path_status[(TRACK_PATH, 429)]
+        meta_429, track_429 = (
+            by_path_status[(METADATA_PATH, 429)],
+            by_path_status[(TRACK_PATH, 429)],
+        )
         batches = math.ceil(RECORDS / BATCH_SIZE)
         assert by_path_status[(METADATA_PATH, 200)] == batches
         assert by_path_status[(TRACK_PATH, 200)] == events
@@ -135,7 +178,9 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
         assert counts["retries"] == meta_429 + track_429
         assert counts["requests"] == len(log)
         if overrides.get("max_requests_per_second", 20) > PENDO_LIMIT:
-            assert track_429 > 0, "the target never went over the simulator's limit: nothing was tested"
+            assert track_429 > 0, (
+                "the target never went over the simulator's limit: nothing was tested"
+            )
         else:
             # Its own limit (bursts of at most that many) keeps it under Pendo's: no 429 at all.
             assert meta_429 == track_429 == 0

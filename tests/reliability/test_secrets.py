@@ -78,18 +78,34 @@ def debug_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "LOGLEVEL": "DEBUG", **extra}
 
 
-def run_cli(argv: list[str], out: Path, *, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    argv: list[str], out: Path, *, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """One plugin run with `out` as its working directory (files it writes land there)."""
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd=out, env=env or debug_env(),
-                          timeout=RUN_TIMEOUT_S, check=False)
+    return subprocess.run(
+        argv,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=out,
+        env=env or debug_env(),
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
 
 
 def scan(proc: subprocess.CompletedProcess, out: Path, secrets: set[str] = KNOWN) -> None:
     """Assert no secret (or fragment) is in the run's stdout, stderr or any file under `out`."""
     texts = {"stdout": proc.stdout, "stderr": proc.stderr}
-    texts |= {f"file {p.relative_to(out)}": p.read_text(errors="replace") for p in sorted(out.rglob("*")) if p.is_file()}
-    leaks = [(where, needle) for where, text in texts.items() for needle in secrets if needle in text]
+    texts |= {
+        f"file {p.relative_to(out)}": p.read_text(errors="replace")
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+    leaks = [
+        (where, needle) for where, text in texts.items() for needle in secrets if needle in text
+    ]
     FIGURES.secret_paths += 1
     FIGURES.secret_bytes += sum(len(t.encode()) for t in texts.values())
     FIGURES.secret_leaks += len(leaks)
@@ -118,7 +134,9 @@ def add_faults(sim: Simulator, *faults: Fault) -> list[Fault]:
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
     """The simulator that accepts the known secrets."""
-    cfg = DatasetConfig(seed=7, visitors=300, accounts=40, pages=20, event_days=3, event_rows_per_day=60)
+    cfg = DatasetConfig(
+        seed=7, visitors=300, accounts=40, pages=20, event_days=3, event_rows_per_day=60
+    )
     with Simulator(cfg, integration_key=KEY, track_secret=TRACK_SECRET) as simulator:
         yield simulator
 
@@ -141,16 +159,27 @@ def _no_faults_left(sim: Simulator) -> Iterator[None]:
 
 
 def tap_config(url: str, **overrides: object) -> dict:
-    return {"integration_key": KEY, "api_url": url, "start_date": EVENT_START, "end_date": EVENT_END,
-            "retry_backoff_seconds": 0.01, "max_retries": 4, "request_timeout": 5, **overrides}
+    return {
+        "integration_key": KEY,
+        "api_url": url,
+        "start_date": EVENT_START,
+        "end_date": EVENT_END,
+        "retry_backoff_seconds": 0.01,
+        "max_retries": 4,
+        "request_timeout": 5,
+        **overrides,
+    }
 
 
 def tap_argv(inputs: Path, config: dict, *extra: str) -> list[str]:
     return [TAP, "--config", str(write_json(inputs / "config.json", config)), *extra]
 
 
-@pytest.mark.parametrize("extra", [["--about"], ["--about", "--format", "json"], ["--discover"]],
-                         ids=["about", "about-json", "discover"])
+@pytest.mark.parametrize(
+    "extra",
+    [["--about"], ["--about", "--format", "json"], ["--discover"]],
+    ids=["about", "about-json", "discover"],
+)
 def test_tap_about_and_discovery(sim: Simulator, tmp_path: Path, extra: list[str]) -> None:
     proc = run_cli(tap_argv(tmp_path / "in", tap_config(sim.url), *extra), tmp_path / "out")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -159,7 +188,11 @@ def test_tap_about_and_discovery(sim: Simulator, tmp_path: Path, extra: list[str
 
 
 def _last_state(stdout: str) -> dict:
-    states = [json.loads(line)["value"] for line in stdout.splitlines() if line.startswith('{"type":"STATE"')]
+    states = [
+        json.loads(line)["value"]
+        for line in stdout.splitlines()
+        if line.startswith('{"type":"STATE"')
+    ]
     assert states, "the tap emitted no STATE"
     return states[-1]
 
@@ -187,7 +220,9 @@ def test_tap_sync_under_faults_at_debug_level(sim: Simulator, tmp_path: Path) ->
     scan(first, out)
 
     add_faults(sim, Fault(path=AGGREGATION, status=502, times=1, body=_echo(KEY)))
-    second = run_cli(tap_argv(inputs, config, "--catalog", str(cat), "--state", str(state_file)), out)
+    second = run_cli(
+        tap_argv(inputs, config, "--catalog", str(cat), "--state", str(state_file)), out
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     write_json(out / "state.json", _last_state(second.stdout))
     scan(second, out)
@@ -196,17 +231,29 @@ def test_tap_sync_under_faults_at_debug_level(sim: Simulator, tmp_path: Path) ->
 TAP_FAILURES = {
     # name: (simulator fixture, faults, config overrides)
     "the known key is a wrong key": ("other_sim", [], {}),
-    "403 body quotes the key": ("sim", [Fault(path=r"^/api/v1/token/verify$", status=403, body=_echo(KEY, cut=True))], {}),
+    "403 body quotes the key": (
+        "sim",
+        [Fault(path=r"^/api/v1/token/verify$", status=403, body=_echo(KEY, cut=True))],
+        {},
+    ),
     "5xx quoting the key outlasts the retries": (
-        "sim", [Fault(path=r"^/api/v1/token/verify$", status=503, times=None, body=_echo(KEY))], {"max_retries": 2}),
+        "sim",
+        [Fault(path=r"^/api/v1/token/verify$", status=503, times=None, body=_echo(KEY))],
+        {"max_retries": 2},
+    ),
     "400 quoting the key on an aggregation": (
-        "sim", [Fault(path=AGGREGATION, status=400, times=None, body=_echo(KEY, cut=True))], {}),
+        "sim",
+        [Fault(path=AGGREGATION, status=400, times=None, body=_echo(KEY, cut=True))],
+        {},
+    ),
     "invalid config": ("sim", [], {"max_retries": "many"}),
 }
 
 
 @pytest.mark.parametrize("case", list(TAP_FAILURES))
-def test_tap_failures_name_no_secret(request: pytest.FixtureRequest, sim: Simulator, tmp_path: Path, case: str) -> None:
+def test_tap_failures_name_no_secret(
+    request: pytest.FixtureRequest, sim: Simulator, tmp_path: Path, case: str
+) -> None:
     fixture, faults, overrides = TAP_FAILURES[case]
     target_sim: Simulator = request.getfixturevalue(fixture)
     add_faults(target_sim, *[Fault(**f.to_dict() | {"fired": 0, "seen": 0}) for f in faults])
@@ -227,11 +274,18 @@ def _url_with_credentials(url: str) -> str:
 TAP_URL_CASES = {
     # name: (api_url builder, the run succeeds)
     "user info in api_url": (lambda sim: _url_with_credentials(sim.url), True),
-    "token in api_url's query": (lambda sim: f"{sim.url}/?token={quote(URL_TOKEN, safe='')}", False),
+    "token in api_url's query": (
+        lambda sim: f"{sim.url}/?token={quote(URL_TOKEN, safe='')}",
+        False,
+    ),
     "https to a plain-HTTP port, user info in api_url": (
-        lambda sim: _url_with_credentials(sim.url.replace("http://", "https://")), False),
+        lambda sim: _url_with_credentials(sim.url.replace("http://", "https://")),
+        False,
+    ),
     "nothing listening, token in the query": (
-        lambda sim: f"http://127.0.0.1:{closed_port()}/?token={quote(URL_TOKEN, safe='')}", False),
+        lambda sim: f"http://127.0.0.1:{closed_port()}/?token={quote(URL_TOKEN, safe='')}",
+        False,
+    ),
 }
 
 
@@ -240,7 +294,9 @@ def test_tap_masks_credentials_in_api_url(sim: Simulator, tmp_path: Path, case: 
     make_url, succeeds = TAP_URL_CASES[case]
     config = tap_config(make_url(sim), max_retries=2)
     inputs = tmp_path / "in"
-    cat = write_json(inputs / "catalog.json", catalog(tap_config(sim.url), ["visitors", "page_events"]))
+    cat = write_json(
+        inputs / "catalog.json", catalog(tap_config(sim.url), ["visitors", "page_events"])
+    )
     add_faults(sim, Fault(path=AGGREGATION, status=500, times=1, body="upstream trouble"))
     proc = run_cli(tap_argv(inputs, config, "--catalog", str(cat)), tmp_path / "out")
     assert (proc.returncode == 0) is succeeds, proc.stderr[-3000:]
@@ -251,9 +307,18 @@ def test_tap_masks_credentials_in_api_url(sim: Simulator, tmp_path: Path, case: 
 
 
 def target_config(sim: Simulator, out: Path, **overrides: object) -> dict:
-    return {"integration_key": KEY, "track_event_secret": TRACK_SECRET, "api_url": sim.url,
-            "dead_letter_path": str(out / "dead.jsonl"), "retry_backoff_seconds": 0.01, "max_retries": 4,
-            "request_timeout": 5, "max_requests_per_second": 1000, "batch_size": 25, **overrides}
+    return {
+        "integration_key": KEY,
+        "track_event_secret": TRACK_SECRET,
+        "api_url": sim.url,
+        "dead_letter_path": str(out / "dead.jsonl"),
+        "retry_backoff_seconds": 0.01,
+        "max_retries": 4,
+        "request_timeout": 5,
+        "max_requests_per_second": 1000,
+        "batch_size": 25,
+        **overrides,
+    }
 
 
 def target_messages(sim: Simulator, *, bad: bool = False) -> list:
@@ -272,7 +337,9 @@ def target_messages(sim: Simulator, *, bad: bool = False) -> list:
     return messages
 
 
-def target_run(config: dict, messages: list, tmp_path: Path, *, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def target_run(
+    config: dict, messages: list, tmp_path: Path, *, args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     argv = [TARGET, "--config", str(write_json(tmp_path / "in" / "config.json", config)), *args]
     proc = run_cli(argv, tmp_path / "out", stdin=lines_of(messages))
     states = [line for line in proc.stdout.splitlines() if line.strip()]
@@ -292,20 +359,53 @@ TARGET_CASES = {
     # name: (faults, config overrides, bad input, expected exit status)
     "clean metadata and track events with STATE": ([], {}, False, 0),
     "429, 5xx quoting both secrets, dropped answers": (
-        [Fault(path=METADATA, status=429, times=2, skip=1),
-         Fault(path=METADATA, status=500, times=2, skip=2, body=_echo(KEY, TRACK_SECRET, cut=True)),
-         Fault(path=METADATA, kind="drop", times=1, skip=4),
-         Fault(path=TRACK, status=429, times=3, skip=2),
-         Fault(path=TRACK, status=503, times=2, skip=5, body=_echo(TRACK_SECRET, KEY, cut=True)),
-         Fault(path=TRACK, kind="drop", times=1, skip=7)], {}, False, 0),
+        [
+            Fault(path=METADATA, status=429, times=2, skip=1),
+            Fault(
+                path=METADATA, status=500, times=2, skip=2, body=_echo(KEY, TRACK_SECRET, cut=True)
+            ),
+            Fault(path=METADATA, kind="drop", times=1, skip=4),
+            Fault(path=TRACK, status=429, times=3, skip=2),
+            Fault(path=TRACK, status=503, times=2, skip=5, body=_echo(TRACK_SECRET, KEY, cut=True)),
+            Fault(path=TRACK, kind="drop", times=1, skip=7),
+        ],
+        {},
+        False,
+        0,
+    ),
     "bad records and 4xx quoting the secrets go to the dead-letter file": (
-        [Fault(path=r"^/api/v1/metadata/account/", status=400, times=None, body=_echo(KEY, cut=True)),
-         Fault(path=TRACK, status=400, times=2, skip=3, body=_echo(TRACK_SECRET, cut=True))], {}, True, 1),
+        [
+            Fault(
+                path=r"^/api/v1/metadata/account/",
+                status=400,
+                times=None,
+                body=_echo(KEY, cut=True),
+            ),
+            Fault(path=TRACK, status=400, times=2, skip=3, body=_echo(TRACK_SECRET, cut=True)),
+        ],
+        {},
+        True,
+        1,
+    ),
     "5xx quoting the secrets outlasts the retries": (
-        [Fault(path=METADATA, status=503, times=None, body=_echo(KEY)),
-         Fault(path=TRACK, status=502, times=None, body=_echo(TRACK_SECRET))], {"max_retries": 2}, False, 1),
+        [
+            Fault(path=METADATA, status=503, times=None, body=_echo(KEY)),
+            Fault(path=TRACK, status=502, times=None, body=_echo(TRACK_SECRET)),
+        ],
+        {"max_retries": 2},
+        False,
+        1,
+    ),
     "schema read refused with a body quoting the key": (
-        [Fault(path=r"^/api/v1/metadata/schema/", status=403, times=None, body=_echo(KEY, cut=True))], {}, False, 1),
+        [
+            Fault(
+                path=r"^/api/v1/metadata/schema/", status=403, times=None, body=_echo(KEY, cut=True)
+            )
+        ],
+        {},
+        False,
+        1,
+    ),
     "dry run": ([], {"dry_run": True}, True, 1),
 }
 
@@ -327,7 +427,9 @@ def test_target_runs_leave_no_secret(sim: Simulator, tmp_path: Path, case: str) 
 
 
 @pytest.mark.parametrize("wrong", ["integration_key", "track_event_secret"])
-def test_target_with_the_known_secret_as_a_wrong_one(other_sim: Simulator, tmp_path: Path, wrong: str) -> None:
+def test_target_with_the_known_secret_as_a_wrong_one(
+    other_sim: Simulator, tmp_path: Path, wrong: str
+) -> None:
     config = target_config(other_sim, tmp_path / "out")
     config["track_event_secret" if wrong == "integration_key" else "integration_key"] = None
     config = {k: v for k, v in config.items() if v is not None}
@@ -342,21 +444,34 @@ def test_target_with_the_known_secret_as_a_wrong_one(other_sim: Simulator, tmp_p
 TARGET_URL_CASES = {
     # name: (config overrides from the simulator, exit status)
     "user info in api_url, token in track_url's query": (
-        lambda sim: {"api_url": _url_with_credentials(sim.url),
-                     "track_url": f"{sim.track_url}?token={quote(URL_TOKEN, safe='')}"}, 0),
+        lambda sim: {
+            "api_url": _url_with_credentials(sim.url),
+            "track_url": f"{sim.track_url}?token={quote(URL_TOKEN, safe='')}",
+        },
+        0,
+    ),
     "nothing listening at track_url, token in its query": (
-        lambda sim: {"track_url": f"http://127.0.0.1:{closed_port()}/data/track?token={quote(URL_TOKEN, safe='')}",
-                     "max_retries": 2}, 1),
+        lambda sim: {
+            "track_url": f"http://127.0.0.1:{closed_port()}/data/track?token={quote(URL_TOKEN, safe='')}",
+            "max_retries": 2,
+        },
+        1,
+    ),
     "https to a plain-HTTP port, user info in api_url": (
-        lambda sim: {"api_url": _url_with_credentials(sim.url.replace("http://", "https://"))}, 1),
+        lambda sim: {"api_url": _url_with_credentials(sim.url.replace("http://", "https://"))},
+        1,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(TARGET_URL_CASES))
 def test_target_masks_credentials_in_urls(sim: Simulator, tmp_path: Path, case: str) -> None:
     make_overrides, status = TARGET_URL_CASES[case]
-    add_faults(sim, Fault(path=METADATA, status=500, times=1, body="upstream trouble"),
-               Fault(path=TRACK, status=503, times=1, skip=2))
+    add_faults(
+        sim,
+        Fault(path=METADATA, status=500, times=1, body="upstream trouble"),
+        Fault(path=TRACK, status=503, times=1, skip=2),
+    )
     config = target_config(sim, tmp_path / "out", **make_overrides(sim))
     proc = target_run(config, target_messages(sim), tmp_path)
     assert proc.returncode == status, proc.stderr[-3000:]
@@ -373,25 +488,43 @@ TLS_OFF_SWITCHES = re.compile(
 
 
 def test_no_code_turns_tls_verification_off() -> None:
-    sources = [p for pkg in ("pendo_http", "tap_pendo", "target_pendo") for p in sorted((ROOT / pkg).rglob("*.py"))]
+    sources = [
+        p
+        for pkg in ("pendo_http", "tap_pendo", "target_pendo")
+        for p in sorted((ROOT / pkg).rglob("*.py"))
+    ]
     assert len(sources) > 10
-    hits = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in sources
-            for n, line in enumerate(p.read_text().splitlines(), 1) if TLS_OFF_SWITCHES.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in sources
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if TLS_OFF_SWITCHES.search(line)
+    ]
     assert hits == []
 
 
 def test_target_session_verifies_whatever_the_config_says(tmp_path: Path) -> None:
     """Settings other tools use to turn verification off are not settings here: the session
     the target sends with still verifies."""
-    config = {"integration_key": KEY, "api_url": "https://127.0.0.1:9", "dead_letter_path": str(tmp_path / "d.jsonl"),
-              "verify": False, "ssl_verify": False, "verify_ssl": False, "insecure": True}
+    config = {
+        "integration_key": KEY,
+        "api_url": "https://127.0.0.1:9",
+        "dead_letter_path": str(tmp_path / "d.jsonl"),
+        "verify": False,
+        "ssl_verify": False,
+        "verify_ssl": False,
+        "insecure": True,
+    }
     target = TargetPendo(config=config, validate_config=False)
     assert target.session.verify is True
     assert target.client.session is target.session
 
 
 def test_ca_bundle_from_the_environment_is_honoured_by_the_console_script(
-    sim: Simulator, tls_server: _TLSServer, ca: trustme.CA, tmp_path: Path  # noqa: F811 - fixtures from test_keys_and_tls
+    sim: Simulator,
+    tls_server: _TLSServer,
+    ca: trustme.CA,
+    tmp_path: Path,  # noqa: F811 - fixtures from test_keys_and_tls
 ) -> None:
     """REQUESTS_CA_BUNDLE (the standard way to trust a TLS-intercepting proxy) reaches the
     installed tap: with the CA added the key check passes TLS, and the run then fails on the
@@ -401,8 +534,11 @@ def test_ca_bundle_from_the_environment_is_honoured_by_the_console_script(
     url = f"https://127.0.0.1:{tls_server.server_address[1]}"
     config = tap_config(url, max_retries=1)
     cat = write_json(tmp_path / "in" / "catalog.json", catalog(tap_config(sim.url), ["visitors"]))
-    proc = run_cli(tap_argv(tmp_path / "in", config, "--catalog", str(cat)), tmp_path / "out",
-                   env=debug_env(REQUESTS_CA_BUNDLE=str(bundle)))
+    proc = run_cli(
+        tap_argv(tmp_path / "in", config, "--catalog", str(cat)),
+        tmp_path / "out",
+        env=debug_env(REQUESTS_CA_BUNDLE=str(bundle)),
+    )
     assert "TLS certificate verification failed" not in proc.stderr
     assert tls_server.connections >= 2, "nothing after the key check was sent"
     assert "HTTP 501" in proc.stderr

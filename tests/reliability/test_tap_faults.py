@@ -35,9 +35,20 @@ class Case:
     config: tuple[tuple[str, object], ...] = ()
 
 
-def _status(status: int, times: int = 2, retry_after: float | None = None) -> Callable[[str], list[Fault]]:
-    return lambda path: [Fault(path=path, kind="status", status=status, times=times, skip=1 if path == AGGREGATION else 0,
-                               retry_after=retry_after, body="" if status != 503 else "Service Unavailable")]
+def _status(
+    status: int, times: int = 2, retry_after: float | None = None
+) -> Callable[[str], list[Fault]]:
+    return lambda path: [
+        Fault(
+            path=path,
+            kind="status",
+            status=status,
+            times=times,
+            skip=1 if path == AGGREGATION else 0,
+            retry_after=retry_after,
+            body="" if status != 503 else "Service Unavailable",
+        )
+    ]
 
 
 CASES = [
@@ -49,26 +60,55 @@ CASES = [
     Case("503", _status(503)),
     Case("504", _status(504)),
     Case("drop mid-body", lambda path: [Fault(path=path, kind="drop", after_bytes=100_000)]),
-    Case("slower than request_timeout", lambda path: [Fault(path=path, kind="slow", delay_s=2.5)],
-         config=(("request_timeout", 1),)),
+    Case(
+        "slower than request_timeout",
+        lambda path: [Fault(path=path, kind="slow", delay_s=2.5)],
+        config=(("request_timeout", 1),),
+    ),
     Case("truncated body", lambda path: [Fault(path=path, kind="truncate", after_bytes=30_000)]),
     Case("invalid JSON body", lambda path: [Fault(path=path, kind="invalid_json")]),
 ]
 WINDOW_CASES = [
-    Case('400 "Query exceeded memory limit"',
-         lambda path: [Fault(path=path, kind="window_limit", status=400, max_window_hours=24, times=None)]),
-    Case("408 on a large window",
-         lambda path: [Fault(path=path, kind="window_limit", status=408, max_window_hours=24, times=None)]),
-    Case("504 on a large window",
-         lambda path: [Fault(path=path, kind="window_limit", status=504, max_window_hours=24, times=None,
-                             body="Gateway Timeout")]),
+    Case(
+        '400 "Query exceeded memory limit"',
+        lambda path: [
+            Fault(path=path, kind="window_limit", status=400, max_window_hours=24, times=None)
+        ],
+    ),
+    Case(
+        "408 on a large window",
+        lambda path: [
+            Fault(path=path, kind="window_limit", status=408, max_window_hours=24, times=None)
+        ],
+    ),
+    Case(
+        "504 on a large window",
+        lambda path: [
+            Fault(
+                path=path,
+                kind="window_limit",
+                status=504,
+                max_window_hours=24,
+                times=None,
+                body="Gateway Timeout",
+            )
+        ],
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def fsim() -> Iterator[Simulator]:
-    cfg = DatasetConfig(seed=21, visitors=1500, accounts=400, pages=200, event_days=3,
-                        event_rows_per_day=300, guide_events_per_day=150, poll_events_per_day=20)
+    cfg = DatasetConfig(
+        seed=21,
+        visitors=1500,
+        accounts=400,
+        pages=200,
+        event_days=3,
+        event_rows_per_day=300,
+        guide_events_per_day=150,
+        poll_events_per_day=20,
+    )
     with Simulator(cfg) as simulator:
         yield simulator
 
@@ -108,7 +148,9 @@ def clean_run(sim: Simulator, stream: str) -> Output:
 def run_under(sim: Simulator, stream: str, case: Case) -> tuple[Output, list[Fault]]:
     clean_run(sim, stream)
     sim.faults.clear()
-    faults = [sim.faults.add(f) for f in case.faults(PAGE_LIST if stream == "pages" else AGGREGATION)]
+    faults = [
+        sim.faults.add(f) for f in case.faults(PAGE_LIST if stream == "pages" else AGGREGATION)
+    ]
     try:
         output = run_in_process(config_for(sim, stream, case.config), [stream])
     finally:
@@ -151,7 +193,9 @@ def test_fault_gives_the_clean_records(
     assert fired >= 1, f"the {case.kind} fault never fired for {stream}"
     if case.kind == "429 Retry-After":
         # The wait came from the header (1 s), not from the 0.01 s backoff.
-        assert any(re.search(r"HTTP 429 .*retry 1 of \d+ in 1\.0s", r.getMessage()) for r in caplog.records)
+        assert any(
+            re.search(r"HTTP 429 .*retry 1 of \d+ in 1\.0s", r.getMessage()) for r in caplog.records
+        )
     # Entity streams resume a broken body after the last key emitted; event streams re-read
     # the broken window and skip the rows already emitted: no record twice either way.
     assert_exact(fsim, stream, output, duplicates_allowed=False)
@@ -179,7 +223,9 @@ def _time_series(body: dict) -> dict | None:
     return source.get("timeSeries")
 
 
-KEYSET = re.compile(r'lastupdated > (\d+)\) \|\| \(metadata\.auto\.lastupdated == \d+ && (\w+) > ("(?:[^"\\]|\\.)*")\)')
+KEYSET = re.compile(
+    r'lastupdated > (\d+)\) \|\| \(metadata\.auto\.lastupdated == \d+ && (\w+) > ("(?:[^"\\]|\\.)*")\)'
+)
 
 
 def _keyset_bound(body: dict) -> tuple[int, str] | None:
@@ -209,7 +255,10 @@ def test_dropped_page_resumes_after_the_last_key_emitted(
     """
     clean_run(fsim, stream)
     log_start = len(fsim.aggregation_log)
-    case = Case("drop mid-body", lambda path: [Fault(path=path, kind="drop", after_bytes=100_000, skip=fault_at)])
+    case = Case(
+        "drop mid-body",
+        lambda path: [Fault(path=path, kind="drop", after_bytes=100_000, skip=fault_at)],
+    )
     output, faults = run_under(fsim, stream, case)
     fired = record_figures(case, faults, survived=False)
     assert fired == 1
@@ -217,7 +266,11 @@ def test_dropped_page_resumes_after_the_last_key_emitted(
     dropped, retried = _keyset_bound(bodies[fault_at]), _keyset_bound(bodies[fault_at + 1])
     assert retried is not None, "the retried request restarted the stream"
     assert dropped is None or retried > dropped, "the retried request restarted the page"
-    emitted = [(r["lastupdated"], r[id_field]) for r in output.records[stream] if r["lastupdated"] is not None]
+    emitted = [
+        (r["lastupdated"], r[id_field])
+        for r in output.records[stream]
+        if r["lastupdated"] is not None
+    ]
     assert retried in emitted, "the retried request does not start after an emitted row"
     # Everything the broken body delivered was kept and is not asked for again.
     delivered = [key for key in emitted if (dropped is None or dropped < key) and key <= retried]

@@ -21,7 +21,16 @@ import pytest
 from pendo_sim import DatasetConfig, Simulator
 
 from ._figures import FIGURES
-from ._tap import EVENT_END, EVENT_START, by_key, catalog, cli_args, parse, run_in_process, unbuffered_env
+from ._tap import (
+    EVENT_END,
+    EVENT_START,
+    by_key,
+    catalog,
+    cli_args,
+    parse,
+    run_in_process,
+    unbuffered_env,
+)
 
 SEEDS = (1, 2, 3, 4, 5)
 MAX_KILLS = 3
@@ -40,18 +49,32 @@ SCENARIOS = {
     # Six keyset pages of 100 visitors (plus the rows without lastupdated).
     "visitors": Scenario("visitors", (("page_size", 100),), checkpoints=True),
     # One-day windows over the event days: a STATE after each window.
-    "page_events": Scenario("page_events", (("start_date", EVENT_START), ("end_date", EVENT_END),
-                                            ("event_window_days", 1)), checkpoints=True),
+    "page_events": Scenario(
+        "page_events",
+        (("start_date", EVENT_START), ("end_date", EVENT_END), ("event_window_days", 1)),
+        checkpoints=True,
+    ),
     # A few visitors' history over five days.
-    "visitor_history": Scenario("visitor_history", (("start_date", EVENT_START), ("end_date", EVENT_END),
-                                                    ("visitor_history_concurrency", 2)), checkpoints=False),
+    "visitor_history": Scenario(
+        "visitor_history",
+        (("start_date", EVENT_START), ("end_date", EVENT_END), ("visitor_history_concurrency", 2)),
+        checkpoints=False,
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def ksim() -> Iterator[Simulator]:
-    cfg = DatasetConfig(seed=31, visitors=600, accounts=40, anonymous_visitors=10, event_days=3,
-                        event_rows_per_day=200, guide_events_per_day=50, poll_events_per_day=10)
+    cfg = DatasetConfig(
+        seed=31,
+        visitors=600,
+        accounts=40,
+        anonymous_visitors=10,
+        event_days=3,
+        event_rows_per_day=200,
+        guide_events_per_day=50,
+        poll_events_per_day=10,
+    )
     with Simulator(cfg) as simulator:
         yield simulator
 
@@ -59,8 +82,16 @@ def ksim() -> Iterator[Simulator]:
 @pytest.fixture(scope="module")
 def history_sim() -> Iterator[Simulator]:
     """visitor_history costs a call per visitor per day: a handful of visitors."""
-    with Simulator(DatasetConfig(seed=32, visitors=8, accounts=3, anonymous_visitors=0, event_days=3,
-                                 event_rows_per_day=20)) as simulator:
+    with Simulator(
+        DatasetConfig(
+            seed=32,
+            visitors=8,
+            accounts=3,
+            anonymous_visitors=0,
+            event_days=3,
+            event_rows_per_day=20,
+        )
+    ) as simulator:
         yield simulator
 
 
@@ -86,7 +117,9 @@ class Attempt:
 def run_once(args: list[str], kill_after: int | None, stderr_path: Path) -> Attempt:
     """Run the tap; SIGKILL it once `kill_after` output lines have arrived."""
     with stderr_path.open("w") as stderr:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, env=unbuffered_env(), text=True)
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=stderr, env=unbuffered_env(), text=True
+        )
         watchdog = threading.Timer(RUN_TIMEOUT_S, proc.kill)
         watchdog.start()
         lines: list[str] = []

@@ -37,23 +37,47 @@ TRACK = r"^/data/track$"
 
 # name -> (faults, request_timeout, track duplicates the faults must cause)
 SCENARIOS: dict[str, tuple[list[dict[str, Any]], int, int]] = {
-    "429 metadata, no Retry-After": ([{"path": METADATA, "status": 429, "times": 3, "skip": 1}], 10, 0),
+    "429 metadata, no Retry-After": (
+        [{"path": METADATA, "status": 429, "times": 3, "skip": 1}],
+        10,
+        0,
+    ),
     "429 track, no Retry-After": ([{"path": TRACK, "status": 429, "times": 5, "skip": 2}], 10, 0),
     "429 with Retry-After": (
-        [{"path": METADATA, "status": 429, "retry_after": 1, "times": 1},
-         {"path": TRACK, "status": 429, "retry_after": 1, "times": 1, "skip": 3}], 10, 0),
+        [
+            {"path": METADATA, "status": 429, "retry_after": 1, "times": 1},
+            {"path": TRACK, "status": 429, "retry_after": 1, "times": 1, "skip": 3},
+        ],
+        10,
+        0,
+    ),
     **{
         f"{status} metadata and track": (
-            [{"path": METADATA, "status": status, "times": 2, "body": "upstream trouble"},
-             {"path": TRACK, "status": status, "times": 2, "skip": 5}], 10, 0)
+            [
+                {"path": METADATA, "status": status, "times": 2, "body": "upstream trouble"},
+                {"path": TRACK, "status": status, "times": 2, "skip": 5},
+            ],
+            10,
+            0,
+        )
         for status in (500, 502, 503, 504)
     },
-    "dropped connection, metadata": ([{"path": METADATA, "kind": "drop", "times": 2, "skip": 1}], 10, 0),
+    "dropped connection, metadata": (
+        [{"path": METADATA, "kind": "drop", "times": 2, "skip": 1}],
+        10,
+        0,
+    ),
     "dropped connection, track": ([{"path": TRACK, "kind": "drop", "times": 3, "skip": 4}], 10, 3),
     "slower than request_timeout, metadata": (
-        [{"path": METADATA, "kind": "slow", "delay_s": 2.5, "times": 1, "skip": 2}], 1, 0),
+        [{"path": METADATA, "kind": "slow", "delay_s": 2.5, "times": 1, "skip": 2}],
+        1,
+        0,
+    ),
     "slower than request_timeout, track": (
-        [{"path": TRACK, "kind": "slow", "delay_s": 2.5, "times": 2, "skip": 1}], 1, 2),
+        [{"path": TRACK, "kind": "slow", "delay_s": 2.5, "times": 2, "skip": 1}],
+        1,
+        2,
+    ),
     "408 metadata": ([{"path": METADATA, "status": 408, "times": 2, "skip": 1}], 10, 0),
     "408 track": ([{"path": TRACK, "status": 408, "times": 2, "skip": 6}], 10, 0),
 }
@@ -97,15 +121,21 @@ def clean_state(clean: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     result = run(target_config(sim, tmp), messages, tmp)
     assert result.rc == 0, result.stderr[-3000:]
     events = track_events(sim)
-    assert sum(events.values()) == sum(1 for m in messages if m.get("stream") == "track_events" and m["type"] == "RECORD")
+    assert sum(events.values()) == sum(
+        1 for m in messages if m.get("stream") == "track_events" and m["type"] == "RECORD"
+    )
     assert max(events.values()) == 1
     return {"metadata": metadata_snapshot(sim, written_ids(messages)), "events": events}
 
 
-def _run_with_faults(faults: list[dict[str, Any]], timeout: int, tmp_path: Path) -> tuple[Simulator, Any, list[dict]]:
+def _run_with_faults(
+    faults: list[dict[str, Any]], timeout: int, tmp_path: Path
+) -> tuple[Simulator, Any, list[dict]]:
     # Pendo's track answer is an empty 200; the simulator can only cut a body, so the track
     # endpoint answers `{}` here and a dropped connection loses the answer after the event is stored.
-    sim = Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET, track_empty_body=False).start()
+    sim = Simulator(
+        DatasetConfig(seed=7), track_secret=TRACK_SECRET, track_empty_body=False
+    ).start()
     messages = workload(sim)
     for fault in faults:
         sim.faults.add(Fault(**fault))
@@ -114,7 +144,9 @@ def _run_with_faults(faults: list[dict[str, Any]], timeout: int, tmp_path: Path)
     return sim, result, messages
 
 
-def _assert_same_as_clean(sim: Simulator, result: Any, messages: list[dict], clean_state: dict, duplicates: int) -> int:  # noqa: ANN401
+def _assert_same_as_clean(
+    sim: Simulator, result: Any, messages: list[dict], clean_state: dict, duplicates: int
+) -> int:  # noqa: ANN401
     assert result.rc == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     totals = summary_totals(result)
@@ -139,7 +171,9 @@ def test_fault_scenario_ends_like_a_clean_run(name: str, clean_state: dict, tmp_
         assert fired == sum(f.get("times", 1) for f in faults), "every injected fault fired"
         extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates)
         statuses = Counter(status for _, _, status in sim.request_log)
-        print(f"[faults] {name}: injected {fired}, survived {fired}, track duplicates {extra}, statuses {dict(statuses)}")
+        print(
+            f"[faults] {name}: injected {fired}, survived {fired}, track duplicates {extra}, statuses {dict(statuses)}"
+        )
     finally:
         sim.stop()
 
@@ -152,7 +186,9 @@ def test_every_fault_kind_at_once(seed: int, clean_state: dict, tmp_path: Path) 
         fired = sum(f.fired for f in sim.faults.list())
         assert fired == len(faults) == 18
         extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates)
-        print(f"[faults] mix seed {seed}: injected {fired}, survived {fired}, track duplicates {extra}")
+        print(
+            f"[faults] mix seed {seed}: injected {fired}, survived {fired}, track duplicates {extra}"
+        )
     finally:
         sim.stop()
 
@@ -162,18 +198,24 @@ def test_a_fault_that_outlasts_the_retries_is_dead_lettered_and_counted(tmp_path
     everything else lands, the exit status is 1 and the counts still add up."""
     with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as sim:
         messages = workload(sim)
-        sim.faults.add(Fault(path=r"^/api/v1/metadata/account/", status=503, times=None, body="maintenance"))
+        sim.faults.add(
+            Fault(path=r"^/api/v1/metadata/account/", status=503, times=None, body="maintenance")
+        )
         result = run(target_config(sim, tmp_path, max_retries=3), messages, tmp_path)
         assert result.rc == 1
         assert "Traceback" not in result.stderr
         rows = result.summary()
-        accounts = sum(1 for m in messages if m.get("stream") == "accounts" and m["type"] == "RECORD")
+        accounts = sum(
+            1 for m in messages if m.get("stream") == "accounts" and m["type"] == "RECORD"
+        )
         assert rows["accounts"]["dead_letter"] == rows["accounts"]["received"] == accounts
         assert rows["visitors"]["updated"] == rows["visitors"]["received"]
         assert rows["track_events"]["sent"] == rows["track_events"]["received"]
         assert summary_totals(result)["received"] == record_count(messages)
         dead = result.dead_letters
         assert len(dead) == accounts
-        assert all(d["stream"] == "accounts" and "not written after 3 tries" in d["reason"] for d in dead)
+        assert all(
+            d["stream"] == "accounts" and "not written after 3 tries" in d["reason"] for d in dead
+        )
         assert all("503" in d["api_error"] and "maintenance" in d["api_error"] for d in dead)
         assert all(sim.store.metadata("account", d["id"]) == {} for d in dead)

@@ -38,15 +38,40 @@ from ._figures import FIGURES
 EXAMPLES = 50
 STREAMS = ("visitors", "accounts", "track_events", "anything_else")
 FIELD_NAMES = (
-    "visitorId", "accountId", "id", "plan", "seats", "score", "isbeta", "renewaldate", "legacyfield",
-    "tier", "arr", "event", "timestamp", "properties", "context", "Ünïcödé_名前", "x" * 40, "has space",
+    "visitorId",
+    "accountId",
+    "id",
+    "plan",
+    "seats",
+    "score",
+    "isbeta",
+    "renewaldate",
+    "legacyfield",
+    "tier",
+    "arr",
+    "event",
+    "timestamp",
+    "properties",
+    "context",
+    "Ünïcödé_名前",
+    "x" * 40,
+    "has space",
     "_sdc_deleted_at",  # a deletion marker (on_delete: ignore by default)
 )
 JSON_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
 STREAMS_CONFIG = {
     "visitors": {"object": "visitor", "id_field": "visitorId", "ignore_unknown_fields": True},
-    "accounts": {"object": "account", "id_field": "accountId", "ignore_unknown_fields": True, "create": True},
-    "track_events": {"object": "track_event", "event_field": "event", "timestamp_field": "timestamp"},
+    "accounts": {
+        "object": "account",
+        "id_field": "accountId",
+        "ignore_unknown_fields": True,
+        "create": True,
+    },
+    "track_events": {
+        "object": "track_event",
+        "event_field": "event",
+        "timestamp_field": "timestamp",
+    },
     "*": {"object": "visitor", "id_field": "id", "ignore_unknown_fields": True},
 }
 counters = {"examples": 0, "lines": 0, "records": 0, "dead_letter": 0, "written": 0, "skipped": 0}
@@ -56,10 +81,12 @@ counters = {"examples": 0, "lines": 0, "records": 0, "dead_letter": 0, "written"
 def hostile_sim() -> Iterator[Simulator]:
     with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as sim:
         yield sim
-    summary = (f"{counters['examples']} examples, {counters['lines']} input lines, "
-               f"{counters['records']} records received: {counters['written']} written, "
-               f"{counters['skipped']} skipped (unknown ids), {counters['dead_letter']} dead-lettered, "
-               "no traceback, every record accounted for")
+    summary = (
+        f"{counters['examples']} examples, {counters['lines']} input lines, "
+        f"{counters['records']} records received: {counters['written']} written, "
+        f"{counters['skipped']} skipped (unknown ids), {counters['dead_letter']} dead-lettered, "
+        "no traceback, every record accounted for"
+    )
     print(f"\n[hostile] {summary}")
     FIGURES.notes.append(f"hostile input to the target (hypothesis): {summary}")
 
@@ -67,13 +94,27 @@ def hostile_sim() -> Iterator[Simulator]:
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 huge = st.sampled_from(["x" * 70_000, "é" * 30_000, "🙂" * 20_000])
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False), text, huge,
-    st.just(EVENT_TIME_MS), st.just("2026-03-01T10:00:00Z"), st.just("not a date"),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    text,
+    huge,
+    st.just(EVENT_TIME_MS),
+    st.just("2026-03-01T10:00:00Z"),
+    st.just("not a date"),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-                      max_leaves=6)
-ids = st.one_of(st.sampled_from(["visitor-12", "visitor-3", "account-1", "account-31"]), text, st.integers(), st.none())
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=6,
+)
+ids = st.one_of(
+    st.sampled_from(["visitor-12", "visitor-3", "account-1", "account-31"]),
+    text,
+    st.integers(),
+    st.none(),
+)
 
 
 @st.composite
@@ -81,14 +122,23 @@ def schema_message(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(FIELD_NAMES), max_size=8, unique=True))
     props = {}
     for name in names:
-        kind = draw(st.one_of(st.sampled_from(JSON_TYPES), st.lists(st.sampled_from(JSON_TYPES), min_size=1, max_size=3, unique=True)))
+        kind = draw(
+            st.one_of(
+                st.sampled_from(JSON_TYPES),
+                st.lists(st.sampled_from(JSON_TYPES), min_size=1, max_size=3, unique=True),
+            )
+        )
         prop: dict[str, Any] = {"type": kind}
         if draw(st.booleans()) and kind == "string":
             prop["format"] = draw(st.sampled_from(["date-time", "date", "email"]))
         props[name] = prop
     keys = draw(st.one_of(st.just([]), st.lists(st.sampled_from(names or ["id"]), max_size=1)))
-    return {"type": "SCHEMA", "stream": draw(st.sampled_from(STREAMS)), "schema": {"type": "object", "properties": props},
-            "key_properties": keys}
+    return {
+        "type": "SCHEMA",
+        "stream": draw(st.sampled_from(STREAMS)),
+        "schema": {"type": "object", "properties": props},
+        "key_properties": keys,
+    }
 
 
 @st.composite
@@ -97,22 +147,33 @@ def record_message(draw: st.DrawFn) -> dict[str, Any]:
     for id_field in ("visitorId", "accountId", "id"):
         if draw(st.booleans()):
             rec[id_field] = draw(ids)
-    return {"type": "RECORD", "stream": draw(st.sampled_from((*STREAMS, "never_declared"))), "record": rec}
+    return {
+        "type": "RECORD",
+        "stream": draw(st.sampled_from((*STREAMS, "never_declared"))),
+        "record": rec,
+    }
 
 
 garbage = text.filter(lambda s: s.strip() and "\r" not in s and "\n" not in s)
-malformed = st.sampled_from([
-    {"type": "RECORD", "stream": "visitors", "record": "not an object"},
-    {"type": "RECORD", "stream": "visitors"},
-    {"type": "RECORD", "record": {"visitorId": "visitor-12"}},
-    {"type": "RECORD", "stream": 7, "record": {}},
-    {"type": "SCHEMA", "stream": "visitors", "schema": ["not", "a", "schema"]},
-    {"type": "SCHEMA", "stream": "visitors", "schema": {"type": "object"}},
-    {"type": "SCHEMA", "stream": "visitors", "schema": {"properties": {}}, "key_properties": "visitorId"},
-    {"type": "STATE"},
-    {"type": None},
-    {"type": "WHATEVER", "stream": "visitors"},
-])
+malformed = st.sampled_from(
+    [
+        {"type": "RECORD", "stream": "visitors", "record": "not an object"},
+        {"type": "RECORD", "stream": "visitors"},
+        {"type": "RECORD", "record": {"visitorId": "visitor-12"}},
+        {"type": "RECORD", "stream": 7, "record": {}},
+        {"type": "SCHEMA", "stream": "visitors", "schema": ["not", "a", "schema"]},
+        {"type": "SCHEMA", "stream": "visitors", "schema": {"type": "object"}},
+        {
+            "type": "SCHEMA",
+            "stream": "visitors",
+            "schema": {"properties": {}},
+            "key_properties": "visitorId",
+        },
+        {"type": "STATE"},
+        {"type": None},
+        {"type": "WHATEVER", "stream": "visitors"},
+    ]
+)
 GOOD = {
     "string": st.one_of(text, st.sampled_from(["pro", "2026-03-01T10:00:00Z", "true"])),
     "integer": st.integers(min_value=-1000, max_value=10**6),
@@ -132,10 +193,20 @@ def fitting_record(draw: st.DrawFn, schema: dict[str, Any]) -> dict[str, Any]:
         if draw(st.integers(0, 9)) == 0:
             continue  # a missing field (maybe the id)
         types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-        rec[name] = draw(values) if draw(st.integers(0, 4)) == 0 else draw(GOOD[draw(st.sampled_from(types))])
+        rec[name] = (
+            draw(values)
+            if draw(st.integers(0, 4)) == 0
+            else draw(GOOD[draw(st.sampled_from(types))])
+        )
     if draw(st.integers(0, 3)):
-        id_field = {"visitors": "visitorId", "accounts": "accountId", "track_events": "visitorId"}.get(schema["stream"], "id")
-        rec[id_field] = draw(st.one_of(st.sampled_from(["visitor-12", "visitor-3", "account-1", "account-31"]), ids))
+        id_field = {
+            "visitors": "visitorId",
+            "accounts": "accountId",
+            "track_events": "visitorId",
+        }.get(schema["stream"], "id")
+        rec[id_field] = draw(
+            st.one_of(st.sampled_from(["visitor-12", "visitor-3", "account-1", "account-31"]), ids)
+        )
     if schema["stream"] == "track_events" and draw(st.integers(0, 3)):
         rec.setdefault("event", "hostile_event")
         rec["timestamp"] = draw(st.one_of(st.just(EVENT_TIME_MS), values))
@@ -147,7 +218,8 @@ def hostile_input(draw: st.DrawFn) -> list[Any]:
     schemas = draw(st.lists(schema_message(), min_size=1, max_size=3))
     items: list[Any] = list(schemas)
     others = st.one_of(
-        schema_message(), record_message(),
+        schema_message(),
+        record_message(),
         st.dictionaries(text, values, max_size=2).map(lambda d: {**d, "type": "STATE", "value": d}),
         malformed,
         garbage.map(lambda s: ("raw", s)),
@@ -183,8 +255,16 @@ def may_be_a_record(line: str) -> bool:
     return value.get("type") == "RECORD"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(items=hostile_input())
 def test_hostile_input_is_accounted_for(hostile_sim: Simulator, items: list[Any]) -> None:
     sim = hostile_sim
@@ -197,12 +277,20 @@ def test_hostile_input_is_accounted_for(hostile_sim: Simulator, items: list[Any]
         writes_before = len(sim.store.metadata_writes)
         proc = subprocess.run(
             [TARGET, "--config", str(tmp_path / "config.json")],
-            input="".join(line + "\n" for line in lines).encode(), capture_output=True, timeout=120,
-            cwd=tmp_path, check=False, env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+            input="".join(line + "\n" for line in lines).encode(),
+            capture_output=True,
+            timeout=120,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
         )
         stderr = proc.stderr.decode("utf-8", "replace")
         dead_path = Path(config["dead_letter_path"])
-        dead = [json.loads(x) for x in dead_path.read_text(encoding="utf-8").split("\n") if x] if dead_path.exists() else []
+        dead = (
+            [json.loads(x) for x in dead_path.read_text(encoding="utf-8").split("\n") if x]
+            if dead_path.exists()
+            else []
+        )
 
     assert "Traceback" not in stderr, stderr[-4000:]
     rows = {}

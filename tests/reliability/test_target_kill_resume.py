@@ -83,16 +83,28 @@ def _quiet(sim: Simulator, seconds: float = 0.3, limit_s: float = 10) -> None:
             return
 
 
-def _pipeline(input_path: Path, config_path: Path, state: Any, sim: Simulator, kill_after_posts: int | None,  # noqa: ANN401
-              stderr_path: Path) -> tuple[int, list[Any]]:
+def _pipeline(
+    input_path: Path,
+    config_path: Path,
+    state: Any,
+    sim: Simulator,
+    kill_after_posts: int | None,  # noqa: ANN401
+    stderr_path: Path,
+) -> tuple[int, list[Any]]:
     """Run `replay | target`; SIGKILL the target after `kill_after_posts` write requests."""
     tap = subprocess.Popen(
         [sys.executable, REPLAY, str(input_path), json.dumps(state) if state is not None else ""],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     with stderr_path.open("a") as err:
-        target = subprocess.Popen([TARGET, "--config", str(config_path)], stdin=tap.stdout,
-                                  stdout=subprocess.PIPE, stderr=err, text=True)
+        target = subprocess.Popen(
+            [TARGET, "--config", str(config_path)],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     assert tap.stdout is not None
     tap.stdout.close()  # the target holds the read end
     states: list[Any] = []
@@ -109,7 +121,11 @@ def _pipeline(input_path: Path, config_path: Path, state: Any, sim: Simulator, k
     deadline = time.monotonic() + 120
     try:
         if kill_after_posts is not None:
-            while target.poll() is None and _posts(sim) - base < kill_after_posts and time.monotonic() < deadline:
+            while (
+                target.poll() is None
+                and _posts(sim) - base < kill_after_posts
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.002)
             if target.poll() is None:
                 target.send_signal(signal.SIGKILL)
@@ -132,13 +148,18 @@ def _position(event_key: str, messages: list[dict]) -> int:
     for message in messages:
         if message["type"] == "RECORD":
             n += 1
-            if message["stream"] == "track_events" and message["record"]["properties"]["seq"] == seq:
+            if (
+                message["stream"] == "track_events"
+                and message["record"]["properties"]["seq"] == seq
+            ):
                 return n
     raise AssertionError(seq)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_kill_and_resume_from_the_last_state(seed: int, clean: dict[str, Any], tmp_path: Path) -> None:
+def test_kill_and_resume_from_the_last_state(
+    seed: int, clean: dict[str, Any], tmp_path: Path
+) -> None:
     rng = random.Random(seed)
     messages = clean["messages"]
     input_path = tmp_path / "input.jsonl"
@@ -160,15 +181,21 @@ def test_kill_and_resume_from_the_last_state(seed: int, clean: dict[str, Any], t
                 assert rc == 0, stderr_path.read_text()[-3000:]
                 assert states and states[-1] == messages[-1]["value"]
                 break
-            assert rc == -signal.SIGKILL, f"the run finished before the kill point ({kill_at} writes)"
+            assert rc == -signal.SIGKILL, (
+                f"the run finished before the kill point ({kill_at} writes)"
+            )
             kills += 1
             state = states[-1] if states else state
             resume_from = state["records"] if state else 0
             landed = track_events(sim) - before
             # Events stored by the killed run after the STATE it last emitted are re-sent.
-            expected_duplicates += sum(n for key, n in landed.items() if _position(key, messages) > resume_from)
-            print(f"[kill] seed {seed} kill {kills}: after {kill_at} writes; {len(states)} STATE(s) emitted; "
-                  f"resuming after record {resume_from}")
+            expected_duplicates += sum(
+                n for key, n in landed.items() if _position(key, messages) > resume_from
+            )
+            print(
+                f"[kill] seed {seed} kill {kills}: after {kill_at} writes; {len(states)} STATE(s) emitted; "
+                f"resuming after record {resume_from}"
+            )
 
         assert "Traceback" not in stderr_path.read_text()
         assert metadata_snapshot(sim, written_ids(messages)) == clean["metadata"]
@@ -177,10 +204,12 @@ def test_kill_and_resume_from_the_last_state(seed: int, clean: dict[str, Any], t
         duplicates = sum(events.values()) - sum(clean["events"].values())
         assert duplicates == expected_duplicates
         twice = [key for key, n in events.items() if n > 1]
-        summary = (f"{kills} kills, {kills} resumes, {duplicates} track events sent twice "
-                   f"(of {sum(clean['events'].values())}); metadata writes {len(sim.store.metadata_writes)} "
-                   f"for {sum(1 for m in messages if m['type'] == 'RECORD' and m['stream'] != 'track_events')} records, "
-                   "every value as in a clean run")
+        summary = (
+            f"{kills} kills, {kills} resumes, {duplicates} track events sent twice "
+            f"(of {sum(clean['events'].values())}); metadata writes {len(sim.store.metadata_writes)} "
+            f"for {sum(1 for m in messages if m['type'] == 'RECORD' and m['stream'] != 'track_events')} records, "
+            "every value as in a clean run"
+        )
         print(f"[kill] seed {seed}: {summary}")
         FIGURES.notes.append(f"target kill/resume, seed {seed}: {summary}")
         assert all(n == 2 for n in events.values() if n > 1) or kills > 1

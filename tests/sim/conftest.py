@@ -25,12 +25,17 @@ def _clear_faults(request):
 
 
 def H(sim: Simulator, key: str | None = None) -> dict:
-    return {"x-pendo-integration-key": key or sim.integration_key, "content-type": "application/json"}
+    return {
+        "x-pendo-integration-key": key or sim.integration_key,
+        "content-type": "application/json",
+    }
 
 
 def agg(sim: Simulator, pipeline: list, key: str | None = None, **kw) -> requests.Response:
     body = {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
-    return requests.post(sim.url + "/api/v1/aggregation", json=body, headers=H(sim, key), timeout=60, **kw)
+    return requests.post(
+        sim.url + "/api/v1/aggregation", json=body, headers=H(sim, key), timeout=60, **kw
+    )
 
 
 def results(sim: Simulator, pipeline: list) -> list:

@@ -28,7 +28,9 @@ def test_visitors_are_marked_do_not_process_and_removed(dsim):
     assert vid not in {v["visitorId"] for v in dsim.dataset.visitors()}
     status = requests.get(f"{dsim.url}/api/v1/bulkdelete/{job}", headers=H(dsim)).json()
     assert (status["kind"], status["count"], status["status"]) == ("visitor", 2, "complete")
-    assert [j["id"] for j in requests.get(f"{dsim.url}/api/v1/bulkdelete", headers=H(dsim)).json()] == [job]
+    assert [
+        j["id"] for j in requests.get(f"{dsim.url}/api/v1/bulkdelete", headers=H(dsim)).json()
+    ] == [job]
     assert dsim.deleted_ids["visitor"] == [vid, "never-seen"]
 
 
@@ -42,12 +44,15 @@ def test_queued_deletion_keeps_the_account_visible_as_do_not_process(dsim):
     assert dsim.bulk_delete_jobs[r.json()["id"]]["status"] == "queued"
 
 
-@pytest.mark.parametrize("kind, body", [
-    ("visitor", {"accounts": ["a"]}),  # the other kind's key
-    ("account", ["a"]),  # not an object
-    ("visitor", {"visitors": [1, 2]}),  # ids must be strings
-    ("visitor", {"visitors": [f"v{n}" for n in range(501)]}),  # more than 500
-])
+@pytest.mark.parametrize(
+    "kind, body",
+    [
+        ("visitor", {"accounts": ["a"]}),  # the other kind's key
+        ("account", ["a"]),  # not an object
+        ("visitor", {"visitors": [1, 2]}),  # ids must be strings
+        ("visitor", {"visitors": [f"v{n}" for n in range(501)]}),  # more than 500
+    ],
+)
 def test_refused_bodies(dsim, kind, body):
     assert delete(dsim, kind, body).status_code == 400
     assert dsim.bulk_delete_jobs == {}

@@ -11,16 +11,28 @@ from .conftest import H
 
 def test_parallel_aggregations_and_writes():
     with Simulator(DatasetConfig(visitors=2000, accounts=50, lastupdated_tie_group=20)) as s:
-        body = {"request": {"pipeline": [{"source": {"visitors": None}}, {"identified": "visitorId"},
-                                         {"sort": ["metadata.auto.lastupdated", "visitorId"]}]}}
+        body = {
+            "request": {
+                "pipeline": [
+                    {"source": {"visitors": None}},
+                    {"identified": "visitorId"},
+                    {"sort": ["metadata.auto.lastupdated", "visitorId"]},
+                ]
+            }
+        }
 
         def read(_):
             r = requests.post(s.url + "/api/v1/aggregation", json=body, headers=H(s))
             return r.status_code, len(r.json()["results"])
 
         def write(i):
-            rows = [{"visitorId": f"visitor-{i * 10 + k}", "values": {"plan": f"p{i}"}} for k in range(10)]
-            r = requests.post(s.url + "/api/v1/metadata/visitor/custom/value", json=rows, headers=H(s))
+            rows = [
+                {"visitorId": f"visitor-{i * 10 + k}", "values": {"plan": f"p{i}"}}
+                for k in range(10)
+            ]
+            r = requests.post(
+                s.url + "/api/v1/metadata/visitor/custom/value", json=rows, headers=H(s)
+            )
             return r.status_code, r.json()["updated"]
 
         with ThreadPoolExecutor(8) as pool:
@@ -34,8 +46,11 @@ def test_parallel_aggregations_and_writes():
 def test_keep_alive_session_over_streamed_responses(msim):
     with requests.Session() as sess:
         for _ in range(5):
-            r = sess.post(msim.url + "/api/v1/aggregation", headers=H(msim),
-                          json={"request": {"pipeline": [{"source": {"accounts": None}}]}})
+            r = sess.post(
+                msim.url + "/api/v1/aggregation",
+                headers=H(msim),
+                json={"request": {"pipeline": [{"source": {"accounts": None}}]}},
+            )
             assert r.status_code == 200 and len(r.json()["results"]) == 40
             assert sess.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
             assert sess.get(msim.url + "/api/v1/token/verify").status_code == 403

@@ -16,7 +16,10 @@ VISITORS = [{"source": {"visitors": None}}]
 
 def test_rate_limit_429():
     with Simulator(DatasetConfig(visitors=30, accounts=5), rate_limit_per_second=5) as s:
-        codes = [requests.get(s.url + "/api/v1/token/verify", headers=H(s)).status_code for _ in range(12)]
+        codes = [
+            requests.get(s.url + "/api/v1/token/verify", headers=H(s)).status_code
+            for _ in range(12)
+        ]
         assert codes.count(429) >= 5 and codes[:5] == [200] * 5
         # other endpoints have their own bucket
         assert requests.get(s.url + "/api/v1/page", headers=H(s)).status_code == 200
@@ -28,8 +31,9 @@ def test_rate_limit_429():
 
 
 def test_rate_limit_retry_after_option():
-    with Simulator(DatasetConfig(visitors=30, accounts=5), rate_limit_per_second=1,
-                   rate_limit_retry_after=True) as s:
+    with Simulator(
+        DatasetConfig(visitors=30, accounts=5), rate_limit_per_second=1, rate_limit_retry_after=True
+    ) as s:
         requests.get(s.url + "/api/v1/page", headers=H(s))
         r = requests.get(s.url + "/api/v1/page", headers=H(s))
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
@@ -39,7 +43,9 @@ def test_status_fault_times_and_skip(msim):
     msim.faults.add(Fault(kind="status", status=503, times=2, skip=1))
     codes = [agg(msim, VISITORS).status_code for _ in range(5)]
     assert codes == [200, 503, 503, 200, 200]
-    msim.faults.add(Fault(path="/api/v1/page", kind="status", status=429, retry_after=3, body="slow down"))
+    msim.faults.add(
+        Fault(path="/api/v1/page", kind="status", status=429, retry_after=3, body="slow down")
+    )
     r = requests.get(msim.url + "/api/v1/page", headers=H(msim))
     assert r.status_code == 429 and r.headers["Retry-After"] == "3" and r.text == "slow down"
     assert requests.get(msim.url + "/api/v1/page", headers=H(msim)).status_code == 200
@@ -47,8 +53,10 @@ def test_status_fault_times_and_skip(msim):
 
 def test_forever_fault_and_clear(msim):
     msim.faults.add(Fault(path="token", kind="status", status=500, times=None))
-    assert [requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code
-            for _ in range(3)] == [500] * 3
+    assert [
+        requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code
+        for _ in range(3)
+    ] == [500] * 3
     msim.faults.clear()
     assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
 
@@ -61,7 +69,9 @@ def test_method_filter(msim):
 
 def test_drop_mid_stream(msim):
     msim.faults.add(Fault(kind="drop", after_bytes=5000))
-    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)):
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
         r = agg(msim, VISITORS, stream=True)
         b"".join(r.iter_content(1024))
     # next request is fine
@@ -70,7 +80,9 @@ def test_drop_mid_stream(msim):
 
 def test_drop_plain_body(msim):
     msim.faults.add(Fault(path="/api/v1/page", kind="drop", after_bytes=100))
-    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)):
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
         requests.get(msim.url + "/api/v1/page?expand=*", headers=H(msim)).json()
 
 
@@ -103,24 +115,49 @@ def test_slow(msim):
 def test_window_limit(msim):
     start = msim.dataset.cfg.start_ms
     msim.faults.add(Fault(kind="window_limit", max_window_hours=24, times=None))
-    small = [{"source": {"pageEvents": None, "timeSeries": {"period": "dayRange", "first": start, "count": 1}}}]
-    big = [{"source": {"pageEvents": None, "timeSeries": {"period": "dayRange", "first": start, "count": 3}}}]
+    small = [
+        {
+            "source": {
+                "pageEvents": None,
+                "timeSeries": {"period": "dayRange", "first": start, "count": 1},
+            }
+        }
+    ]
+    big = [
+        {
+            "source": {
+                "pageEvents": None,
+                "timeSeries": {"period": "dayRange", "first": start, "count": 3},
+            }
+        }
+    ]
     assert agg(msim, small).status_code == 200
     assert agg(msim, VISITORS).status_code == 200
     r = agg(msim, big)
     assert r.status_code == 400 and r.text == "Query exceeded memory limit"
     msim.faults.clear()
     msim.faults.add(Fault(kind="window_limit", max_window_hours=2, status=504))
-    hours = [{"source": {"pageEvents": None, "timeSeries": {"period": "hourRange", "first": start, "count": 3}}}]
+    hours = [
+        {
+            "source": {
+                "pageEvents": None,
+                "timeSeries": {"period": "hourRange", "first": start, "count": 3},
+            }
+        }
+    ]
     r = agg(msim, hours)
     assert r.status_code == 504 and r.content == b""
 
 
 def test_faults_over_http_control(msim):
-    r = requests.post(msim.url + "/_sim/faults", json=[{"path": "token", "kind": "status", "status": 500}])
+    r = requests.post(
+        msim.url + "/_sim/faults", json=[{"path": "token", "kind": "status", "status": 500}]
+    )
     assert r.status_code == 200
     assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 500
-    requests.post(msim.url + "/_sim/faults", json={"path": "token", "kind": "status", "status": 500})
+    requests.post(
+        msim.url + "/_sim/faults", json={"path": "token", "kind": "status", "status": 500}
+    )
     assert requests.delete(msim.url + "/_sim/faults").status_code == 200
     assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
     assert requests.post(msim.url + "/_sim/faults", json={"kind": "bogus"}).status_code == 400

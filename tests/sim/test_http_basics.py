@@ -13,13 +13,16 @@ def test_missing_or_wrong_key_is_403_with_empty_body(msim):
         for path in ("/api/v1/token/verify", "/api/v1/page", "/api/v1/metadata/schema/visitor"):
             r = requests.get(msim.url + path, headers=headers)
             assert r.status_code == 403 and r.content == b""
-    r = requests.post(msim.url + "/api/v1/aggregation", json={}, headers={"x-pendo-integration-key": "x"})
+    r = requests.post(
+        msim.url + "/api/v1/aggregation", json={}, headers={"x-pendo-integration-key": "x"}
+    )
     assert r.status_code == 403 and r.content == b""
 
 
 def test_header_name_case_insensitive_and_verify(msim):
-    r = requests.get(msim.url + "/api/v1/token/verify",
-                     headers={"X-PENDO-INTEGRATION-KEY": msim.integration_key})
+    r = requests.get(
+        msim.url + "/api/v1/token/verify", headers={"X-PENDO-INTEGRATION-KEY": msim.integration_key}
+    )
     assert r.json() == {"valid": True, "writeAccess": True}
     r = requests.get(msim.url + "/api/v1/token/verify", headers=H(msim, msim.read_only_key))
     assert r.json() == {"valid": True, "writeAccess": False}
@@ -32,8 +35,12 @@ def test_track_secret_is_not_an_integration_key(msim):
 
 def test_entity_lists_default_app_expand_appid_and_ids(msim):
     ds = msim.dataset
-    for name, items in (("page", ds.pages()), ("feature", ds.features()), ("guide", ds.guides()),
-                        ("tracktype", ds.track_types())):
+    for name, items in (
+        ("page", ds.pages()),
+        ("feature", ds.features()),
+        ("guide", ds.guides()),
+        ("tracktype", ds.track_types()),
+    ):
         default = requests.get(f"{msim.url}/api/v1/{name}", headers=H(msim)).json()
         assert isinstance(default, list) and default
         assert {e["appId"] for e in default} == {-323232}
@@ -51,7 +58,17 @@ def test_entity_lists_default_app_expand_appid_and_ids(msim):
 
 def test_entity_shapes(msim):
     page = requests.get(msim.url + "/api/v1/page", headers=H(msim)).json()[0]
-    for k in ("id", "name", "kind", "appId", "createdAt", "lastUpdatedAt", "createdByUser", "rules", "group"):
+    for k in (
+        "id",
+        "name",
+        "kind",
+        "appId",
+        "createdAt",
+        "lastUpdatedAt",
+        "createdByUser",
+        "rules",
+        "group",
+    ):
         assert k in page
     guides = requests.get(msim.url + "/api/v1/guide?expand=*", headers=H(msim)).json()
     assert any(g["polls"] for g in guides) and all(g["steps"] for g in guides)
@@ -62,18 +79,40 @@ def test_metadata_schema(msim):
     assert {"agent", "auto", "custom", "pendo"} <= set(s)
     types = {d["Type"] for d in s["custom"].values()}
     assert {"string", "time", "boolean", "integer", "float", ""} <= types
-    keys = {"Type", "DisplayName", "ElementType", "ElementFormat", "Dirty", "isHidden", "isDeleted",
-            "isCalculated", "isPerApp", "isPromoted", "neverIndex"}
+    keys = {
+        "Type",
+        "DisplayName",
+        "ElementType",
+        "ElementFormat",
+        "Dirty",
+        "isHidden",
+        "isDeleted",
+        "isCalculated",
+        "isPerApp",
+        "isPromoted",
+        "neverIndex",
+    }
     for group in s.values():
         for desc in group.values():
             assert keys <= set(desc)
-    assert requests.get(msim.url + "/api/v1/metadata/schema/account", headers=H(msim)).status_code == 200
-    assert requests.get(msim.url + "/api/v1/metadata/schema/parentAccount", headers=H(msim)).status_code == 200
-    assert requests.get(msim.url + "/api/v1/metadata/schema/nope", headers=H(msim)).status_code == 404
+    assert (
+        requests.get(msim.url + "/api/v1/metadata/schema/account", headers=H(msim)).status_code
+        == 200
+    )
+    assert (
+        requests.get(
+            msim.url + "/api/v1/metadata/schema/parentAccount", headers=H(msim)
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.get(msim.url + "/api/v1/metadata/schema/nope", headers=H(msim)).status_code == 404
+    )
 
 
 def test_parent_account_schema_absent_when_disabled():
     from pendo_sim import DatasetConfig, Simulator
+
     with Simulator(DatasetConfig(parent_accounts=False, visitors=20, accounts=5)) as s:
         r = requests.get(s.url + "/api/v1/metadata/schema/parentAccount", headers=H(s))
         assert r.status_code == 404
@@ -85,8 +124,10 @@ def test_visitor_and_account_by_id_with_weird_ids(msim):
         assert r.status_code == 200, vid
         assert r.json()["id"] == vid and "metadata" in r.json()
         b64 = base64.urlsafe_b64encode(vid.encode()).decode().rstrip("=")
-        r = requests.get(msim.url + "/api/v1/visitor/" + b64,
-                         headers={**H(msim), "x-pendo-base64-encoded-params": "true"})
+        r = requests.get(
+            msim.url + "/api/v1/visitor/" + b64,
+            headers={**H(msim), "x-pendo-base64-encoded-params": "true"},
+        )
         assert r.status_code == 200 and r.json()["id"] == vid
     assert requests.get(msim.url + "/api/v1/visitor/nobody", headers=H(msim)).status_code == 404
     acc = msim.dataset.account_ids[0]
@@ -103,10 +144,19 @@ def test_visitor_history_deterministic(msim):
     assert a == b and isinstance(a, list)
     for item in a:
         assert start <= item["ts"] < start + 86_400_000 and item["type"]
-    total = sum(len(requests.get(msim.url + f"/api/v1/visitor/visitor-{i}/history?starttime={start}",
-                                 headers=H(msim)).json()) for i in range(20, 30))
+    total = sum(
+        len(
+            requests.get(
+                msim.url + f"/api/v1/visitor/visitor-{i}/history?starttime={start}", headers=H(msim)
+            ).json()
+        )
+        for i in range(20, 30)
+    )
     assert total > 0
-    assert requests.get(msim.url + "/api/v1/visitor/visitor-20/history", headers=H(msim)).status_code == 400
+    assert (
+        requests.get(msim.url + "/api/v1/visitor/visitor-20/history", headers=H(msim)).status_code
+        == 400
+    )
 
 
 def test_unknown_path_404(msim):

@@ -24,12 +24,22 @@ def post_meta(sim, kind, group, body, key=None, create=False, raw=None):
 
 
 def test_bulk_semantics(wsim):
-    body = [{"visitorId": "visitor-20", "values": {"plan": "pro", "seats": 5, "isbeta": True,
-                                                    "score": 1.5, "renewaldate": "2026-05-01T00:00:00Z"}},
-            {"visitorId": "émilie", "values": {"plan": "free"}},
-            {"visitorId": "ghost-1", "values": {"plan": "pro"}},
-            {"visitorId": "visitor-21", "values": {"nosuchfield": 1}},
-            {"visitorId": "visitor-22", "values": {"seats": "many"}}]
+    body = [
+        {
+            "visitorId": "visitor-20",
+            "values": {
+                "plan": "pro",
+                "seats": 5,
+                "isbeta": True,
+                "score": 1.5,
+                "renewaldate": "2026-05-01T00:00:00Z",
+            },
+        },
+        {"visitorId": "émilie", "values": {"plan": "free"}},
+        {"visitorId": "ghost-1", "values": {"plan": "pro"}},
+        {"visitorId": "visitor-21", "values": {"nosuchfield": 1}},
+        {"visitorId": "visitor-22", "values": {"seats": "many"}},
+    ]
     r = post_meta(wsim, "visitor", "custom", body)
     assert r.status_code == 200
     d = r.json()
@@ -37,34 +47,59 @@ def test_bulk_semantics(wsim):
     assert d["missing"] == ["ghost-1"] and len(d["errors"]) == 2
     assert "visitor-21" in d["errors"][0] and "nosuchfield" in d["errors"][0]
     assert "visitor-22" in d["errors"][1] and "seats" in d["errors"][1]
-    assert d["total"] == d["updated"] + d["failed"] and d["failed"] == len(d["missing"]) + len(d["errors"])
+    assert d["total"] == d["updated"] + d["failed"] and d["failed"] == len(d["missing"]) + len(
+        d["errors"]
+    )
     assert d["kind"] == "visitor" and d["group"] == "custom"
     assert set(wsim.store.metadata("visitor", "visitor-20")) == {"custom"}  # only what writes did
     assert wsim.store.metadata("visitor", "visitor-23") == {}
     assert wsim.store.current("visitor", "visitor-23")["auto"]["id"] == "visitor-23"
     custom = wsim.store.metadata("visitor", "visitor-20")["custom"]
-    assert custom["plan"] == "pro" and custom["seats"] == 5 and custom["renewaldate"] == 1777593600000
+    assert (
+        custom["plan"] == "pro" and custom["seats"] == 5 and custom["renewaldate"] == 1777593600000
+    )
     # reflected in GET and aggregation, and lastupdated bumped
     v = requests.get(wsim.url + "/api/v1/visitor/visitor-20", headers=H(wsim)).json()
     assert v["metadata"]["custom"]["plan"] == "pro"
-    assert v["metadata"]["auto"]["lastupdated"] == wsim.dataset.now_ms or \
-        abs(v["metadata"]["auto"]["lastupdated"] - int(time.time() * 1000)) < 60_000
+    assert (
+        v["metadata"]["auto"]["lastupdated"] == wsim.dataset.now_ms
+        or abs(v["metadata"]["auto"]["lastupdated"] - int(time.time() * 1000)) < 60_000
+    )
     rows = results(wsim, [{"source": {"visitors": None}}, {"filter": 'visitorId == "émilie"'}])
     assert rows[0]["metadata"]["custom"]["plan"] == "free"
-    assert requests.get(wsim.url + "/_sim/store/metadata/visitor/visitor-20").json()["custom"]["plan"] == "pro"
+    assert (
+        requests.get(wsim.url + "/_sim/store/metadata/visitor/visitor-20").json()["custom"]["plan"]
+        == "pro"
+    )
 
 
 def test_create_and_accounts_and_agent(wsim):
-    r = post_meta(wsim, "visitor", "agent", [{"visitorId": "new-visitor", "values": {"email": "n@x.io"}}],
-                  create=True)
+    r = post_meta(
+        wsim,
+        "visitor",
+        "agent",
+        [{"visitorId": "new-visitor", "values": {"email": "n@x.io"}}],
+        create=True,
+    )
     assert r.json()["updated"] == 1 and r.json()["missing"] == []
-    assert requests.get(wsim.url + "/api/v1/visitor/new-visitor", headers=H(wsim)).status_code == 200
+    assert (
+        requests.get(wsim.url + "/api/v1/visitor/new-visitor", headers=H(wsim)).status_code == 200
+    )
     acc = wsim.dataset.account_ids[0]
-    r = post_meta(wsim, "account", "custom", [{"accountId": acc, "values": {"arr": 10, "tier": "gold"}}])
+    r = post_meta(
+        wsim, "account", "custom", [{"accountId": acc, "values": {"arr": 10, "tier": "gold"}}]
+    )
     assert r.json()["updated"] == 1
     assert wsim.store.metadata("account", acc)["custom"]["arr"] == 10
-    r = post_meta(wsim, "parentAccount", "custom", [{"accountId": "parent-1", "values": {"segment": "smb"}},
-                                                    {"accountId": "nope", "values": {"segment": "x"}}])
+    r = post_meta(
+        wsim,
+        "parentAccount",
+        "custom",
+        [
+            {"accountId": "parent-1", "values": {"segment": "smb"}},
+            {"accountId": "nope", "values": {"segment": "x"}},
+        ],
+    )
     assert r.json()["updated"] == 1 and r.json()["missing"] == ["nope"]
     assert wsim.store.metadata("parentAccount", "parent-1")["custom"]["segment"] == "smb"
 
@@ -72,17 +107,31 @@ def test_create_and_accounts_and_agent(wsim):
 def test_bad_bodies_and_read_only(wsim):
     assert post_meta(wsim, "visitor", "custom", None, raw=b"{not json").status_code == 400
     assert post_meta(wsim, "visitor", "custom", {"visitorId": "x"}).status_code == 400
-    r = post_meta(wsim, "visitor", "custom", [{"visitorId": "visitor-20", "values": {"plan": "x"}}],
-                  key=wsim.read_only_key)
+    r = post_meta(
+        wsim,
+        "visitor",
+        "custom",
+        [{"visitorId": "visitor-20", "values": {"plan": "x"}}],
+        key=wsim.read_only_key,
+    )
     assert r.status_code == 403 and r.content == b""
     assert post_meta(wsim, "visitor", "custom", [], key="wrong").status_code == 403
 
 
 def test_coerce_option_and_timeout():
-    with Simulator(DatasetConfig(visitors=40, accounts=5), coerce_wrong_types=True,
-                   metadata_write_seconds_per_record=1.0, metadata_write_time_limit_s=3) as s:
-        r = post_meta(s, "visitor", "custom", [{"visitorId": "visitor-20", "values": {"seats": "12"}}])
-        assert r.json()["updated"] == 1 and s.store.metadata("visitor", "visitor-20")["custom"]["seats"] == 12
+    with Simulator(
+        DatasetConfig(visitors=40, accounts=5),
+        coerce_wrong_types=True,
+        metadata_write_seconds_per_record=1.0,
+        metadata_write_time_limit_s=3,
+    ) as s:
+        r = post_meta(
+            s, "visitor", "custom", [{"visitorId": "visitor-20", "values": {"seats": "12"}}]
+        )
+        assert (
+            r.json()["updated"] == 1
+            and s.store.metadata("visitor", "visitor-20")["custom"]["seats"] == 12
+        )
         body = [{"visitorId": f"visitor-{i}", "values": {"plan": "p"}} for i in range(20, 25)]
         assert post_meta(s, "visitor", "custom", body).status_code == 408
 
@@ -96,23 +145,39 @@ def test_single_value_put_get(wsim):
     assert requests.put(dnp, data=b"true", headers=H(wsim)).status_code == 200
     assert requests.get(dnp, headers=H(wsim)).json() is True
     assert requests.put(dnp, data=b'"yes"', headers=H(wsim)).status_code == 400
-    assert requests.put(wsim.url + "/api/v1/metadata/visitor/custom/value/ghost/plan", data=b'"x"',
-                        headers=H(wsim)).status_code == 404
+    assert (
+        requests.put(
+            wsim.url + "/api/v1/metadata/visitor/custom/value/ghost/plan",
+            data=b'"x"',
+            headers=H(wsim),
+        ).status_code
+        == 404
+    )
     created = wsim.url + "/api/v1/metadata/visitor/custom/value/visitor-30/brandnew"
     assert requests.put(created, data=b'"v"', headers=H(wsim)).status_code == 200
     assert requests.put(url, data=b'"x"', headers=H(wsim, wsim.read_only_key)).status_code == 403
 
 
 def track(sim, body, key=None, raw=None):
-    headers = {"x-pendo-integration-key": key or sim.track_secret, "content-type": "application/json"}
+    headers = {
+        "x-pendo-integration-key": key or sim.track_secret,
+        "content-type": "application/json",
+    }
     if raw is not None:
         return requests.post(sim.url + "/data/track", data=raw, headers=headers)
     return requests.post(sim.url + "/data/track", json=body, headers=headers)
 
 
 def good_event(**kw):
-    e = {"type": "track", "event": "Registered", "visitorId": "v1", "accountId": "a1",
-         "timestamp": int(time.time() * 1000), "properties": {"plan": "pro"}, "context": {}}
+    e = {
+        "type": "track",
+        "event": "Registered",
+        "visitorId": "v1",
+        "accountId": "a1",
+        "timestamp": int(time.time() * 1000),
+        "properties": {"plan": "pro"},
+        "context": {},
+    }
     e.update(kw)
     return e
 
@@ -121,9 +186,15 @@ def test_track_accept_validate_drop(wsim):
     r = track(wsim, good_event())
     assert r.status_code == 200 and r.content == b""
     assert wsim.store.track_events[-1]["event"] == "Registered"
-    for bad in (good_event(type="identify"), good_event(event=""), good_event(timestamp="123"),
-                good_event(timestamp=1.5), {k: v for k, v in good_event().items() if k != "context"},
-                {k: v for k, v in good_event().items() if k != "visitorId"}, [good_event()]):
+    for bad in (
+        good_event(type="identify"),
+        good_event(event=""),
+        good_event(timestamp="123"),
+        good_event(timestamp=1.5),
+        {k: v for k, v in good_event().items() if k != "context"},
+        {k: v for k, v in good_event().items() if k != "visitorId"},
+        [good_event()],
+    ):
         assert track(wsim, bad).status_code == 400, bad
     assert track(wsim, None, raw=b"{oops").status_code == 400
     old = good_event(timestamp=int(time.time() * 1000) - 8 * 86_400_000)
@@ -133,7 +204,12 @@ def test_track_accept_validate_drop(wsim):
     props = {"ok_name": 1, "1bad": 2, "__dunder__": 3, "x" * 33: 4, "has-dash": 5, "_fine": 6}
     track(wsim, good_event(properties=props))
     assert wsim.store.track_events[-1]["properties"] == {"ok_name": 1, "_fine": 6}
-    assert set(wsim.store.hidden_track_properties[-1]["properties"]) == {"1bad", "__dunder__", "x" * 33, "has-dash"}
+    assert set(wsim.store.hidden_track_properties[-1]["properties"]) == {
+        "1bad",
+        "__dunder__",
+        "x" * 33,
+        "has-dash",
+    }
     got = requests.get(wsim.url + "/_sim/store/track_events").json()
     assert len(got["track_events"]) == 2 and len(got["dropped_track_events"]) == 1
 
@@ -147,7 +223,9 @@ def test_track_auth(wsim):
 
 
 def test_track_integration_key_silently_option():
-    with Simulator(DatasetConfig(visitors=30, accounts=5), track_accepts_integration_key_silently=True) as s:
+    with Simulator(
+        DatasetConfig(visitors=30, accounts=5), track_accepts_integration_key_silently=True
+    ) as s:
         r = track(s, good_event(), key=s.integration_key)
         assert r.status_code == 200 and r.content == b""
         assert s.store.track_events == [] and len(s.store.rejected_track_events) == 1
@@ -160,7 +238,9 @@ def test_oversized_properties_flagged(wsim):
 
 
 def test_options_at_runtime(wsim):
-    r = requests.post(wsim.url + "/_sim/options", json={"track_accepts_integration_key_silently": True})
+    r = requests.post(
+        wsim.url + "/_sim/options", json={"track_accepts_integration_key_silently": True}
+    )
     assert r.status_code == 200 and r.json()["track_accepts_integration_key_silently"] is True
     assert track(wsim, good_event(), key=wsim.integration_key).status_code == 200
     assert requests.post(wsim.url + "/_sim/options", json={"nope": 1}).status_code == 400

@@ -16,8 +16,14 @@ def test_every_call_is_logged_at_debug_without_the_key(caplog: pytest.LogCapture
         client = PendoClient(base_url=sim.url, integration_key=key)
         caplog.set_level(logging.DEBUG, logger="pendo_http")
         client.get_json("/api/v1/page", what="pages", params={"expand": "*"})
-        rows = list(client.aggregate([{"source": {"visitors": None}}, {"limit": 5}], what="visitors"))
-    lines = [r.getMessage() for r in caplog.records if r.name == "pendo_http" and r.getMessage().startswith("HTTP ")]
+        rows = list(
+            client.aggregate([{"source": {"visitors": None}}, {"limit": 5}], what="visitors")
+        )
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "pendo_http" and r.getMessage().startswith("HTTP ")
+    ]
     assert len(rows) == 5
     assert len(lines) == client.calls == 2
     assert lines[0].startswith(f"HTTP GET {url}/api/v1/page?expand=* -> 200 in ")

@@ -31,12 +31,16 @@ def _lastupdated(row: dict) -> int | None:
 @pytest.fixture(scope="module")
 def ties_sim() -> Iterator[Simulator]:
     """Many rows share each lastupdated; ids with quotes, backslashes, unicode."""
-    with Simulator(DatasetConfig(seed=11, visitors=300, accounts=40, anonymous_visitors=25,
-                                 lastupdated_tie_group=50)) as simulator:
+    with Simulator(
+        DatasetConfig(
+            seed=11, visitors=300, accounts=40, anonymous_visitors=25, lastupdated_tie_group=50
+        )
+    ) as simulator:
         yield simulator
 
 
 # -- visitors and accounts --------------------------------------------------------------------
+
 
 def test_visitors_keyset_paging_with_ties_and_awkward_ids(ties_sim: Simulator) -> None:
     config = {**base_config(ties_sim), "page_size": 7}
@@ -65,7 +69,9 @@ def test_accounts_full_and_incremental(ties_sim: Simulator) -> None:
     assert 'Acme "Quoted" Corp' in ids
 
     changed = ['Acme "Quoted" Corp', "account-7"]
-    ties_sim.dataset.touch_accounts(changed, now_ms=_max_lastupdated(first.records["accounts"]) + 60_000)
+    ties_sim.dataset.touch_accounts(
+        changed, now_ms=_max_lastupdated(first.records["accounts"]) + 60_000
+    )
     second = run_tap(config, ["accounts"], state=first.state)
     assert sorted(r["accountId"] for r in second.records["accounts"]) == sorted(changed)
 
@@ -80,7 +86,9 @@ def test_anonymous_visitors_excluded_by_default_and_included_on_request(sim: Sim
     assert not any(v.startswith("_PENDO_T_") for v in default)
     assert default == {r["visitorId"] for r in sim.dataset.visitors(identified_only=True)}
 
-    everyone = run_tap({**config, "include_anonymous_visitors": True}, ["visitors"]).records["visitors"]
+    everyone = run_tap({**config, "include_anonymous_visitors": True}, ["visitors"]).records[
+        "visitors"
+    ]
     ids = [r["visitorId"] for r in everyone]
     assert len(ids) == len(set(ids))
     assert set(ids) == {r["visitorId"] for r in sim.dataset.visitors(identified_only=False)}
@@ -94,8 +102,13 @@ def test_second_run_emits_only_changes(sim: Simulator) -> None:
     nulls = [r for r in first.records["visitors"] if r["lastupdated"] is None]
     assert nulls, "the simulator has visitors without lastupdated: a full run emits them"
 
-    later = max(_max_lastupdated(first.records["visitors"]),
-                max(p["lastUpdatedAt"] for p in first.records["pages"])) + 60_000
+    later = (
+        max(
+            _max_lastupdated(first.records["visitors"]),
+            max(p["lastUpdatedAt"] for p in first.records["pages"]),
+        )
+        + 60_000
+    )
     visitor_ids = [r["visitorId"] for r in first.records["visitors"][:3]]
     account_ids = [r["accountId"] for r in first.records["accounts"][-2:]]
     page_ids = [p["id"] for p in first.records["pages"][:2]]
@@ -109,7 +122,9 @@ def test_second_run_emits_only_changes(sim: Simulator) -> None:
     assert sorted(r["id"] for r in second.records["pages"]) == sorted(page_ids)
 
     third = run_tap(config, streams, state=second.state)
-    assert not any(third.records.values()), "nothing changed: nothing re-emitted (not even null rows)"
+    assert not any(third.records.values()), (
+        "nothing changed: nothing re-emitted (not even null rows)"
+    )
 
 
 def test_rows_without_lastupdated_on_first_run_with_start_date(sim: Simulator) -> None:
@@ -131,7 +146,9 @@ def test_rows_without_lastupdated_on_first_run_with_start_date(sim: Simulator) -
     assert set(ids) == nulls | {v for v, lu in truth.items() if lu is not None and lu >= cut}
     assert set(ids) != set(truth), "start_date excluded older visitors"
     accounts = {r["accountId"] for r in first.records["accounts"]}
-    assert accounts == account_nulls | {a for a, lu in account_truth.items() if lu is not None and lu >= cut}
+    assert accounts == account_nulls | {
+        a for a, lu in account_truth.items() if lu is not None and lu >= cut
+    }
 
     second = run_tap(config, ["visitors", "accounts"], state=first.state)
     assert not any(second.records.values()), "nothing changed: null rows are not re-emitted"
@@ -156,6 +173,7 @@ def test_server_error_is_retried(sim: Simulator) -> None:
 
 # -- GET lists, reports, metadata ---------------------------------------------------------------
 
+
 def test_get_lists_cover_every_app_untruncated(sim: Simulator) -> None:
     run = run_tap(base_config(sim), ["pages", "features", "guides", "track_types", "reports"])
     truth = {
@@ -178,7 +196,9 @@ def test_app_ids_filter(sim: Simulator) -> None:
     assert run.records["pages"]
     assert {r["appId"] for r in run.records["pages"]} == {app}
     assert {r["appId"] for r in run.records["features"]} <= {app}
-    assert {r["id"] for r in run.records["pages"]} == {p["id"] for p in _truth(sim, "pages") if p["appId"] == app}
+    assert {r["id"] for r in run.records["pages"]} == {
+        p["id"] for p in _truth(sim, "pages") if p["appId"] == app
+    }
 
 
 def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
@@ -196,7 +216,13 @@ def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
     by_name = {entry["stream"]: entry["schema"] for entry in catalog["streams"]}
     visitor_md = by_name["visitors"]["properties"]["metadata"]["properties"]
     account_md = by_name["accounts"]["properties"]["metadata"]["properties"]
-    expected = {"string": "string", "time": "integer", "boolean": "boolean", "integer": "integer", "float": "number"}
+    expected = {
+        "string": "string",
+        "time": "integer",
+        "boolean": "boolean",
+        "integer": "integer",
+        "float": "number",
+    }
     checked = 0
     for kind, md in (("visitor", visitor_md), ("account", account_md)):
         for r in rows:
@@ -210,6 +236,7 @@ def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
 
 # -- failing clearly ----------------------------------------------------------------------------
 
+
 def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:  # noqa: ANN001
     secret = "wrong-key-Zq8x7-do-not-print"
     config = {**base_config(sim), "integration_key": secret}
@@ -217,7 +244,11 @@ def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> No
     config_file.write_text(__import__("json").dumps(config))
     started = time.monotonic()
     result = subprocess.run(  # noqa: S603
-        [TAP_BIN, "--config", str(config_file)], capture_output=True, text=True, timeout=60, check=False
+        [TAP_BIN, "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert time.monotonic() - started < 20
     assert result.returncode != 0
@@ -247,8 +278,9 @@ def test_deselected_property_is_removed(sim: Simulator) -> None:
 
 def test_no_parent_accounts_discovers_and_syncs() -> None:
     """A subscription without parent accounts answers 404 for its schema: not an error."""
-    with Simulator(DatasetConfig(seed=5, visitors=40, accounts=10, anonymous_visitors=0,
-                                 parent_accounts=False)) as simulator:
+    with Simulator(
+        DatasetConfig(seed=5, visitors=40, accounts=10, anonymous_visitors=0, parent_accounts=False)
+    ) as simulator:
         run = run_tap(base_config(simulator), ["metadata_fields"])
         kinds = {r["kind"] for r in run.records["metadata_fields"]}
         assert "visitor" in kinds and "account" in kinds

@@ -50,7 +50,10 @@ def test_string_values_sync_like_typed_values(sim: Simulator) -> None:
         ({"retry_backoff_seconds": "2.5"}, {"retry_backoff_seconds": 2.5}),
         ({"app_ids": [123, "456"]}, {"app_ids": ["123", "456"]}),
         ({"app_ids": "1,2 , 3"}, {"app_ids": ["1", "2", "3"]}),
-        ({"region": "eu", "start_date": "2026-01-01"}, {"region": "eu", "start_date": "2026-01-01"}),
+        (
+            {"region": "eu", "start_date": "2026-01-01"},
+            {"region": "eu", "start_date": "2026-01-01"},
+        ),
     ],
 )
 def test_normalize_converts_only_exact_forms(raw: dict, expected: dict) -> None:
@@ -68,7 +71,9 @@ def test_values_that_are_not_exact_forms_are_still_refused() -> None:
 def test_a_key_ending_in_eu_picks_the_eu_region_unless_region_or_url_is_set() -> None:
     # No Pendo is reachable here: one quick try, then discovery types metadata loosely.
     offline = {"max_retries": 1, "request_timeout": 1}
-    assert TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"}).config["region"] == "eu"
+    assert (
+        TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"}).config["region"] == "eu"
+    )
     assert TapPendo(config={**offline, "integration_key": "abc"}).config["region"] == "us"
     assert legacy_region({"integration_key": "abc.eu", "region": "us"}) is None
     assert legacy_region({"integration_key": "abc.eu", "api_url": "http://127.0.0.1:1"}) is None

@@ -43,9 +43,19 @@ def run_tap(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
     (tmp_path / "catalog.json").write_text(json.dumps(catalog(config, {stream})))
     peak_file = tmp_path / "peak_kb"
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", REPORT_PEAK, str(peak_file),
-         TAP_BIN, "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            REPORT_PEAK,
+            str(peak_file),
+            TAP_BIN,
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     assert process.stdout is not None
     records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
@@ -66,14 +76,25 @@ def test_huge_visitors_response_under_200_mb(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_huge_event_window_under_200_mb(tmp_path: Path) -> None:
     """One day window of page events (one aggregation response) with about ROWS rows."""
-    dataset = DatasetConfig(seed=5, visitors=20_000, apps=1, event_days=1, event_rows_per_day=ROWS,
-                            guide_events_per_day=0, poll_events_per_day=0)
+    dataset = DatasetConfig(
+        seed=5,
+        visitors=20_000,
+        apps=1,
+        event_days=1,
+        event_rows_per_day=ROWS,
+        guide_events_per_day=0,
+        poll_events_per_day=0,
+    )
     with Simulator(dataset) as sim:
         expected = sim.dataset.event_totals("pageEvents", *sim.dataset.event_range())["rows"]
         day = sim.dataset.event_range()[0]
         config = {
-            "integration_key": sim.integration_key, "api_url": sim.url, "period": "dayRange",
-            "start_date": iso(day + 3_600_000), "end_date": iso(day + 20 * 3_600_000), "lookback_window": 0,
+            "integration_key": sim.integration_key,
+            "api_url": sim.url,
+            "period": "dayRange",
+            "start_date": iso(day + 3_600_000),
+            "end_date": iso(day + 20 * 3_600_000),
+            "lookback_window": 0,
         }
         records, peak_mb = run_tap(tmp_path, config, "page_events")
     print(f"\n[memory] {records} page_events rows in one window: tap peak RSS {peak_mb:.0f} MB")

@@ -30,8 +30,17 @@ def _run_visitors(sim: Simulator, tmp_path: Path, **settings: object) -> tuple[i
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     out = subprocess.run(
-        [TAP_BIN, "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            TAP_BIN,
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     records = sum(1 for line in out.stdout.splitlines() if line.startswith('{"type":"RECORD"'))
@@ -39,7 +48,9 @@ def _run_visitors(sim: Simulator, tmp_path: Path, **settings: object) -> tuple[i
 
 
 def test_progress_lines_at_a_tiny_interval(tmp_path: Path) -> None:
-    with Simulator(DatasetConfig(seed=4, visitors=VISITORS, accounts=20, anonymous_visitors=0)) as sim:
+    with Simulator(
+        DatasetConfig(seed=4, visitors=VISITORS, accounts=20, anonymous_visitors=0)
+    ) as sim:
         records, log = _run_visitors(sim, tmp_path, progress_interval_seconds=0.000001)
     counts = [int(m.group(1)) for m in LINE.finditer(log)]
     # The clock is read every 1000 records: with any interval that small, one line per check.

@@ -25,8 +25,17 @@ class EventTapPendo(TapPendo):
         return event_streams(self)
 
 
-_SIM = Simulator(DatasetConfig(seed=5, visitors=30, accounts=10, anonymous_visitors=4,
-                               event_rows_per_day=120, guide_events_per_day=60, poll_events_per_day=30))
+_SIM = Simulator(
+    DatasetConfig(
+        seed=5,
+        visitors=30,
+        accounts=10,
+        anonymous_visitors=4,
+        event_rows_per_day=120,
+        guide_events_per_day=60,
+        poll_events_per_day=30,
+    )
+)
 _SIM.__enter__()
 atexit.register(_SIM.__exit__, None, None, None)
 
@@ -39,7 +48,6 @@ CONFIG = {
     "max_retries": 3,
     "request_timeout": 10,
 }
-
 
 
 def _catalog_selecting_every_stream() -> dict:

@@ -37,7 +37,9 @@ def test_unknown_region_names_the_setting() -> None:
         resolve_api_base("mars")
 
 
-@pytest.mark.parametrize("value", ['quote"visitor', "back\\slash", 'both\\"mixed', "用户", "tab\tx", "🚀", ""])
+@pytest.mark.parametrize(
+    "value", ['quote"visitor', "back\\slash", 'both\\"mixed', "用户", "tab\tx", "🚀", ""]
+)
 def test_quote_round_trips(value: str) -> None:
     literal = quote(value)
     assert literal.startswith('"') and literal.endswith('"')

@@ -70,18 +70,35 @@ def lines_of(messages: list[Any]) -> str:
     return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
 
 
-def run_target(config: dict[str, Any], messages: list[Any], tmp_path: Path, timeout: float = 120) -> Run:
+def run_target(
+    config: dict[str, Any], messages: list[Any], tmp_path: Path, timeout: float = 120
+) -> Run:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.run(
         [TARGET, "--config", str(config_path)],
-        input=lines_of(messages), capture_output=True, text=True, timeout=timeout, cwd=tmp_path, check=False,
+        input=lines_of(messages),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        check=False,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr, Path(config.get("dead_letter_path", tmp_path / "target-pendo-dead-letter.jsonl")))
+    return Run(
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        Path(config.get("dead_letter_path", tmp_path / "target-pendo-dead-letter.jsonl")),
+    )
 
 
 def schema(stream: str, properties: dict[str, Any], key: list[str] | None = None) -> dict:
-    return {"type": "SCHEMA", "stream": stream, "key_properties": key or [], "schema": {"type": "object", "properties": properties}}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "key_properties": key or [],
+        "schema": {"type": "object", "properties": properties},
+    }
 
 
 def record(stream: str, rec: dict[str, Any]) -> dict:

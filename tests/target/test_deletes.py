@@ -24,9 +24,19 @@ def people(ids_updated: list[str], ids_deleted: list[str]) -> list[dict]:
     msgs: list[dict] = [schema("visitors", PROPS, ["visitorId"])]
     for n in range(max(len(ids_updated), len(ids_deleted))):
         if n < len(ids_updated):
-            msgs.append(record("visitors", {"visitorId": ids_updated[n], "plan": "gold", "_sdc_deleted_at": None}))
+            msgs.append(
+                record(
+                    "visitors",
+                    {"visitorId": ids_updated[n], "plan": "gold", "_sdc_deleted_at": None},
+                )
+            )
         if n < len(ids_deleted):
-            msgs.append(record("visitors", {"visitorId": ids_deleted[n], "plan": None, "_sdc_deleted_at": DELETED_AT}))
+            msgs.append(
+                record(
+                    "visitors",
+                    {"visitorId": ids_deleted[n], "plan": None, "_sdc_deleted_at": DELETED_AT},
+                )
+            )
     return msgs
 
 
@@ -40,7 +50,16 @@ def delete_calls(sim) -> list[tuple[str, str, int]]:
 
 
 def assert_counts_add_up(row: dict) -> None:
-    outcomes = ("updated", "created", "sent", "missing", "deleted", "delete_ignored", "dry_run", "dead_letter")
+    outcomes = (
+        "updated",
+        "created",
+        "sent",
+        "missing",
+        "deleted",
+        "delete_ignored",
+        "dry_run",
+        "dead_letter",
+    )
     assert row["received"] == sum(row[o] for o in outcomes)
     assert row["unaccounted"] == 0
 
@@ -78,7 +97,9 @@ def test_update_then_delete_of_one_id_keeps_the_order(tsim, tconfig, tmp_path: P
     assert (run.summary()["visitors"]["updated"], run.summary()["visitors"]["deleted"]) == (2, 2)
     # vid: written, then deleted; other: deleted, then written: three requests in that order.
     assert [p for _, p, _ in posts(tsim)] == [
-        "/api/v1/metadata/visitor/custom/value", DELETE_PATH, "/api/v1/metadata/visitor/custom/value",
+        "/api/v1/metadata/visitor/custom/value",
+        DELETE_PATH,
+        "/api/v1/metadata/visitor/custom/value",
     ]
     assert tsim.deleted_ids["visitor"] == [vid, other]
 
@@ -102,15 +123,28 @@ def test_1200_deletions_take_three_paced_calls(tsim, tconfig, tmp_path: Path) ->
 
 def test_accounts_are_deleted_with_an_accounts_body(tsim, tconfig, tmp_path: Path) -> None:
     acc = account_ids(tsim, 2)
-    tconfig["streams"] = {"orgs": {"object": "account", "id_field": "org", "on_delete": "delete", "deleted_field": "is_deleted"}}
+    tconfig["streams"] = {
+        "orgs": {
+            "object": "account",
+            "id_field": "org",
+            "on_delete": "delete",
+            "deleted_field": "is_deleted",
+        }
+    }
     msgs = [schema("orgs", {"org": {"type": "string"}, "is_deleted": {"type": "boolean"}}, ["org"])]
-    msgs += [record("orgs", {"org": acc[0], "is_deleted": True}), record("orgs", {"org": acc[1], "is_deleted": False})]
+    msgs += [
+        record("orgs", {"org": acc[0], "is_deleted": True}),
+        record("orgs", {"org": acc[1], "is_deleted": False}),
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     row = run.summary()["orgs"]
     assert (row["deleted"], row["updated"]) == (1, 1)  # the flag column itself is never sent
     assert tsim.deleted_ids["account"] == [acc[0]]
-    assert [p for _, p, _ in posts(tsim)] == ["/api/v1/metadata/account/custom/value", "/api/v1/bulkdelete/account"]
+    assert [p for _, p, _ in posts(tsim)] == [
+        "/api/v1/metadata/account/custom/value",
+        "/api/v1/bulkdelete/account",
+    ]
 
 
 def test_ignore_is_the_default_and_reports_deletions(tsim, tconfig, tmp_path: Path) -> None:
@@ -147,8 +181,12 @@ def test_a_5xx_is_retried(tsim, tconfig, tmp_path: Path) -> None:
     assert tsim.deleted_ids["visitor"] == ids
 
 
-def test_a_400_dead_letters_the_calls_records_with_pendos_text(tsim, tconfig, tmp_path: Path) -> None:
-    tsim.faults.add(Fault(path=DELETE_PATH, status=400, body="visitor ids must be strings", times=1))
+def test_a_400_dead_letters_the_calls_records_with_pendos_text(
+    tsim, tconfig, tmp_path: Path
+) -> None:
+    tsim.faults.add(
+        Fault(path=DELETE_PATH, status=400, body="visitor ids must be strings", times=1)
+    )
     ids = visitor_ids(tsim, 5)
     run = run_target(deleting(tconfig), people(ids[:2], ids[2:]), tmp_path)
     assert run.rc == 1
@@ -157,7 +195,9 @@ def test_a_400_dead_letters_the_calls_records_with_pendos_text(tsim, tconfig, tm
     assert_counts_add_up(row)
     dead = run.dead_letters
     assert sorted(d["id"] for d in dead) == sorted(ids[2:])
-    assert all(d["api_error"] == "visitor ids must be strings" and "HTTP 400" in d["reason"] for d in dead)
+    assert all(
+        d["api_error"] == "visitor ids must be strings" and "HTTP 400" in d["reason"] for d in dead
+    )
     assert dead[0]["sent"] == {"visitors": [dead[0]["id"]]}
     assert [s for _, _, s in delete_calls(tsim)] == [400]  # not retried
 
@@ -172,14 +212,18 @@ def test_state_waits_for_the_deletions_before_it(tsim, tconfig, tmp_path: Path) 
 
 
 def test_delete_for_track_events_is_refused_at_start(tsim, tconfig, tmp_path: Path) -> None:
-    tconfig["streams"] = {"clicks": {"object": "track_event", "event_name": "click", "on_delete": "delete"}}
+    tconfig["streams"] = {
+        "clicks": {"object": "track_event", "event_name": "click", "on_delete": "delete"}
+    }
     run = run_target(tconfig, [], tmp_path)
     assert run.rc == 2
     assert "`on_delete: delete` works for visitor and account streams only" in run.stderr
     assert "clicks" in run.stderr
 
 
-def test_delete_for_parent_accounts_via_star_is_refused_at_start(tsim, tconfig, tmp_path: Path) -> None:
+def test_delete_for_parent_accounts_via_star_is_refused_at_start(
+    tsim, tconfig, tmp_path: Path
+) -> None:
     tconfig["streams"] = {"*": {"object": "parent_account", "on_delete": "delete"}}
     run = run_target(tconfig, [], tmp_path)
     assert run.rc == 2
@@ -188,12 +232,24 @@ def test_delete_for_parent_accounts_via_star_is_refused_at_start(tsim, tconfig, 
 
 def test_deleted_track_events_are_skipped_by_default(tsim, tconfig, tmp_path: Path) -> None:
     vid = visitor_ids(tsim, 1)[0]
-    props = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"},
-             "_sdc_deleted_at": {"type": ["string", "null"]}}
+    props = {
+        "visitorId": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "integer"},
+        "_sdc_deleted_at": {"type": ["string", "null"]},
+    }
     now_ms = tsim.dataset.now_ms
     msgs = [schema("track_events", props)]
-    msgs += [record("track_events", {"visitorId": vid, "event": "a", "timestamp": now_ms, "_sdc_deleted_at": None}),
-             record("track_events", {"visitorId": vid, "event": "b", "timestamp": now_ms, "_sdc_deleted_at": DELETED_AT})]
+    msgs += [
+        record(
+            "track_events",
+            {"visitorId": vid, "event": "a", "timestamp": now_ms, "_sdc_deleted_at": None},
+        ),
+        record(
+            "track_events",
+            {"visitorId": vid, "event": "b", "timestamp": now_ms, "_sdc_deleted_at": DELETED_AT},
+        ),
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     row = run.summary()["track_events"]
@@ -209,16 +265,33 @@ def test_phases_keep_each_ids_order_with_few_requests() -> None:
     def item(seq: int, ident: str, delete: bool) -> Item:
         return Item(seq, "s", {}, id=ident, delete=delete)
 
-    items = [item(1, "a", False), item(2, "b", True), item(3, "c", False), item(4, "a", True),
-             item(5, "b", False), item(6, "d", True), item(7, "a", False)]
+    items = [
+        item(1, "a", False),
+        item(2, "b", True),
+        item(3, "c", False),
+        item(4, "a", True),
+        item(5, "b", False),
+        item(6, "d", True),
+        item(7, "a", False),
+    ]
     got = [(deleting, [i.seq for i in group]) for deleting, group in _phases(items)]
     assert got == [(False, [1, 3]), (True, [2, 4, 6]), (False, [5, 7])]
 
 
-@pytest.mark.parametrize("value, deleted", [
-    (None, False), (False, False), ("", False), ("false", False), (0, False),
-    ("2026-03-01T00:00:00Z", True), (True, True), ("true", True), (1, True),
-])
+@pytest.mark.parametrize(
+    "value, deleted",
+    [
+        (None, False),
+        (False, False),
+        ("", False),
+        ("false", False),
+        (0, False),
+        ("2026-03-01T00:00:00Z", True),
+        (True, True),
+        ("true", True),
+        (1, True),
+    ],
+)
 def test_what_counts_as_deleted(value: object, deleted: bool) -> None:
     from target_pendo.streams_config import is_deletion
 

@@ -25,10 +25,19 @@ def test_updates_existing_visitors_with_converted_values(tsim, tconfig, tmp_path
     ids = visitor_ids(tsim, 5)
     msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
     for n, vid in enumerate(ids):
-        msgs.append(record("visitors", {
-            "visitorId": vid, "plan": f"plan-{n}", "seats": n + 1, "score": 1.5 + n,
-            "isbeta": "true" if n % 2 else "false", "renewaldate": "2026-01-02T03:04:05Z",
-        }))
+        msgs.append(
+            record(
+                "visitors",
+                {
+                    "visitorId": vid,
+                    "plan": f"plan-{n}",
+                    "seats": n + 1,
+                    "score": 1.5 + n,
+                    "isbeta": "true" if n % 2 else "false",
+                    "renewaldate": "2026-01-02T03:04:05Z",
+                },
+            )
+        )
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     for n, vid in enumerate(ids):
@@ -46,7 +55,9 @@ def test_updates_existing_visitors_with_converted_values(tsim, tconfig, tmp_path
 def test_update_only_reports_missing_ids_and_creates_nothing(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 2)
     msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
-    msgs += [record("visitors", {"visitorId": v, "plan": "x"}) for v in [*ids, "ghost-1", "ghost-2"]]
+    msgs += [
+        record("visitors", {"visitorId": v, "plan": "x"}) for v in [*ids, "ghost-1", "ghost-2"]
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     row = run.summary()["visitors"]
@@ -58,7 +69,14 @@ def test_update_only_reports_missing_ids_and_creates_nothing(tsim, tconfig, tmp_
 
 def test_create_true_creates_unknown_ids_and_counts_them(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 2)
-    tconfig["streams"] = {"people": {"object": "visitor", "id_field": "uid", "create": True, "fields": {"tier": "plan"}}}
+    tconfig["streams"] = {
+        "people": {
+            "object": "visitor",
+            "id_field": "uid",
+            "create": True,
+            "fields": {"tier": "plan"},
+        }
+    }
     msgs = [schema("people", {"uid": {"type": "string"}, "tier": {"type": "string"}}, ["uid"])]
     msgs += [record("people", {"uid": v, "tier": "gold"}) for v in [*ids, "new-1"]]
     run = run_target(tconfig, msgs, tmp_path)
@@ -75,9 +93,22 @@ def test_create_true_creates_unknown_ids_and_counts_them(tsim, tconfig, tmp_path
 
 def test_accounts_agent_group_and_inferred_stream(tsim, tconfig, tmp_path: Path) -> None:
     acc = account_ids(tsim, 2)
-    tconfig["streams"] = {"accounts": {"object": "account", "group": "agent", "fields": ["industry", "employees"]}}
-    msgs = [schema("accounts", {"accountId": {"type": "string"}, "industry": {"type": "string"}, "employees": {"type": "number"}})]
-    msgs += [record("accounts", {"accountId": a, "industry": "Retail", "employees": 12.0}) for a in acc]
+    tconfig["streams"] = {
+        "accounts": {"object": "account", "group": "agent", "fields": ["industry", "employees"]}
+    }
+    msgs = [
+        schema(
+            "accounts",
+            {
+                "accountId": {"type": "string"},
+                "industry": {"type": "string"},
+                "employees": {"type": "number"},
+            },
+        )
+    ]
+    msgs += [
+        record("accounts", {"accountId": a, "industry": "Retail", "employees": 12.0}) for a in acc
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     for a in acc:  # ids with quotes and accents go through untouched
@@ -87,7 +118,14 @@ def test_accounts_agent_group_and_inferred_stream(tsim, tconfig, tmp_path: Path)
 
 
 def test_parent_account_kind_and_id_key_are_configurable(tsim, tconfig, tmp_path: Path) -> None:
-    tconfig["streams"] = {"parents": {"object": "parent_account", "id_field": "pid", "create": True, "fields": {"seg": "segment"}}}
+    tconfig["streams"] = {
+        "parents": {
+            "object": "parent_account",
+            "id_field": "pid",
+            "create": True,
+            "fields": {"seg": "segment"},
+        }
+    }
     tconfig["parent_account_kind"] = "parentAccount"
     tconfig["parent_account_id_key"] = "accountId"
     msgs = [schema("parents", {"pid": {"type": "string"}, "seg": {"type": "string"}})]
@@ -100,8 +138,12 @@ def test_parent_account_kind_and_id_key_are_configurable(tsim, tconfig, tmp_path
 
 def test_unknown_custom_field_fails_before_any_write(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 2)
-    msgs = [schema("visitors", {**VISITOR_PROPS, "favourite_colour": {"type": "string"}}, ["visitorId"])]
-    msgs += [record("visitors", {"visitorId": v, "plan": "x", "favourite_colour": "red"}) for v in ids]
+    msgs = [
+        schema("visitors", {**VISITOR_PROPS, "favourite_colour": {"type": "string"}}, ["visitorId"])
+    ]
+    msgs += [
+        record("visitors", {"visitorId": v, "plan": "x", "favourite_colour": "red"}) for v in ids
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc != 0
     assert "Pendo has no custom visitor field for favourite_colour" in run.stderr
@@ -113,18 +155,30 @@ def test_unknown_custom_field_fails_before_any_write(tsim, tconfig, tmp_path: Pa
 def test_ignore_unknown_fields_drops_them(tsim, tconfig, tmp_path: Path) -> None:
     tconfig["streams"] = {"visitors": {"object": "visitor", "ignore_unknown_fields": True}}
     vid = visitor_ids(tsim, 1)[0]
-    msgs = [schema("visitors", {**VISITOR_PROPS, "favourite_colour": {"type": "string"}}, ["visitorId"]),
-            record("visitors", {"visitorId": vid, "plan": "kept", "favourite_colour": "red"})]
+    msgs = [
+        schema(
+            "visitors", {**VISITOR_PROPS, "favourite_colour": {"type": "string"}}, ["visitorId"]
+        ),
+        record("visitors", {"visitorId": vid, "plan": "kept", "favourite_colour": "red"}),
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     assert tsim.store.metadata("visitor", vid)["custom"]["plan"] == "kept"
 
 
-def _staged_run(tsim, tconfig, tmp_path: Path, first: list, then, rest: list) -> tuple[int, str, str]:
+def _staged_run(
+    tsim, tconfig, tmp_path: Path, first: list, then, rest: list
+) -> tuple[int, str, str]:
     """Feed `first`, wait until the target has read the schema, call `then`, feed `rest`."""
     (tmp_path / "config.json").write_text(json.dumps(tconfig))
-    proc = subprocess.Popen([TARGET, "--config", str(tmp_path / "config.json")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [TARGET, "--config", str(tmp_path / "config.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.stdin is not None
     proc.stdin.write(lines_of(first))
     proc.stdin.flush()
@@ -152,7 +206,14 @@ def test_one_bad_record_among_good_ones_is_isolated(tsim, tconfig, tmp_path: Pat
         tconfig["error_isolation"] = isolation
         tconfig["dead_letter_path"] = str(tmp_path / f"dead-{isolation}.jsonl")
         tsim.dataset.schemas["visitor"]["custom"]["score"]["Type"] = "float"
-        rc, _, err = _staged_run(tsim, tconfig, tmp_path, [schema("visitors", VISITOR_PROPS, ["visitorId"])], change_type, recs)
+        rc, _, err = _staged_run(
+            tsim,
+            tconfig,
+            tmp_path,
+            [schema("visitors", VISITOR_PROPS, ["visitorId"])],
+            change_type,
+            recs,
+        )
         assert rc == 1, err
         dead = [json.loads(x) for x in Path(tconfig["dead_letter_path"]).read_text().splitlines()]
         assert len(dead) == 1
@@ -171,7 +232,15 @@ def test_one_bad_record_among_good_ones_is_isolated(tsim, tconfig, tmp_path: Pat
 
 def test_refused_batch_is_split_and_written(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 8)
-    tsim.faults.add(Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=400, times=1, body="bad batch"))
+    tsim.faults.add(
+        Fault(
+            path="/api/v1/metadata/visitor/custom/value",
+            kind="status",
+            status=400,
+            times=1,
+            body="bad batch",
+        )
+    )
     msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
     msgs += [record("visitors", {"visitorId": v, "plan": "split"}) for v in ids]
     run = run_target(tconfig, msgs, tmp_path)
@@ -199,15 +268,24 @@ def test_counts_add_up_and_exit_status(tsim, tconfig, tmp_path: Path) -> None:
     assert run.rc == 1
     row = run.summary()["visitors"]
     assert row["updated"] == 2 and row["missing"] == 1
-    assert row["received"] == row["updated"] + row["missing"] + row["dead_letter"] and row["unaccounted"] == 0
-    reasons = {d["record"].get("visitorId", d["record"].get("raw", d["record"].get("plan"))): d for d in run.dead_letters}
+    assert (
+        row["received"] == row["updated"] + row["missing"] + row["dead_letter"]
+        and row["unaccounted"] == 0
+    )
+    reasons = {
+        d["record"].get("visitorId", d["record"].get("raw", d["record"].get("plan"))): d
+        for d in run.dead_letters
+    }
     # Not the stream's SCHEMA (validate_records) and not convertible to the Pendo type:
     assert "SCHEMA" in reasons[ids[1]]["reason"] and reasons[ids[1]]["field"] == "seats"
     assert "isbeta" in reasons[ids[2]]["reason"] and "boolean" in reasons[ids[2]]["reason"]
     assert reasons[ids[2]]["field"] == "isbeta"
     assert "before" in reasons["before-schema"]["reason"].lower()
     assert any("not valid JSON" in d["reason"] for d in run.dead_letters)
-    assert any("key" in d["reason"].lower() and d["record"].get("plan") == "no id" for d in run.dead_letters)
+    assert any(
+        "key" in d["reason"].lower() and d["record"].get("plan") == "no id"
+        for d in run.dead_letters
+    )
     assert "Traceback" not in run.stderr
     assert run.states == [{"bookmark": 1}]  # everything before it has an outcome
     assert "dead_letter" in run.stderr and "TOTAL" in run.stderr  # the human table
@@ -219,12 +297,26 @@ def test_dry_run_writes_nothing(tsim, tconfig, tmp_path: Path) -> None:
     before = {v: tsim.store.metadata("visitor", v).get("custom", {}).get("plan") for v in ids}
     msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
     msgs += [record("visitors", {"visitorId": v, "plan": "dry"}) for v in ids]
-    msgs += [schema("track_events", {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}),
-             record("track_events", {"visitorId": ids[0], "event": "e", "timestamp": int(time.time() * 1000)})]
+    msgs += [
+        schema(
+            "track_events",
+            {
+                "visitorId": {"type": "string"},
+                "event": {"type": "string"},
+                "timestamp": {"type": "integer"},
+            },
+        ),
+        record(
+            "track_events",
+            {"visitorId": ids[0], "event": "e", "timestamp": int(time.time() * 1000)},
+        ),
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     assert posts(tsim) == []  # no HTTP writes at all; the schema read is a GET
-    assert {v: tsim.store.metadata("visitor", v).get("custom", {}).get("plan") for v in ids} == before
+    assert {
+        v: tsim.store.metadata("visitor", v).get("custom", {}).get("plan") for v in ids
+    } == before
     assert tsim.store.track_events == []
     assert run.summary()["visitors"]["dry_run"] == 3
     assert run.summary()["track_events"]["dry_run"] == 1
@@ -233,8 +325,12 @@ def test_dry_run_writes_nothing(tsim, tconfig, tmp_path: Path) -> None:
 
 def test_429_recovery(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 3)
-    tsim.faults.add(Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=429, times=2))
-    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [record("visitors", {"visitorId": v, "plan": "r"}) for v in ids]
+    tsim.faults.add(
+        Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=429, times=2)
+    )
+    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [
+        record("visitors", {"visitorId": v, "plan": "r"}) for v in ids
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     assert [s for _, _, s in posts(tsim)] == [429, 429, 200]
@@ -243,19 +339,37 @@ def test_429_recovery(tsim, tconfig, tmp_path: Path) -> None:
 
 def test_persistent_5xx_dead_letters_and_exits_non_zero(tsim, tconfig, tmp_path: Path) -> None:
     ids = visitor_ids(tsim, 3)
-    tsim.faults.add(Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=503, times=None))
-    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [record("visitors", {"visitorId": v, "plan": "r"}) for v in ids]
+    tsim.faults.add(
+        Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=503, times=None)
+    )
+    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [
+        record("visitors", {"visitorId": v, "plan": "r"}) for v in ids
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 1
     assert len(posts(tsim)) == tconfig["max_retries"]
     assert len(run.dead_letters) == 3
-    assert all("not written after 4 tries" in d["reason"] and "503" in d["api_error"] for d in run.dead_letters)
+    assert all(
+        "not written after 4 tries" in d["reason"] and "503" in d["api_error"]
+        for d in run.dead_letters
+    )
 
 
 def test_other_4xx_is_not_retried(tsim, tconfig, tmp_path: Path) -> None:
     vid = visitor_ids(tsim, 1)[0]
-    tsim.faults.add(Fault(path="/api/v1/metadata/visitor/custom/value", kind="status", status=409, times=None, body="conflict"))
-    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"]), record("visitors", {"visitorId": vid, "plan": "r"})]
+    tsim.faults.add(
+        Fault(
+            path="/api/v1/metadata/visitor/custom/value",
+            kind="status",
+            status=409,
+            times=None,
+            body="conflict",
+        )
+    )
+    msgs = [
+        schema("visitors", VISITOR_PROPS, ["visitorId"]),
+        record("visitors", {"visitorId": vid, "plan": "r"}),
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 1
     assert len(posts(tsim)) == 1
@@ -265,7 +379,9 @@ def test_other_4xx_is_not_retried(tsim, tconfig, tmp_path: Path) -> None:
 def test_read_only_key_stops_with_a_clear_message(tsim, tconfig, tmp_path: Path) -> None:
     tconfig["integration_key"] = tsim.read_only_key
     ids = visitor_ids(tsim, 2)
-    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [record("visitors", {"visitorId": v, "plan": "r"}) for v in ids]
+    msgs = [schema("visitors", VISITOR_PROPS, ["visitorId"])] + [
+        record("visitors", {"visitorId": v, "plan": "r"}) for v in ids
+    ]
     msgs.append({"type": "STATE", "value": {"after": True}})
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 1
@@ -277,7 +393,11 @@ def test_read_only_key_stops_with_a_clear_message(tsim, tconfig, tmp_path: Path)
 
 
 def test_uninferrable_stream_stops_at_its_schema(tsim, tconfig, tmp_path: Path) -> None:
-    run = run_target(tconfig, [schema("orders", {"id": {"type": "string"}}), record("orders", {"id": "1"})], tmp_path)
+    run = run_target(
+        tconfig,
+        [schema("orders", {"id": {"type": "string"}}), record("orders", {"id": "1"})],
+        tmp_path,
+    )
     assert run.rc == 1
     assert "does not know what to write for stream `orders`" in run.stderr
     assert '"object": "visitor"' in run.stderr

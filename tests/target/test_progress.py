@@ -8,14 +8,19 @@ from pathlib import Path
 
 from tests.target.conftest import record, run_target, schema
 
-TRACK_PROPS = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}
+TRACK_PROPS = {
+    "visitorId": {"type": "string"},
+    "event": {"type": "string"},
+    "timestamp": {"type": "integer"},
+}
 PROGRESS = re.compile(r"track_events: (\d+) received, (\d+) done(?: \(sent (\d+)\))?, (\d+) rec/s")
 
 
 def events(count: int) -> list[dict]:
     now_ms = int(time.time() * 1000)
     return [schema("track_events", TRACK_PROPS)] + [
-        record("track_events", {"visitorId": f"v{n}", "event": "Progress", "timestamp": now_ms - n}) for n in range(count)
+        record("track_events", {"visitorId": f"v{n}", "event": "Progress", "timestamp": now_ms - n})
+        for n in range(count)
     ]
 
 

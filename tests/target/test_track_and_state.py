@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 from pendo_sim import Fault
-from tests.target.conftest import TARGET, VISITOR_PROPS, lines_of, posts, record, run_target, schema, visitor_ids
+from tests.target.conftest import (
+    TARGET,
+    VISITOR_PROPS,
+    lines_of,
+    posts,
+    record,
+    run_target,
+    schema,
+    visitor_ids,
+)
 
 NOW_MS = int(time.time() * 1000)
 TRACK_PROPS = {
@@ -24,14 +33,26 @@ TRACK_PROPS = {
 
 
 def test_track_event_conversion_and_warnings(tsim, tconfig, tmp_path: Path) -> None:
-    tconfig["streams"] = {"events": {
-        "object": "track_event", "timestamp_field": "ts", "properties": {"plan": "plan", "amount": "amount_usd"},
-        "context_fields": {"userAgent": "ua"},
-    }}
+    tconfig["streams"] = {
+        "events": {
+            "object": "track_event",
+            "timestamp_field": "ts",
+            "properties": {"plan": "plan", "amount": "amount_usd"},
+            "context_fields": {"userAgent": "ua"},
+        }
+    }
     hour_ago_s = NOW_MS // 1000 - 3600
     iso = dt.datetime.fromtimestamp(hour_ago_s, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     recs = [
-        {"visitorId": "v1", "accountId": "a1", "event": "Signed Up", "ts": iso, "plan": "pro", "amount": 9.5, "ua": "Mozilla/5.0"},
+        {
+            "visitorId": "v1",
+            "accountId": "a1",
+            "event": "Signed Up",
+            "ts": iso,
+            "plan": "pro",
+            "amount": 9.5,
+            "ua": "Mozilla/5.0",
+        },
         {"visitorId": "v2", "event": "Signed Up", "ts": NOW_MS // 1000},  # epoch seconds
         {"visitorId": "v3", "event": "Signed Up", "ts": NOW_MS},  # epoch ms
         {"visitorId": "v4", "event": "Old", "ts": NOW_MS - 9 * 86_400_000},  # dropped by Pendo
@@ -47,8 +68,12 @@ def test_track_event_conversion_and_warnings(tsim, tconfig, tmp_path: Path) -> N
     assert "7 days" in run.stderr
     first = next(e for e in tsim.store.track_events if e["visitorId"] == "v1")
     assert first == {
-        "type": "track", "event": "Signed Up", "visitorId": "v1", "accountId": "a1",
-        "timestamp": hour_ago_s * 1000, "properties": {"plan": "pro", "amount_usd": 9.5},
+        "type": "track",
+        "event": "Signed Up",
+        "visitorId": "v1",
+        "accountId": "a1",
+        "timestamp": hour_ago_s * 1000,
+        "properties": {"plan": "pro", "amount_usd": 9.5},
         "context": {"userAgent": "Mozilla/5.0"},
     }
     v2 = next(e for e in tsim.store.track_events if e["visitorId"] == "v2")
@@ -61,11 +86,21 @@ def test_track_event_conversion_and_warnings(tsim, tconfig, tmp_path: Path) -> N
 
 
 def test_hidden_property_names_are_reported(tsim, tconfig, tmp_path: Path) -> None:
-    props = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"},
-             "properties": {"type": "object"}}
-    rec = {"visitorId": "v1", "event": "e", "timestamp": NOW_MS,
-           "properties": {"ok_name": 1, "2fa": True, "has space": 1, "x" * 40: 1, "__sys__": 1}}
-    run = run_target(tconfig, [schema("track_events", props), record("track_events", rec)], tmp_path)
+    props = {
+        "visitorId": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "integer"},
+        "properties": {"type": "object"},
+    }
+    rec = {
+        "visitorId": "v1",
+        "event": "e",
+        "timestamp": NOW_MS,
+        "properties": {"ok_name": 1, "2fa": True, "has space": 1, "x" * 40: 1, "__sys__": 1},
+    }
+    run = run_target(
+        tconfig, [schema("track_events", props), record("track_events", rec)], tmp_path
+    )
     assert run.rc == 0, run.stderr
     assert run.summary()["track_events"]["warnings"] == {"hidden_properties": 1}
     for name in ("2fa", "has space", "__sys__"):
@@ -81,10 +116,19 @@ def test_secret_equal_to_integration_key_is_refused_at_start(tsim, tconfig, tmp_
     assert tsim.request_log == []
 
 
-def test_403_on_track_says_the_secrets_are_not_interchangeable(tsim, tconfig, tmp_path: Path) -> None:
+def test_403_on_track_says_the_secrets_are_not_interchangeable(
+    tsim, tconfig, tmp_path: Path
+) -> None:
     tconfig["track_event_secret"] = "an-integration-key-by-mistake"
-    props = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}
-    msgs = [schema("track_events", props)] + [record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS}) for i in range(3)]
+    props = {
+        "visitorId": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "integer"},
+    }
+    msgs = [schema("track_events", props)] + [
+        record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS})
+        for i in range(3)
+    ]
     msgs.append({"type": "STATE", "value": {"s": 1}})
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 1
@@ -96,8 +140,15 @@ def test_403_on_track_says_the_secrets_are_not_interchangeable(tsim, tconfig, tm
 def test_track_429_and_dropped_connection_recovery(tsim, tconfig, tmp_path: Path) -> None:
     tsim.faults.add(Fault(path="/data/track", kind="status", status=429, times=3))
     tsim.faults.add(Fault(path="/data/track", kind="drop", times=2))
-    props = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}
-    msgs = [schema("track_events", props)] + [record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS}) for i in range(20)]
+    props = {
+        "visitorId": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "integer"},
+    }
+    msgs = [schema("track_events", props)] + [
+        record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS})
+        for i in range(20)
+    ]
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
     assert len(tsim.store.track_events) == 20
@@ -109,8 +160,14 @@ class _Staged:
 
     def __init__(self, config: dict, tmp_path: Path) -> None:
         (tmp_path / "config.json").write_text(json.dumps(config))
-        self.proc = subprocess.Popen([TARGET, "--config", str(tmp_path / "config.json")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [TARGET, "--config", str(tmp_path / "config.json")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
 
     def send(self, messages: list) -> None:
         assert self.proc.stdin is not None
@@ -126,7 +183,9 @@ class _Staged:
         return [json.loads(x) for x in out.splitlines() if x.strip()]
 
 
-def test_state_is_emitted_only_after_its_records_are_confirmed(tsim, tconfig, tmp_path: Path) -> None:
+def test_state_is_emitted_only_after_its_records_are_confirmed(
+    tsim, tconfig, tmp_path: Path
+) -> None:
     ids = visitor_ids(tsim, 8)
     tconfig["batch_size"] = 4
     # Slow, failing-then-recovering writes: the STATE must still wait for them.
@@ -154,10 +213,19 @@ def test_state_waits_for_the_track_event_pool(tsim, tconfig, tmp_path: Path) -> 
     tconfig["batch_size"] = 10
     tconfig["track_concurrency"] = 4
     tsim.faults.add(Fault(path="/data/track", kind="slow", delay_s=0.3, times=None))
-    props = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {"type": "integer"}}
+    props = {
+        "visitorId": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "integer"},
+    }
     staged = _Staged(tconfig, tmp_path)
     staged.send([schema("track_events", props)])
-    staged.send([record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS}) for i in range(9)])
+    staged.send(
+        [
+            record("track_events", {"visitorId": f"v{i}", "event": "e", "timestamp": NOW_MS})
+            for i in range(9)
+        ]
+    )
     staged.send([{"type": "STATE", "value": {"events": 9}}])
     staged.send([record("track_events", {"visitorId": "v9", "event": "e", "timestamp": NOW_MS})])
     assert staged.next_state() == {"events": 9}

@@ -84,8 +84,17 @@ def test_time_can_be_iso() -> None:
 
 @pytest.mark.parametrize(
     ("value", "pendo_type"),
-    [("maybe", "boolean"), (2, "boolean"), ("1.5", "integer"), (True, "integer"), ("abc", "float"),
-     (float("nan"), "float"), ("not a date", "time"), (Decimal("Infinity"), "integer"), (2**63, "integer")],
+    [
+        ("maybe", "boolean"),
+        (2, "boolean"),
+        ("1.5", "integer"),
+        (True, "integer"),
+        ("abc", "float"),
+        (float("nan"), "float"),
+        ("not a date", "time"),
+        (Decimal("Infinity"), "integer"),
+        (2**63, "integer"),
+    ],
 )
 def test_convert_rejects(value: object, pendo_type: str) -> None:
     with pytest.raises(ConversionError):
@@ -101,8 +110,18 @@ def test_json_bytes_takes_what_orjson_refuses() -> None:
 
 @pytest.mark.parametrize(
     ("name", "hidden"),
-    [("plan", False), ("plan_2", False), ("_x", False), ("a" * 32, False), ("a" * 33, True),
-     ("2fa", True), ("__x__", True), ("has space", True), ("dash-ed", True), ("é", True)],
+    [
+        ("plan", False),
+        ("plan_2", False),
+        ("_x", False),
+        ("a" * 32, False),
+        ("a" * 33, True),
+        ("2fa", True),
+        ("__x__", True),
+        ("has space", True),
+        ("dash-ed", True),
+        ("é", True),
+    ],
 )
 def test_hidden_property_names(name: str, hidden: bool) -> None:
     assert (hidden_property_reason(name) is not None) is hidden
@@ -113,15 +132,27 @@ def test_stream_inference_and_errors() -> None:
     assert resolve_stream_spec("accounts", {}).object == "account"
     assert resolve_stream_spec("track_events", {}).object == "track_event"
     assert resolve_stream_spec("tap_pendo-visitors", {}).object == "visitor"
-    spec = resolve_stream_spec("users", {"users": {"object": "visitor", "id_field": "uid", "fields": ["Plan"], "create": True}})
-    assert (spec.object, spec.id_field, spec.fields, spec.create) == ("visitor", "uid", {"Plan": "Plan"}, True)
+    spec = resolve_stream_spec(
+        "users",
+        {"users": {"object": "visitor", "id_field": "uid", "fields": ["Plan"], "create": True}},
+    )
+    assert (spec.object, spec.id_field, spec.fields, spec.create) == (
+        "visitor",
+        "uid",
+        {"Plan": "Plan"},
+        True,
+    )
     assert resolve_stream_spec("anything", {"*": {"object": "account"}}).object == "account"
-    with pytest.raises(StreamConfigError, match=r"does not know what to write for stream `orders`.*streams"):
+    with pytest.raises(
+        StreamConfigError, match=r"does not know what to write for stream `orders`.*streams"
+    ):
         resolve_stream_spec("orders", {})
     with pytest.raises(StreamConfigError, match="must be one of"):
         resolve_stream_spec("x", {"x": {"object": "contact"}})
     with pytest.raises(StreamConfigError, match="context_fields"):
-        resolve_stream_spec("e", {"e": {"object": "track_event", "context_fields": {"browser": "b"}}})
+        resolve_stream_spec(
+            "e", {"e": {"object": "track_event", "context_fields": {"browser": "b"}}}
+        )
 
 
 def test_get_path() -> None:

@@ -17,8 +17,12 @@ from singer_sdk.sinks.core import JSONSchemaValidator
 
 from target_pendo.validation import RecordValidator, same_in_both_drafts
 
-NULLABLE = {"string": {"type": ["string", "null"]}, "integer": {"type": ["integer", "null"]},
-            "number": {"type": ["number", "null"]}, "boolean": {"type": ["boolean", "null"]}}
+NULLABLE = {
+    "string": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "boolean": {"type": ["boolean", "null"]},
+}
 
 SCHEMAS: list[dict[str, Any]] = [
     {  # a typical tap SCHEMA: nullable scalars, a date-time, a nested object, an array
@@ -30,8 +34,10 @@ SCHEMAS: list[dict[str, Any]] = [
             "score": NULLABLE["number"],
             "isbeta": NULLABLE["boolean"],
             "seen": {"type": ["string", "null"], "format": "date-time"},
-            "address": {"type": ["object", "null"], "properties": {"city": NULLABLE["string"],
-                                                                   "zip": NULLABLE["integer"]}},
+            "address": {
+                "type": ["object", "null"],
+                "properties": {"city": NULLABLE["string"], "zip": NULLABLE["integer"]},
+            },
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
         },
         "required": ["visitorId"],
@@ -41,24 +47,53 @@ SCHEMAS: list[dict[str, Any]] = [
         "additionalProperties": False,
         "properties": {
             "a": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 3}]},
-            "b": {"type": "array", "items": {"type": "number", "exclusiveMaximum": 10}, "maxItems": 2},
-            "c": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "boolean"}},
+            "b": {
+                "type": "array",
+                "items": {"type": "number", "exclusiveMaximum": 10},
+                "maxItems": 2,
+            },
+            "c": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {"type": "boolean"},
+            },
             "d": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 5}]},
             "e": {"not": {"type": "null"}},
         },
     },
 ]
 
-KEYS = ["visitorId", "plan", "seats", "score", "isbeta", "seen", "address", "tags", "city", "zip",
-        "a", "b", "c", "d", "e", "x"]
+KEYS = [
+    "visitorId",
+    "plan",
+    "seats",
+    "score",
+    "isbeta",
+    "seen",
+    "address",
+    "tags",
+    "city",
+    "zip",
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "x",
+]
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 20), st.sampled_from(["", "ab", "abcd", "2024-01-01T00:00:00Z"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 20),
+    st.sampled_from(["", "ab", "abcd", "2024-01-01T00:00:00Z"]),
     st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-20, max_value=20),
     st.sampled_from([Decimal("3.0"), 3.0, 12.5]),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
@@ -75,7 +110,9 @@ def outcome(validator: Any, record: dict) -> tuple[str, str, tuple] | None:  # n
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=["tap-schema", "constraints"])
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(record=records)
 def test_same_decision_and_same_reason_as_the_sdk(schema: dict, record: dict) -> None:
     ours = RecordValidator(schema)
@@ -95,8 +132,15 @@ def test_a_schema_violation_names_the_field() -> None:
     "schema",
     [
         {"type": "object", "properties": {"n": {"enum": [1, 2]}}},  # fastjsonschema: True == 1
-        {"type": "object", "properties": {"n": {"$ref": "#/$defs/n"}}, "$defs": {"n": {"type": "integer"}}},
-        {"type": "object", "properties": {"n": {"type": "array", "prefixItems": [{"type": "integer"}]}}},
+        {
+            "type": "object",
+            "properties": {"n": {"$ref": "#/$defs/n"}},
+            "$defs": {"n": {"type": "integer"}},
+        },
+        {
+            "type": "object",
+            "properties": {"n": {"type": "array", "prefixItems": [{"type": "integer"}]}},
+        },
         {"type": "object", "properties": {"n": {"type": "string", "pattern": "^\\d+$"}}},
     ],
     ids=["enum", "ref", "prefixItems", "pattern"],
@@ -110,7 +154,10 @@ def test_keywords_that_differ_between_drafts_use_the_sdk_validator_alone(schema:
 
 
 def test_an_invalid_schema_is_refused_as_the_sdk_refuses_it() -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "array", "items": [{"type": "integer"}]}}}
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "array", "items": [{"type": "integer"}]}},
+    }
     assert not same_in_both_drafts(schema)  # Draft 7 tuple form; not a schema under 2020-12
     with pytest.raises(InvalidJSONSchema):
         JSONSchemaValidator(schema)
@@ -125,4 +172,6 @@ def test_date_time_format_is_not_checked_unless_the_sdk_would() -> None:
     strict = RecordValidator(SCHEMAS[0], validate_formats=True)
     assert strict.fast is None
     record = {"visitorId": "v", "seen": "not a date"}
-    assert outcome(strict, record) == outcome(JSONSchemaValidator(SCHEMAS[0], validate_formats=True), record)
+    assert outcome(strict, record) == outcome(
+        JSONSchemaValidator(SCHEMAS[0], validate_formats=True), record
+    )
