@@ -36,7 +36,7 @@ from pendo_http import (
 )
 from pendo_http.regions import REGIONS
 from target_pendo.convert import json_safe
-from target_pendo.http import build_client
+from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter, TargetAbort
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
@@ -324,9 +324,9 @@ class TargetPendo(Target):
         ),
         th.Property(
             "time_format",
-            th.StringType(allowed_values=["epoch_ms", "iso"]),
-            default="epoch_ms",
-            description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601.",
+            th.StringType(allowed_values=["iso", "epoch_ms"]),
+            default="iso",
+            description="How values for Pendo `time` (Date) fields are sent: ISO 8601 in UTC (`2026-01-02T03:04:05.000Z`, the form Pendo's docs show) or epoch milliseconds (the form Pendo returns them in). Input values may be either.",
         ),
         th.Property(
             "error_isolation",
@@ -351,6 +351,12 @@ class TargetPendo(Target):
             th.IntegerType,
             default=8,
             description="Track-event requests in flight at once.",
+        ),
+        th.Property(
+            "track_events_per_visitor_per_second",
+            th.NumberType,
+            default=1,
+            description="Track events sent per visitor per second at most (an older Pendo article gives one a second as the only limit, and Pendo answers 200 either way); other visitors' events flow meanwhile. 0 turns the pacing off.",
         ),
         th.Property(
             "dead_letter_path",
@@ -436,11 +442,21 @@ class TargetPendo(Target):
 
     @property
     def time_format(self) -> str:
-        return self.config.get("time_format") or "epoch_ms"
+        # Pendo's only documented Date value is an ISO 8601 string ("2006-01-02T15:04:05.999-05:00").
+        return self.config.get("time_format") or "iso"
 
     @property
     def track_concurrency(self) -> int:
         return max(1, int(self.config.get("track_concurrency") or 8))
+
+    @property
+    def track_per_visitor(self) -> float:
+        value = self.config.get("track_events_per_visitor_per_second")
+        return max(0.0, float(1 if value is None else value))
+
+    @cached_property
+    def track_pacer(self) -> VisitorPacer:
+        return VisitorPacer(self.track_per_visitor)
 
     @cached_property
     def track_url(self) -> str:
