@@ -5,11 +5,13 @@ with every record written or accounted for, exactly as with the simulator's defa
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from pendo_sim import Fault
+from target_pendo.http import VisitorPacer
 from target_pendo.metadata import Answer, error_text, item_id, read_answer
 from tests.target.conftest import posts, record, run_target, schema, visitor_ids
 
@@ -333,3 +335,81 @@ def test_a_documented_answer_is_read() -> None:
     )
     assert read == Answer(updated=1, failed=2, missing=[{"id": "x"}], errors=["e"])
     assert read_answer({"total": 3, "updated": 3}, 3) == Answer(3, 0, [], [])
+
+
+# -- track events per visitor ---------------------------------------------------------------
+
+TRACK_PROPS = {
+    "visitorId": {"type": "string"},
+    "event": {"type": "string"},
+    "timestamp": {"type": "integer"},
+    "properties": {"type": "object"},
+}
+
+
+def track_burst(visitors: list[str], per_visitor: int) -> list[dict]:
+    """Each visitor's events one after the other in the input: v1, v1, v1, v2, v2, v2, ..."""
+    now_ms = int(time.time() * 1000)
+    msgs = [schema("track_events", TRACK_PROPS)]
+    seq = 0
+    for vid in visitors:
+        for _ in range(per_visitor):
+            seq += 1
+            msgs.append(
+                record(
+                    "track_events",
+                    {
+                        "visitorId": vid,
+                        "event": "paced",
+                        "timestamp": now_ms - seq,
+                        "properties": {"seq": seq},
+                    },
+                )
+            )
+    return msgs
+
+
+def test_track_events_are_paced_per_visitor_while_others_flow(
+    tsim, tconfig, tmp_path: Path
+) -> None:
+    """A Pendo that silently drops a visitor's second event within a second keeps every
+    event, and the other visitors' first events are not held behind one visitor's queue."""
+    tsim.set_options(track_min_interval_per_visitor_s=1.0)
+    visitors = ["pace-a", "pace-b", "pace-c"]
+    run = run_target(tconfig, track_burst(visitors, 3), tmp_path)
+    assert run.rc == 0, run.stderr
+    assert run.summary()["track_events"]["sent"] == 9
+    assert tsim.store.throttled_track_events == []
+    kept = tsim.store.track_events
+    assert sorted(e["properties"]["seq"] for e in kept) == list(range(1, 10))
+    order = [e["visitorId"] for e in kept]
+    assert set(order[:3]) == set(visitors)  # every visitor's first event before any second
+    for vid in visitors:  # and each visitor's events in input order
+        seqs = [e["properties"]["seq"] for e in kept if e["visitorId"] == vid]
+        assert seqs == sorted(seqs)
+
+
+def test_without_pacing_the_per_visitor_limit_drops_events(tsim, tconfig, tmp_path: Path) -> None:
+    """The control: pacing off, the simulator's limit drops events with a 200 (so the target
+    counts them as sent): what the pacing protects against."""
+    tsim.set_options(track_min_interval_per_visitor_s=1.0)
+    tconfig["track_events_per_visitor_per_second"] = 0
+    run = run_target(tconfig, track_burst(["burst-a"], 3), tmp_path)
+    assert run.rc == 0, run.stderr
+    assert run.summary()["track_events"]["sent"] == 3
+    assert len(tsim.store.throttled_track_events) >= 1
+
+
+def test_visitor_pacer_spaces_one_visitor_only() -> None:
+    clock = [100.0]
+    pacer = VisitorPacer(2.0, clock=lambda: clock[0])
+    assert pacer.ready_at("a") == 0.0
+    pacer.done("a")
+    assert pacer.ready_at("a") == 100.5
+    assert pacer.ready_at("b") == 0.0
+    clock[0] = 101.0
+    pacer.done("a")
+    assert pacer.ready_at("a") == 101.5
+    off = VisitorPacer(0)
+    off.done("a")
+    assert off.ready_at("a") == 0.0
