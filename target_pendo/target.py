@@ -9,8 +9,8 @@ import threading
 import typing as t
 from functools import cached_property
 
+import click
 import msgspec
-
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats
@@ -23,6 +23,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json as _deserialize_json
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -39,6 +40,7 @@ from target_pendo.convert import json_safe
 from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.probe import run_probe
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
 from target_pendo.sinks import MetadataSink, PendoSink, TrackEventSink
 from target_pendo.streams_config import StreamConfigError, StreamSpec, resolve_stream_spec
@@ -684,6 +686,24 @@ class TargetPendo(Target):
                 sink.pool.shutdown(wait=True, cancel_futures=True)
         self.finish()
 
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, plus `--test` (as taps have): a read-only connection check."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--test"],
+                is_flag=True,
+                default=False,
+                help=(
+                    "Check the configuration against Pendo without writing anything (key, "
+                    "metadata schemas, track URL) and print a report; exit 1 if a check failed."
+                ),
+            )
+        )
+        return command
+
     @property
     def failed(self) -> bool:
         return self.aborted is not None or self.ledger.failed > 0
@@ -696,9 +716,11 @@ class TargetPendo(Target):
         about_format: str | None = None,
         config: t.Any = None,  # noqa: ANN401
         file_input: t.IO[str] | None = None,
+        test: bool = False,
     ) -> None:
         """The SDK's invoke, plus: a clear message instead of a traceback when the run must
-        stop, the summary, and a non-zero exit when anything was not written."""
+        stop, the summary, and a non-zero exit when anything was not written; `--test`
+        checks the configuration against Pendo without writing (target_pendo/probe.py)."""
         if about:
             cls.print_about(about_format)
             sys.exit(0)
@@ -712,6 +734,11 @@ class TargetPendo(Target):
             cls.logger.error("target-pendo cannot start: %s", error)  # noqa: TRY400
             sys.stderr.write(f"target-pendo: {error}\n")
             sys.exit(2)
+        if test:
+            report = run_probe(dict(target.config), target.redactor)
+            sys.stdout.write(report.render() + "\n")
+            sys.stdout.flush()
+            sys.exit(0 if report.ok else 1)
         try:
             target.listen(file_input)
         except TargetAbort as error:
