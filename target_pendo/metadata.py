@@ -100,6 +100,8 @@ class Answer:
 
 def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
     """The answer, or why it confirms nothing (a text for the log and the dead-letter file)."""
+    # Pendo: "All request and response bodies, including errors, are encoded in JSON", and a
+    # bulk write answers {total, updated, failed, missing, errors}; anything else confirms nothing.
     if not isinstance(answer, dict):
         shown = " ".join(str(answer).split())[:120] if answer not in (None, "") else "empty"
         kind = "a JSON " + type(answer).__name__ if isinstance(answer, list) else "not JSON"

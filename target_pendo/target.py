@@ -334,7 +334,7 @@ class TargetPendo(Target):
             "error_isolation",
             th.StringType(allowed_values=["auto", "bisect"]),
             default="auto",
-            description="How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record's id when the counts agree, else splits the batch; `bisect` always splits.",
+            description='How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record\'s id when the counts agree, else splits the batch; `bisect` splits unless an error item names its record in an id field (`{"visitorId": ...}`).',
         ),
         th.Property(
             "batch_size",
