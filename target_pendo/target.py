@@ -444,7 +444,7 @@ class TargetPendo(Target):
 
     @property
     def time_format(self) -> str:
-        # Pendo's only documented Date value is an ISO 8601 string ("2006-01-02T15:04:05.999-05:00").
+        # Pendo's only documented Date value is ISO 8601 ("2006-01-02T15:04:05.999-05:00").
         return self.config.get("time_format") or "iso"
 
     @property
