@@ -104,7 +104,7 @@ def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
     # bulk write answers {total, updated, failed, missing, errors}; anything else confirms nothing.
     if not isinstance(answer, dict):
         shown = " ".join(str(answer).split())[:120] if answer not in (None, "") else "empty"
-        kind = "a JSON " + type(answer).__name__ if isinstance(answer, list) else "not JSON"
+        kind = "not JSON" if isinstance(answer, str) else f"a JSON {type(answer).__name__}"
         return f"the answer is {kind} ({shown!r}), not Pendo's write summary"
     total, updated = _count(answer.get("total")), _count(answer.get("updated"))
     if total is None or updated is None:
@@ -112,11 +112,13 @@ def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
     failed = _count(answer.get("failed"))
     if "failed" in answer and failed is None:
         return "the answer's `failed` is not a count"
-    if failed is None:
-        failed = total - updated
     # Pendo documents total = updated + failed; a total other than what was sent, or counts
     # that do not add up, say nothing certain about any record.
-    if updated + failed != total or failed < 0:
+    if failed is None:
+        if updated > total:
+            return f"its counts do not add up (updated {updated} > total {total})"
+        failed = total - updated
+    if updated + failed != total:
         return f"its counts do not add up (updated {updated} + failed {failed} != total {total})"
     if total != sent:
         return f"its total ({total}) is not the number of records sent ({sent})"

@@ -322,6 +322,8 @@ def test_error_text_keeps_field_and_message() -> None:
         ({"total": 2, "updated": 2, "failed": 0}, "not the number of records sent"),
         ({"total": "3", "updated": 3}, "no `total`/`updated`"),
         ({"total": 3, "updated": True, "failed": 2}, "no `total`/`updated`"),
+        ({"total": 3, "updated": 4}, "do not add up"),
+        (True, "a JSON bool"),
     ],
 )
 def test_answers_that_confirm_nothing(answer: object, problem: str) -> None:
