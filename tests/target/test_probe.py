@@ -37,8 +37,11 @@ def row(report: str, endpoint: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def assert_read_only_and_masked(sim, result: subprocess.CompletedProcess[str]) -> None:
+def assert_read_only_and_masked(
+    sim, result: subprocess.CompletedProcess[str], config: dict[str, Any]
+) -> None:
     assert all(method == "GET" for method, _, _ in sim.request_log)
+    assert not Path(config["dead_letter_path"]).exists()
     assert sim.store.track_events == [] and sim.store.metadata_writes == []
     for secret in (sim.integration_key, TRACK_SECRET):
         assert secret not in result.stdout and secret not in result.stderr
@@ -57,7 +60,7 @@ def test_probe_on_the_simulator_reports_every_endpoint(tsim, tconfig, tmp_path: 
     assert "reachable" in track and "no event sent" in track
     assert "integration_key: set" in report and "key checked by: GET /api/v1/token/verify" in report
     assert report.rstrip().endswith("result: OK (5 checks)")
-    assert_read_only_and_masked(tsim, result)
+    assert_read_only_and_masked(tsim, result, tconfig)
 
 
 def test_a_read_only_key_fails_the_probe(tsim, tconfig, tmp_path: Path) -> None:
