@@ -117,12 +117,14 @@ class PendoClient:
         aggregation: bool = False,
         secret: str | None = None,
         secret_setting: str = "integration_key",
+        not_retried: frozenset[int] = frozenset(),
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
-        Raises PendoAuthError at once on 401/403, PendoFatalError on other 4xx,
-        PendoQueryTooLarge when an aggregation is refused as too big, and
-        PendoRetriableError once retries are exhausted.
+        Raises PendoAuthError at once on 401/403, PendoFatalError on other 4xx (and at once
+        on a status in `not_retried`, which the caller handles itself), PendoQueryTooLarge
+        when an aggregation is refused as too big, and PendoRetriableError once retries are
+        exhausted.
         """
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
         headers = {"Content-Type": "application/json"}
@@ -169,6 +171,8 @@ class PendoClient:
                 if error is None:
                     return response
                 response.close()
+                if isinstance(error, PendoRetriableError) and error.status in not_retried:
+                    error = PendoFatalError(str(error), status=error.status)
             if not isinstance(error, PendoRetriableError) or attempt >= self.retry.max_tries:
                 raise error
             self.retries += 1
@@ -299,6 +303,7 @@ class PendoClient:
         params: dict[str, Any] | None = None,
         secret: str | None = None,
         secret_setting: str = "integration_key",
+        not_retried: frozenset[int] = frozenset(),
     ) -> Any:
         """POST a JSON body; returns the parsed response body (None when empty)."""
         response = self.send(
@@ -309,6 +314,7 @@ class PendoClient:
             body=body,
             secret=secret,
             secret_setting=secret_setting,
+            not_retried=not_retried,
         )
         content = response.content
         if not content.strip():

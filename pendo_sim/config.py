@@ -58,4 +58,29 @@ class SimOptions:
     bulk_delete_min_interval_s: float = (
         0.0  # > 0: a bulk delete sooner than this after the last gets 429
     )
+    # Write answers no public source pins down (issue 12); the defaults are the documented ones.
+    metadata_missing_items: str = (
+        "id"  # "id" | "id_object" ({"visitorId": id}) | "id_key" ({"id": id})
+    )
+    metadata_error_items: str = (
+        "text"  # "text" (names the id) | "text_no_id" | "field_message" | "id_object"
+    )
+    metadata_answer: str = (
+        "json"  # 2xx body of a bulk write: json | html | empty | list | no_counts | bad_counts
+    )
+    bulk_delete_answer: str = "json"  # 2xx body of a bulk delete: json | html | empty | list
+    time_values: str = "any"  # "iso_only": a `time` field refuses numbers (an `errors` entry)
+    track_min_interval_per_visitor_s: float = 0.0  # > 0: closer events of one visitor dropped, 200
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        choices = {
+            "metadata_missing_items": ("id", "id_object", "id_key"),
+            "metadata_error_items": ("text", "text_no_id", "field_message", "id_object"),
+            "metadata_answer": ("json", "html", "empty", "list", "no_counts", "bad_counts"),
+            "bulk_delete_answer": ("json", "html", "empty", "list"),
+            "time_values": ("any", "iso_only"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")

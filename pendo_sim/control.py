@@ -60,6 +60,7 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
                 "dropped_track_events": list(st.dropped_track_events),
                 "hidden_track_properties": list(st.hidden_track_properties),
                 "rejected_track_events": list(st.rejected_track_events),
+                "throttled_track_events": list(st.throttled_track_events),
                 "oversized_track_properties": list(st.oversized_track_properties),
             }
     if route.startswith("store/metadata/") and method == "GET":

@@ -455,7 +455,7 @@ class Handler(BaseHTTPRequestHandler):
                 result = self.sim.writer.bulk(kind, group, data, create)
         except WriteError as exc:
             raise HttpError(exc.status, exc.message) from None
-        self._json(result)
+        self._odd_answer(self.sim.options.metadata_answer, result)
 
     def _r_put_value(self, groups, body, access) -> None:
         kind, group = unquote(groups[0]), unquote(groups[1])
@@ -494,7 +494,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.sim.bulk_delete_too_soon():
             self.sim._count("rate_limited")
             raise HttpError(429, "bulk delete: at most one call a second")
-        self._json({"id": self.sim.bulk_delete(kind, ids)})
+        self._odd_answer(
+            self.sim.options.bulk_delete_answer, {"id": self.sim.bulk_delete(kind, ids)}
+        )
+
+    def _odd_answer(self, shape: str, result: dict) -> None:
+        """A write that was done, answered 200 with `result` or a body that confirms nothing."""
+        if shape == "html":
+            self._send(200, b"<html><body>OK</body></html>", "text/html")
+        elif shape == "empty":
+            self._send(200, b"")
+        elif shape == "list":
+            self._json([])
+        elif shape == "no_counts":
+            self._json({k: v for k, v in result.items() if k not in ("total", "updated", "failed")})
+        elif shape == "bad_counts":
+            self._json({**result, "total": result["total"] + 1})
+        else:
+            self._json(result)
 
     def _r_bulkdelete_status(self, groups, body, access) -> None:
         jobs = self.sim.bulk_delete_jobs
@@ -525,6 +542,11 @@ class Handler(BaseHTTPRequestHandler):
         err = validate_track(data)
         if err:
             raise HttpError(400, err)
+        if sim.track_too_soon(data["visitorId"]):
+            with sim.store.lock:
+                sim.store.throttled_track_events.append(data)
+            self._send(200, b"" if sim.options.track_empty_body else b"{}")
+            return
         accept_track(sim.store, data, sim.dataset.now_ms, sim.options.track_drop_after_days)
         self._send(200, b"" if sim.options.track_empty_body else b"{}")
 

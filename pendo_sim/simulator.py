@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 import uuid
@@ -55,6 +56,9 @@ class Simulator:
             "account": [],
         }  # every id sent, in order
         self._last_bulk_delete: float | None = None
+        self._last_track: dict[
+            str, float
+        ] = {}  # visitorId -> monotonic time of the last kept event
         self._host, self._port = host, port
         self._stats_lock = threading.Lock()
         self._stats: dict[str, Any] = {
@@ -122,12 +126,27 @@ class Simulator:
             return "ro"
         return None
 
+    def track_too_soon(self, visitor_id: str) -> bool:
+        """Whether an event of this visitor breaks the per-visitor limit (then it is dropped);
+        only kept events count, as a refused request never reached Pendo's pipeline."""
+        interval = self.options.track_min_interval_per_visitor_s
+        if not interval:
+            return False
+        now = time.monotonic()
+        with self._stats_lock:
+            last = self._last_track.get(visitor_id)
+            if last is not None and now - last < interval:
+                return True
+            self._last_track[visitor_id] = now
+            return False
+
     def set_options(self, **changes: Any) -> None:
         """Change behaviour options at runtime (see config.SimOptions)."""
         known = set(SimOptions.__dataclass_fields__)
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown options {sorted(unknown)}")
+        dataclasses.replace(self.options, **changes)  # checks the values before any is set
         for k, v in changes.items():
             setattr(self.options, k, v)
 

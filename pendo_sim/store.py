@@ -15,6 +15,7 @@ class Store:
         self.hidden_track_properties: list[dict] = []  # {"event": ..., "properties": {...}}
         self.oversized_track_properties: list[dict] = []  # accepted, properties JSON > 512 bytes
         self.rejected_track_events: list[dict] = []  # integration key used silently
+        self.throttled_track_events: list[dict] = []  # over the per-visitor limit, dropped (200)
         self.metadata_writes: list[dict] = []  # {"kind","group","id","values"}
         self.parent_accounts: dict[str, dict[str, dict]] = {}
 

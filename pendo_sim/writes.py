@@ -27,10 +27,12 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_type(ftype: str, v: Any, coerce: bool) -> tuple[bool, Any]:
+def check_type(ftype: str, v: Any, coerce: bool, iso_only_time: bool = False) -> tuple[bool, Any]:
     """(ok, stored value) for a value written to a field of schema Type `ftype`."""
     if v is None or ftype == "":
         return True, v
+    if ftype == "time" and iso_only_time and not isinstance(v, str):
+        return False, v
     if ftype == "string":
         if isinstance(v, str):
             return True, v
@@ -116,8 +118,29 @@ class MetadataWriter:
             raise WriteError(408)
         fields = self.ds.schemas[kind][group]
         id_key = ID_KEY[kind]
-        missing: list[str] = []
-        errors: list[str] = []
+        missing: list[Any] = []
+        errors: list[Any] = []
+        opts = self.options
+        iso_only = opts.time_values == "iso_only"
+
+        def error(id_: Any, field: str | None, text: str) -> Any:
+            shape = opts.metadata_error_items
+            if shape == "text_no_id":
+                return f"field {field!r}: {text}" if field else text
+            if shape == "field_message":
+                return {"field": field or id_key, "message": text}
+            if shape == "id_object":
+                return {id_key: id_, "message": text}
+            return f"{kind} {id_!r}: field {field!r} {text}" if field else f"{kind} {id_!r}: {text}"
+
+        def missing_item(id_: str) -> Any:
+            shape = opts.metadata_missing_items
+            if shape == "id_object":
+                return {id_key: id_}
+            if shape == "id_key":
+                return {"id": id_}
+            return id_
+
         updated = 0
         now = self.ds.now_ms
         for item in body:
@@ -128,10 +151,14 @@ class MetadataWriter:
                 id_ = item.get("id")
             values = item.get("values")
             if not isinstance(id_, str) or id_ == "":
-                errors.append(f"missing {id_key} in record {item!r:.100}")
+                errors.append(
+                    f"missing {id_key} in record {item!r:.100}"
+                    if opts.metadata_error_items == "text"
+                    else error(None, None, f"missing {id_key}")
+                )
                 continue
             if not isinstance(values, dict):
-                errors.append(f"{kind} {id_!r}: values must be an object")
+                errors.append(error(id_, None, "values must be an object"))
                 continue
             clean: dict = {}
             bad = None
@@ -139,23 +166,22 @@ class MetadataWriter:
                 fname = str(name).lower()
                 desc = fields.get(fname)
                 if desc is None:
-                    bad = f"{kind} {id_!r}: unknown {group} field {name!r}"
+                    bad = error(id_, name, f"is not a known {group} field")
                     break
-                ok, stored = check_type(desc.get("Type", ""), v, self.options.coerce_wrong_types)
+                ok, stored = check_type(
+                    desc.get("Type", ""), v, self.options.coerce_wrong_types, iso_only
+                )
                 if not ok:
-                    bad = (
-                        f"{kind} {id_!r}: field {name!r} expects {desc.get('Type')}, "
-                        f"got {_type_name(v)}"
-                    )
+                    bad = error(id_, name, f"expects {desc.get('Type')}, got {_type_name(v)}")
                     break
                 clean[fname] = stored
-            if bad:
+            if bad is not None:
                 errors.append(bad)
                 continue
             if kind == "parentAccount":
                 with self.store.lock:
                     if id_ not in self._parent_ids() and not create:
-                        missing.append(id_)
+                        missing.append(missing_item(id_))
                         continue
                     self.store.parent_accounts.setdefault(id_, {}).setdefault(group, {}).update(
                         clean
@@ -166,7 +192,7 @@ class MetadataWriter:
                 j = table.index_of(id_)
                 if j is None:
                     if not create:
-                        missing.append(id_)
+                        missing.append(missing_item(id_))
                         continue
                     j = table.add(id_, now)
                 table.set_values(j, group, clean, now)

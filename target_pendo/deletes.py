@@ -5,7 +5,9 @@ Pendo takes up to 500 ids a call (`{"visitors": [...]}` or `{"accounts": [...]}`
 More than one call a second is likely to fail, so the HTTP session paces these calls
 (target_pendo/http.py). A refused call (4xx) dead-letters its records with Pendo's text; one
 that still fails after the retries dead-letters them too. Deleting twice is harmless, so a
-restart that re-sends a deletion does no damage.
+restart that re-sends a deletion does no damage, and neither does re-sending a call whose 2xx
+answer is not the documented `{"id": ...}` (HTML, empty, a list): such a call confirms nothing,
+is re-sent within the retry budget, then its records are dead-lettered as "unconfirmed".
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class BulkDeleter:
         for chunk in id_chunks(items):
             self._send(chunk)
 
-    def _send(self, items: list[Item]) -> None:
+    def _send(self, items: list[Item], attempt: int = 1) -> None:
         ids = list(dict.fromkeys(str(item.id) for item in items))
         what = f"bulk delete ({self.endpoint}, {len(ids)} ids)"
         self.requests += 1
@@ -117,14 +119,39 @@ class BulkDeleter:
                     payload=item.payload,
                 )
             return
+        # Pendo's bulk delete answers {"id": <job id>}; anything else confirms nothing.
         job = answer.get("id") if isinstance(answer, dict) else None
-        if job is not None:
-            self.jobs.append(str(job))
+        if job in (None, "") or isinstance(job, (dict, list, bool)):
+            self._unconfirmed(items, answer, attempt)
+            return
+        self.jobs.append(str(job))
         self.logger.info(
             "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process until deleted.",
             len(ids),
             self.kind,
-            job if job is not None else "without an id",
+            job,
         )
         for item in items:
             self.ledger.settle(item, "deleted")
+
+    def _unconfirmed(self, items: list[Item], answer: object, attempt: int) -> None:
+        shown = " ".join(str(answer).split())[:120] if answer not in (None, "") else "empty"
+        problem = f"the answer ({shown!r}) is not the documented job id"
+        self.logger.warning(
+            "Pendo answered %s with a success status, but %s: the deletion is unconfirmed.",
+            self.endpoint,
+            problem,
+        )
+        try:
+            self.client.backoff(attempt, PendoRetriableError(f"{self.endpoint}: {problem}"))
+        except PendoRetriableError:
+            for item in items:
+                self.ledger.reject(
+                    item,
+                    f"unconfirmed: Pendo answered the deletion with a success status {attempt} "
+                    f"time(s), but {problem}; the ids may or may not be deleted",
+                    api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+                    payload=item.payload,
+                )
+            return
+        self._send(items, attempt + 1)

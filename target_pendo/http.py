@@ -54,6 +54,28 @@ class TokenBucket:
             self._sleep(wait)
 
 
+class VisitorPacer:
+    """When the next track event of each visitor may go out: `interval` seconds after the
+    previous one's request completed, so Pendo receives them at least that far apart."""
+
+    PRUNE_ABOVE = 10_000
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._clock = clock
+        self._next: dict[str | None, float] = {}
+
+    def ready_at(self, visitor: str | None) -> float:
+        return self._next.get(visitor, 0.0)
+
+    def done(self, visitor: str | None) -> None:
+        now = self._clock()
+        if self.interval:
+            self._next[visitor] = now + self.interval
+        if len(self._next) > self.PRUNE_ABOVE:
+            self._next = {v: at for v, at in self._next.items() if at > now}
+
+
 class DryRunViolation(RuntimeError):
     """A write was attempted in dry-run mode (a bug: dry runs never write)."""
 

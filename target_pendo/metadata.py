@@ -1,22 +1,28 @@
 """Bulk metadata writes (`POST /api/v1/metadata/{kind}/{group}/value`) and what each answer means.
 
-Pendo answers 200 with `{"total", "updated", "failed", "missing": [ids], "errors": [texts]}`
-even when some records failed (shared/pendo-api.md §4.1: total = updated + failed, failed =
-len(missing) + len(errors)), and 400 when the body as a whole is refused. Each record's
-outcome is read from that answer:
+Pendo answers 200 with `{"total", "updated", "failed", "missing": [...], "errors": [...]}`
+even when some records failed, and 400 when the body as a whole is refused. A record counts
+as written only when that answer confirms it:
 
-- ids in `missing` (update-only mode): skipped, reported with their ids;
-- `errors`: when every error names exactly one record of the batch and the counts agree,
-  those records are dead-lettered with Pendo's text and the rest are written; otherwise
-  the batch is split in halves and each half re-sent (bisection) until the bad records
-  stand alone. A 400/413/422 is bisected the same way. Re-sending good records is safe:
-  a metadata write sets values, so it is idempotent.
+- an answer that is not such an object (HTML, empty, a list, no `total`/`updated`), or whose
+  counts do not add up (`updated + failed != total`, `total` != records sent), confirms
+  nothing: the same batch is re-sent within the retry budget (a metadata write sets values,
+  so it is idempotent), then dead-lettered with reason "unconfirmed";
+- `missing` and `errors` items may be bare ids/texts or objects (`{"visitorId": ..}`,
+  `{"id": ..}`, `{"field": .., "message": ..}`). When every item maps to exactly one record
+  of the batch and the counts agree, each record gets its outcome (missing: skipped, or
+  created with `?create=true`; error: dead-lettered with Pendo's text); otherwise the batch
+  is split in halves and each half re-sent (bisection) until each record's outcome follows
+  from the counts alone;
+- a 400/413/422 is bisected the same way; a 408 (the call passed Pendo's five-minute limit)
+  too, and the smaller size is kept for the rest of the run.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pendo_http import (
@@ -26,9 +32,16 @@ from pendo_http import (
     PendoRetriableError,
     PendoTLSError,
 )
+from target_pendo.convert import dumps
 from target_pendo.ledger import Item, Ledger
 
-SPLIT_STATUSES = frozenset({400, 413, 422})
+SPLIT_STATUSES = frozenset({400, 408, 413, 422})
+# Pendo documents 408 for a metadata call that passed its five-minute limit: the same batch
+# would time out again, so it is split instead of retried.
+TIMEOUT_STATUS = 408
+# Keys an item of `missing`/`errors` may name its record by (Pendo publishes no item shape).
+ID_KEYS = ("visitorId", "accountId", "parentAccountId", "id")
+TEXT_KEYS = ("message", "error", "detail", "reason", "description")
 
 
 class TargetAbort(Exception):
@@ -38,6 +51,84 @@ class TargetAbort(Exception):
 def _mentions(text: str, ident: str) -> bool:
     pattern = r"(?<![A-Za-z0-9_\-.@])" + re.escape(ident) + r"(?![A-Za-z0-9_\-.@])"
     return re.search(pattern, text) is not None
+
+
+def _count(value: Any) -> int | None:  # noqa: ANN401
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _ident(value: Any) -> str | None:  # noqa: ANN401
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def item_id(entry: Any, id_key: str) -> str | None:  # noqa: ANN401
+    """The record id a `missing`/`errors` item names: a bare id, or an object's id key."""
+    if not isinstance(entry, dict):
+        return _ident(entry)
+    for key in (id_key, *ID_KEYS):
+        ident = _ident(entry.get(key))
+        if ident is not None:
+            return ident
+    return None
+
+
+def error_text(entry: Any) -> str:  # noqa: ANN401
+    """An `errors` item as one line: the text itself, or an object's field and message."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        text = next((str(entry[k]) for k in TEXT_KEYS if entry.get(k) not in (None, "")), None)
+        field = entry.get("field")
+        if text is not None:
+            return f"field {field}: {text}" if field not in (None, "") else text
+    return dumps(entry).decode()
+
+
+@dataclass
+class Answer:
+    """A bulk-write answer whose counts add up; `missing`/`errors` items as Pendo sent them."""
+
+    updated: int
+    failed: int
+    missing: list[Any]
+    errors: list[Any]
+
+
+def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
+    """The answer, or why it confirms nothing (a text for the log and the dead-letter file)."""
+    # Pendo: "All request and response bodies, including errors, are encoded in JSON", and a
+    # bulk write answers {total, updated, failed, missing, errors}; anything else confirms nothing.
+    if not isinstance(answer, dict):
+        shown = " ".join(str(answer).split())[:120] if answer not in (None, "") else "empty"
+        kind = "not JSON" if isinstance(answer, str) else f"a JSON {type(answer).__name__}"
+        return f"the answer is {kind} ({shown!r}), not Pendo's write summary"
+    total, updated = _count(answer.get("total")), _count(answer.get("updated"))
+    if total is None or updated is None:
+        return "the answer has no `total`/`updated` counts"
+    failed = _count(answer.get("failed"))
+    if "failed" in answer and failed is None:
+        return "the answer's `failed` is not a count"
+    # Pendo documents total = updated + failed; a total other than what was sent, or counts
+    # that do not add up, say nothing certain about any record.
+    if failed is None:
+        if updated > total:
+            return f"its counts do not add up (updated {updated} > total {total})"
+        failed = total - updated
+    if updated + failed != total:
+        return f"its counts do not add up (updated {updated} + failed {failed} != total {total})"
+    if total != sent:
+        return f"its total ({total}) is not the number of records sent ({sent})"
+    missing, errors = answer.get("missing") or [], answer.get("errors") or []
+    return Answer(
+        updated,
+        failed,
+        missing if isinstance(missing, list) else [missing],
+        errors if isinstance(errors, list) else [errors],
+    )
 
 
 class MetadataWriter:
@@ -67,6 +158,8 @@ class MetadataWriter:
         self.attribute_errors = True
         self.requests = 0
         self.splits = 0
+        self.unconfirmed = 0
+        self.batch_limit: int | None = None  # set after a 408: records per request from then on
 
     @property
     def endpoint(self) -> str:
@@ -79,19 +172,24 @@ class MetadataWriter:
         missing are re-sent with `?create=true`: Pendo's answer does not say which ids it
         created, and this way the summary can (one extra request only for batches with
         new ids)."""
-        if items:
-            self._send(items, creating=False)
+        size = self.batch_limit or len(items) or 1
+        for start in range(0, len(items), size):
+            self._send(items[start : start + size], creating=False)
 
     # -- one request --------------------------------------------------------------------
 
-    def _send(self, items: list[Item], *, creating: bool) -> None:
+    def _send(self, items: list[Item], *, creating: bool, attempt: int = 1) -> None:
         body = [item.payload for item in items]
         endpoint = f"POST {self.path}" + ("?create=true" if creating else "")
         what = f"metadata write ({endpoint}, {len(items)} records)"
         self.requests += 1
         try:
             answer = self.client.post_json(
-                self.path, body, what=what, params={"create": "true"} if creating else None
+                self.path,
+                body,
+                what=what,
+                params={"create": "true"} if creating else None,
+                not_retried=frozenset({TIMEOUT_STATUS}),
             )
         except PendoTLSError as error:
             raise TargetAbort(str(error)) from None
@@ -103,7 +201,7 @@ class MetadataWriter:
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
             if error.status in SPLIT_STATUSES:
-                self._refused(items, error, creating=creating)
+                self._refused(items, error, creating=creating, attempt=attempt)
             elif error.status == 404:
                 msg = (
                     f"{error}. Pendo has no {self.endpoint}: check `object`/`group` of the stream"
@@ -133,10 +231,25 @@ class MetadataWriter:
                     payload=item.payload,
                 )
             return
-        self._settle(items, answer, creating=creating)
+        self._settle(items, answer, creating=creating, attempt=attempt)
 
-    def _refused(self, items: list[Item], error: PendoFatalError, *, creating: bool) -> None:
+    def _again(self, items: list[Item], problem: str, *, creating: bool, attempt: int) -> bool:
+        """Re-send the same batch after a backoff while the retry budget lasts."""
+        try:
+            self.client.backoff(attempt, PendoRetriableError(f"{self.endpoint}: {problem}"))
+        except PendoRetriableError:
+            return False
+        self._send(items, creating=creating, attempt=attempt + 1)
+        return True
+
+    def _refused(
+        self, items: list[Item], error: PendoFatalError, *, creating: bool, attempt: int
+    ) -> None:
         if len(items) == 1:
+            if error.status == TIMEOUT_STATUS and self._again(
+                items, f"HTTP {error.status} for one record", creating=creating, attempt=attempt
+            ):
+                return
             self.ledger.reject(
                 items[0],
                 f"Pendo refused the record (HTTP {error.status})",
@@ -144,11 +257,24 @@ class MetadataWriter:
                 payload=items[0].payload,
             )
             return
-        self.logger.info(
-            "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
-            len(items),
-            error.status,
-        )
+        if error.status == TIMEOUT_STATUS:
+            smaller = max(1, len(items) // 2)
+            if self.batch_limit is None or smaller < self.batch_limit:
+                self.batch_limit = smaller
+                self.logger.warning(
+                    "Pendo timed out a write of %d records (HTTP 408: the call passed its "
+                    "five-minute limit); sending at most %d records a request to %s for the "
+                    "rest of the run.",
+                    len(items),
+                    smaller,
+                    self.endpoint,
+                )
+        else:
+            self.logger.info(
+                "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
+                len(items),
+                error.status,
+            )
         self._split(items, creating=creating)
 
     def _split(self, items: list[Item], *, creating: bool) -> None:
@@ -159,97 +285,126 @@ class MetadataWriter:
 
     # -- reading the answer -------------------------------------------------------------
 
-    def _settle(self, items: list[Item], answer: Any, *, creating: bool) -> None:  # noqa: ANN401
+    def _settle(self, items: list[Item], answer: Any, *, creating: bool, attempt: int) -> None:  # noqa: ANN401
         success = "created" if creating else "updated"
-        if not isinstance(answer, dict):
-            # Pendo documents a JSON summary; without one the 200 is all we know.
-            self.logger.warning(
-                "Pendo answered %s without a summary (%r); counting %d records as %s.",
-                self.endpoint,
-                str(answer)[:200],
+        read = read_answer(answer, len(items))
+        if isinstance(read, Answer) and len(items) == 1 and read.updated == 1:
+            if read.missing or read.errors:
+                read = "it counts the record as updated and also lists it as missing or in error"
+        if isinstance(read, str):
+            self._unconfirmed(items, answer, read, creating=creating, attempt=attempt)
+            return
+        if read.failed == 0 and not read.missing and not read.errors:
+            self._succeed(items, success)
+            return
+        if len(items) == 1:
+            self._settle_one(items[0], read, creating=creating)
+            return
+        mapped = self._map(items, read)
+        if mapped is None:
+            self.logger.info(
+                "Pendo's answer for a batch of %d records (%d failed) does not say with "
+                "certainty which records failed; splitting it to find them.",
                 len(items),
-                success,
+                read.failed,
             )
-            for item in items:
-                self.ledger.settle(item, success)
+            self._split(items, creating=creating)
             return
-        missing = {str(m) for m in answer.get("missing") or []}
-        errors = [e if isinstance(e, str) else str(e) for e in answer.get("errors") or []]
-
-        remaining: list[Item] = []
-        missing_items: list[Item] = []
+        missing_items, errors_by_seq = mapped
         for item in items:
-            if item.id in missing:
-                missing_items.append(item)
-            else:
-                remaining.append(item)
+            if item.seq in errors_by_seq:
+                self.ledger.reject(
+                    item,
+                    "Pendo reported an error for the record",
+                    api_error="; ".join(errors_by_seq[item.seq]),
+                    payload=item.payload,
+                )
         if missing_items:
-            if self.create and not creating:
-                self._send(missing_items, creating=True)
-            else:
-                self.ledger_missing(missing_items)
+            self._missing(missing_items, creating=creating)
+        chosen = {i.seq for i in missing_items} | set(errors_by_seq)
+        self._succeed([i for i in items if i.seq not in chosen], success)
 
-        if not errors:
-            failed = answer.get("failed")
-            if isinstance(failed, int) and failed > len(missing_items):
-                # Failures without an error text: find them by splitting.
-                if len(remaining) == 1:
-                    self.ledger.reject(
-                        remaining[0],
-                        "Pendo counted the record as failed without saying why",
-                        api_error=str(answer)[:500],
-                        payload=remaining[0].payload,
-                    )
-                elif remaining:
-                    self._split(remaining, creating=creating)
-                return
-            self._succeed(remaining, success)
-            return
-
-        if len(remaining) == 1:
-            self.ledger.reject(
-                remaining[0],
-                "Pendo reported an error for the record",
-                api_error="; ".join(errors),
-                payload=remaining[0].payload,
-            )
-            return
-        if not remaining:
-            return
-        attributed = self._attribute(remaining, errors) if self.attribute_errors else None
-        updated = answer.get("updated")
-        if attributed is not None and (
-            not isinstance(updated, int) or updated == len(remaining) - len(attributed)
-        ):
-            for item in remaining:
-                if item.seq in attributed:
-                    self.ledger.reject(
-                        item,
-                        "Pendo reported an error for the record",
-                        api_error="; ".join(attributed[item.seq]),
-                        payload=item.payload,
-                    )
-            self._succeed([i for i in remaining if i.seq not in attributed], success)
-            return
-        self.logger.info(
-            "Pendo reported %d error(s) in a batch of %d records; splitting it to isolate them.",
-            len(errors),
-            len(remaining),
+    def _unconfirmed(
+        self, items: list[Item], answer: Any, problem: str, *, creating: bool, attempt: int
+    ) -> None:  # noqa: ANN401
+        self.unconfirmed += 1
+        self.logger.warning(
+            "Pendo answered %s for %d records with a success status, but %s: the write is "
+            "unconfirmed.",
+            self.endpoint,
+            len(items),
+            problem,
         )
-        self._split(remaining, creating=creating)
-
-    def _attribute(self, items: list[Item], errors: list[str]) -> dict[int, list[str]] | None:
-        """seq -> error texts when each error names exactly one record; None otherwise."""
-        by_id: dict[str, list[Item]] = {}
+        if self._again(items, problem, creating=creating, attempt=attempt):
+            return
         for item in items:
-            by_id.setdefault(str(item.id), []).append(item)
-        result: dict[int, list[str]] = {}
-        for text in errors:
-            hits = [ident for ident in by_id if _mentions(text, ident)]
-            if len(hits) != 1 or len(by_id[hits[0]]) != 1:
+            self.ledger.reject(
+                item,
+                f"unconfirmed: Pendo answered the write with a success status {attempt} "
+                f"time(s), but {problem}; the values may or may not be in Pendo",
+                api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+                payload=item.payload,
+            )
+
+    def _settle_one(self, item: Item, read: Answer, *, creating: bool) -> None:
+        """One record that failed: its outcome follows from the counts, whatever shape the
+        answer's items have."""
+        if read.errors:
+            self.ledger.reject(
+                item,
+                "Pendo reported an error for the record",
+                api_error="; ".join(error_text(e) for e in read.errors),
+                payload=item.payload,
+            )
+        elif read.missing:
+            self._missing([item], creating=creating)
+        else:
+            self.ledger.reject(
+                item,
+                "Pendo counted the record as failed without saying why",
+                api_error=dumps({"updated": read.updated, "failed": read.failed}).decode(),
+                payload=item.payload,
+            )
+
+    def _map(
+        self, items: list[Item], read: Answer
+    ) -> tuple[list[Item], dict[int, list[str]]] | None:
+        """(missing records, seq -> error texts) when every item of the answer names exactly
+        one record of the batch and the counts agree; None when any of it is a guess."""
+        # Pendo documents failed = len(missing) + len(errors).
+        if read.failed != len(read.missing) + len(read.errors):
+            return None
+        by_id = {str(item.id): item for item in items}  # a batch never repeats an id
+        missing: dict[int, Item] = {}
+        for entry in read.missing:
+            found = by_id.get(item_id(entry, self.id_key) or "")
+            if found is None or found.seq in missing:
                 return None
-            result.setdefault(by_id[hits[0]][0].seq, []).append(text)
-        return result
+            missing[found.seq] = found
+        errors: dict[int, list[str]] = {}
+        for entry in read.errors:
+            text = error_text(entry)
+            ident = item_id(entry, self.id_key) if isinstance(entry, dict) else None
+            if ident is None:
+                if not self.attribute_errors:
+                    return None
+                hits = [known for known in by_id if _mentions(text, known)]
+                if len(hits) != 1:
+                    return None
+                ident = hits[0]
+            found = by_id.get(ident)
+            if found is None or found.seq in missing:
+                return None
+            errors.setdefault(found.seq, []).append(text)
+        if read.updated != len(items) - len(missing) - len(errors):
+            return None
+        return list(missing.values()), errors
+
+    def _missing(self, items: list[Item], *, creating: bool) -> None:
+        if self.create and not creating:
+            self._send(items, creating=True)
+        else:
+            self.ledger_missing(items)
 
     def _succeed(self, items: list[Item], outcome: str) -> None:
         for item in items:

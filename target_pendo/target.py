@@ -9,8 +9,8 @@ import threading
 import typing as t
 from functools import cached_property
 
+import click
 import msgspec
-
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats
@@ -23,6 +23,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json as _deserialize_json
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -36,9 +37,10 @@ from pendo_http import (
 )
 from pendo_http.regions import REGIONS
 from target_pendo.convert import json_safe
-from target_pendo.http import build_client
+from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.probe import run_probe
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
 from target_pendo.sinks import MetadataSink, PendoSink, TrackEventSink
 from target_pendo.streams_config import StreamConfigError, StreamSpec, resolve_stream_spec
@@ -324,15 +326,15 @@ class TargetPendo(Target):
         ),
         th.Property(
             "time_format",
-            th.StringType(allowed_values=["epoch_ms", "iso"]),
-            default="epoch_ms",
-            description="How values for Pendo `time` (Date) fields are sent: epoch milliseconds (as Pendo stores and returns them) or ISO 8601.",
+            th.StringType(allowed_values=["iso", "epoch_ms"]),
+            default="iso",
+            description="How values for Pendo `time` (Date) fields are sent: ISO 8601 in UTC (`2026-01-02T03:04:05.000Z`, the form Pendo's docs show) or epoch milliseconds (the form Pendo returns them in). Input values may be either.",
         ),
         th.Property(
             "error_isolation",
             th.StringType(allowed_values=["auto", "bisect"]),
             default="auto",
-            description="How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record's id when the counts agree, else splits the batch; `bisect` always splits.",
+            description='How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record\'s id when the counts agree, else splits the batch; `bisect` splits unless an error item names its record in an id field (`{"visitorId": ...}`).',
         ),
         th.Property(
             "batch_size",
@@ -351,6 +353,12 @@ class TargetPendo(Target):
             th.IntegerType,
             default=8,
             description="Track-event requests in flight at once.",
+        ),
+        th.Property(
+            "track_events_per_visitor_per_second",
+            th.NumberType,
+            default=1,
+            description="Track events sent per visitor per second at most (an older Pendo article gives one a second as the only limit, and Pendo answers 200 either way); other visitors' events flow meanwhile. 0 turns the pacing off.",
         ),
         th.Property(
             "dead_letter_path",
@@ -436,11 +444,21 @@ class TargetPendo(Target):
 
     @property
     def time_format(self) -> str:
-        return self.config.get("time_format") or "epoch_ms"
+        # Pendo's only documented Date value is ISO 8601 ("2006-01-02T15:04:05.999-05:00").
+        return self.config.get("time_format") or "iso"
 
     @property
     def track_concurrency(self) -> int:
         return max(1, int(self.config.get("track_concurrency") or 8))
+
+    @property
+    def track_per_visitor(self) -> float:
+        value = self.config.get("track_events_per_visitor_per_second")
+        return max(0.0, float(1 if value is None else value))
+
+    @cached_property
+    def track_pacer(self) -> VisitorPacer:
+        return VisitorPacer(self.track_per_visitor)
 
     @cached_property
     def track_url(self) -> str:
@@ -668,6 +686,24 @@ class TargetPendo(Target):
                 sink.pool.shutdown(wait=True, cancel_futures=True)
         self.finish()
 
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, plus `--test` (as taps have): a read-only connection check."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--test"],
+                is_flag=True,
+                default=False,
+                help=(
+                    "Check the configuration against Pendo without writing anything (key, "
+                    "metadata schemas, track URL) and print a report; exit 1 if a check failed."
+                ),
+            )
+        )
+        return command
+
     @property
     def failed(self) -> bool:
         return self.aborted is not None or self.ledger.failed > 0
@@ -680,9 +716,11 @@ class TargetPendo(Target):
         about_format: str | None = None,
         config: t.Any = None,  # noqa: ANN401
         file_input: t.IO[str] | None = None,
+        test: bool = False,
     ) -> None:
         """The SDK's invoke, plus: a clear message instead of a traceback when the run must
-        stop, the summary, and a non-zero exit when anything was not written."""
+        stop, the summary, and a non-zero exit when anything was not written; `--test`
+        checks the configuration against Pendo without writing (target_pendo/probe.py)."""
         if about:
             cls.print_about(about_format)
             sys.exit(0)
@@ -696,6 +734,11 @@ class TargetPendo(Target):
             cls.logger.error("target-pendo cannot start: %s", error)  # noqa: TRY400
             sys.stderr.write(f"target-pendo: {error}\n")
             sys.exit(2)
+        if test:
+            report = run_probe(dict(target.config), target.redactor)
+            sys.stdout.write(report.render() + "\n")
+            sys.stdout.flush()
+            sys.exit(0 if report.ok else 1)
         try:
             target.listen(file_input)
         except TargetAbort as error:

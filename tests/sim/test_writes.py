@@ -249,3 +249,98 @@ def test_options_at_runtime(wsim):
     assert 429 in codes
     requests.post(wsim.url + "/_sim/rate_limit", json={"per_second": None})
     assert requests.get(wsim.url + "/api/v1/page", headers=H(wsim)).status_code == 200
+
+
+# -- answers Pendo's docs leave open (options) ---------------------------------------------
+
+MIXED = [
+    {"visitorId": "visitor-30", "values": {"plan": "pro"}},
+    {"visitorId": "ghost-9", "values": {"plan": "pro"}},
+    {"visitorId": "visitor-31", "values": {"seats": "many"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [("id", "ghost-9"), ("id_object", {"visitorId": "ghost-9"}), ("id_key", {"id": "ghost-9"})],
+)
+def test_missing_item_shapes(wsim, shape, expected):
+    wsim.set_options(metadata_missing_items=shape)
+    d = post_meta(wsim, "visitor", "custom", MIXED).json()
+    assert d["missing"] == [expected]
+    assert (d["total"], d["updated"], d["failed"]) == (3, 1, 2)
+
+
+def test_error_item_shapes(wsim):
+    shapes = {}
+    for shape in ("text", "text_no_id", "field_message", "id_object"):
+        wsim.set_options(metadata_error_items=shape)
+        shapes[shape] = post_meta(wsim, "visitor", "custom", MIXED).json()["errors"]
+    assert "visitor-31" in shapes["text"][0] and "seats" in shapes["text"][0]
+    assert "visitor-31" not in shapes["text_no_id"][0] and "seats" in shapes["text_no_id"][0]
+    assert shapes["field_message"] == [{"field": "seats", "message": "expects integer, got string"}]
+    assert shapes["id_object"] == [
+        {"visitorId": "visitor-31", "message": "expects integer, got string"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "check"),
+    [
+        ("html", lambda r: r.headers["content-type"].startswith("text/html")),
+        ("empty", lambda r: r.content == b""),
+        ("list", lambda r: r.json() == []),
+        ("no_counts", lambda r: "total" not in r.json() and r.json()["missing"] == ["ghost-9"]),
+        ("bad_counts", lambda r: r.json()["total"] == r.json()["updated"] + r.json()["failed"] + 1),
+    ],
+)
+def test_metadata_answer_options_still_write(wsim, answer, check):
+    wsim.set_options(metadata_answer=answer)
+    r = post_meta(wsim, "visitor", "custom", MIXED)
+    assert r.status_code == 200 and check(r)
+    assert wsim.store.metadata("visitor", "visitor-30")["custom"]["plan"] == "pro"
+
+
+@pytest.mark.parametrize("answer", ["html", "empty", "list"])
+def test_bulk_delete_answer_options_still_delete(wsim, answer):
+    wsim.set_options(bulk_delete_answer=answer)
+    r = requests.post(
+        wsim.url + "/api/v1/bulkdelete/visitor", json={"visitors": ["visitor-40"]}, headers=H(wsim)
+    )
+    assert r.status_code == 200
+    assert "id" not in (r.text or "")
+    assert wsim.deleted_ids["visitor"] == ["visitor-40"]
+
+
+def test_iso_only_time_values(wsim):
+    wsim.set_options(time_values="iso_only")
+    body = [
+        {"visitorId": "visitor-32", "values": {"renewaldate": "2026-05-01T00:00:00Z"}},
+        {"visitorId": "visitor-33", "values": {"renewaldate": 1777593600000}},
+    ]
+    d = post_meta(wsim, "visitor", "custom", body).json()
+    assert d["updated"] == 1 and "expects time" in d["errors"][0]
+    assert wsim.store.metadata("visitor", "visitor-32")["custom"]["renewaldate"] == 1777593600000
+    assert wsim.store.metadata("visitor", "visitor-33") == {}
+
+
+def test_unknown_option_values_are_refused(wsim):
+    with pytest.raises(ValueError, match="metadata_answer"):
+        wsim.set_options(metadata_answer="xml")
+    assert wsim.options.metadata_answer == "json"
+
+
+def test_per_visitor_track_limit_drops_silently():
+    with Simulator(DatasetConfig(visitors=5, accounts=2), track_min_interval_per_visitor_s=30) as s:
+        now = s.dataset.now_ms
+        for n, vid in enumerate(["a", "a", "b"]):
+            body = {
+                "type": "track",
+                "event": "e",
+                "visitorId": vid,
+                "timestamp": now - n,
+                "context": {},
+            }
+            assert track(s, body).status_code == 200
+        assert [e["visitorId"] for e in s.store.track_events] == ["a", "b"]
+        assert [e["visitorId"] for e in s.store.throttled_track_events] == ["a"]

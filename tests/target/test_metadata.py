@@ -46,7 +46,7 @@ def test_updates_existing_visitors_with_converted_values(tsim, tconfig, tmp_path
         assert custom["seats"] == n + 1
         assert custom["score"] == 1.5 + n
         assert custom["isbeta"] is bool(n % 2)  # "true"/"false" strings became booleans
-        assert custom["renewaldate"] == 1767323045000  # time fields go as epoch ms
+        assert custom["renewaldate"] == 1767323045000  # sent as ISO 8601; the simulator keeps ms
     assert run.summary()["visitors"]["updated"] == 5
     writes = posts(tsim)
     assert writes == [("POST", "/api/v1/metadata/visitor/custom/value", 200)]  # one batch
