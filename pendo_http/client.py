@@ -24,6 +24,7 @@ from pendo_http.errors import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoRetriableError,
+    PendoTimeout,
     PendoTLSError,
     classify,
     tls_message,
@@ -71,7 +72,13 @@ def _transient_error(
     exc: BaseException, what: str, redact: Callable[[str], str] = str
 ) -> PendoRetriableError:
     # Exception texts can carry the URL, query string included.
-    return PendoRetriableError(redact(f"{type(exc).__name__} during {what}: {exc}"))
+    timed_out = isinstance(
+        exc, (requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)
+    )
+    if isinstance(exc, requests.ConnectTimeout):
+        timed_out = False  # no server answered at all: not a sign the query is too big
+    kind = PendoTimeout if timed_out else PendoRetriableError
+    return kind(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
 
 class PendoClient:
@@ -117,13 +124,16 @@ class PendoClient:
         aggregation: bool = False,
         secret: str | None = None,
         secret_setting: str = "integration_key",
+        max_tries: int | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
         Raises PendoAuthError at once on 401/403, PendoFatalError on other 4xx,
         PendoQueryTooLarge when an aggregation is refused as too big, and
-        PendoRetriableError once retries are exhausted.
+        PendoRetriableError once retries are exhausted (after `max_tries` tries when given,
+        for a caller with a cheaper fallback than more retries).
         """
+        tries = min(max_tries, self.retry.max_tries) if max_tries else self.retry.max_tries
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
         headers = {"Content-Type": "application/json"}
         key = secret if secret is not None else self._key
@@ -169,13 +179,11 @@ class PendoClient:
                 if error is None:
                     return response
                 response.close()
-            if not isinstance(error, PendoRetriableError) or attempt >= self.retry.max_tries:
+            if not isinstance(error, PendoRetriableError) or attempt >= tries:
                 raise error
             self.retries += 1
             wait = self.retry.wait_seconds(attempt, error.retry_after)
-            logger.warning(
-                "%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait
-            )
+            logger.warning("%s; retry %d of %d in %.1fs", error, attempt, tries - 1, wait)
             self._sleep(wait)
 
     def _log_call(
@@ -232,12 +240,20 @@ class PendoClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         aggregation: bool = False,
+        max_tries: int | None = None,
     ) -> Iterator[Any]:
         """Stream the items at `prefix` ("item" for a bare array, "results.item" for an
         aggregation) without holding the body. Errors while the body is read raise
         PendoRetriableError: the caller decides where to resume."""
         response = self.send(
-            method, path, what=what, params=params, body=body, stream=True, aggregation=aggregation
+            method,
+            path,
+            what=what,
+            params=params,
+            body=body,
+            stream=True,
+            aggregation=aggregation,
+            max_tries=max_tries,
         )
         response.raw.decode_content = True
         try:
@@ -249,7 +265,9 @@ class PendoClient:
         finally:
             response.close()
 
-    def aggregate(self, pipeline: list[dict[str, Any]], *, what: str) -> Iterator[dict[str, Any]]:
+    def aggregate(
+        self, pipeline: list[dict[str, Any]], *, what: str, max_tries: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Rows of one aggregation, streamed."""
         body = {
             "response": {"mimeType": "application/json"},
@@ -262,6 +280,7 @@ class PendoClient:
             what=what,
             body=body,
             aggregation=True,
+            max_tries=max_tries,
         )
 
     def resumable(

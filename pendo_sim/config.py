@@ -58,4 +58,15 @@ class SimOptions:
     bulk_delete_min_interval_s: float = (
         0.0  # > 0: a bulk delete sooner than this after the last gets 429
     )
+    # How Pendo refuses an aggregation that covers too much (`window_limit` faults); no source
+    # gives the real status or text.
+    aggregation_refusal_status: int = 400
+    aggregation_refusal_text: str = "Query exceeded memory limit"
+    token_verify_status: int = 200  # 404/405: a host without GET /api/v1/token/verify
+    parent_account_schema_status: int = 200  # 403/404: parentAccount schema refused
+    # Late-arriving events: an hour's rows are served only this many hours after it ends.
+    event_delay_hours: float = 0.0
+    # A `timeSeries` inside the visitors/accounts source: "honour" (bound on
+    # metadata.auto.lastupdated), "ignore", or "reject" (400).
+    entity_time_series: str = "honour"
     extra: dict = field(default_factory=dict)

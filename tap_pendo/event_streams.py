@@ -30,7 +30,13 @@ import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
+from pendo_http.errors import (
+    TRIES_BEFORE_SPLIT,
+    PendoError,
+    PendoQueryTooLarge,
+    PendoRetriableError,
+    suggests_smaller_query,
+)
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys
@@ -49,8 +55,6 @@ from tap_pendo.events.windows import (
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
-# A window Pendo could not finish in time (after the client's retries): split it.
-SPLIT_STATUSES = frozenset({408, 504})
 DEFAULT_START_DAYS = 30
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -262,8 +266,12 @@ class WindowedEventStream(PendoStream):
         period_field = PERIOD_FIELD[window.period]
         learn_from_rows = window.period == self.period and self.learns_from_rows
         already = EmittedKeys()
+        # A window that can be split is split after a few 5xx/timeouts, before giving up.
+        tries = TRIES_BEFORE_SPLIT if window.split() else None
         while True:
-            aggregation = Aggregation(self.client, self.pipeline(window), what=what)
+            aggregation = Aggregation(
+                self.client, self.pipeline(window), what=what, max_tries=tries
+            )
             rows = iter(aggregation)
             emitted = 0
             smallest: int | None = None
@@ -284,8 +292,11 @@ class WindowedEventStream(PendoStream):
                 return (yield from self._split(window, error))
             except PendoRetriableError as error:
                 if not aggregation.sent:
-                    if error.status in SPLIT_STATUSES:
+                    if suggests_smaller_query(error):
                         return (yield from self._split(window, error))
+                    if tries is not None:
+                        tries = None  # not about size (a dropped connection): full retries
+                        continue
                     self.fail(error)
                 # The body broke mid-stream: read the window again, skipping the rows emitted.
                 attempt = 1 if emitted else attempt + 1
