@@ -125,6 +125,7 @@ class PendoClient:
         secret: str | None = None,
         secret_setting: str = "integration_key",
         max_tries: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
@@ -135,7 +136,7 @@ class PendoClient:
         """
         tries = min(max_tries, self.retry.max_tries) if max_tries else self.retry.max_tries
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         key = secret if secret is not None else self._key
         self.redactor.add(key)
         if url is path_or_url:
@@ -219,12 +220,19 @@ class PendoClient:
 
     # -- reading --------------------------------------------------------------------------
 
-    def get_json(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(
+        self,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """A small JSON body, parsed; a body broken mid-read is retried."""
         attempt = 0
         while True:
             attempt += 1
-            response = self.send("GET", path, what=what, params=params)
+            response = self.send("GET", path, what=what, params=params, headers=headers)
             try:
                 return orjson.loads(response.content) if response.content.strip() else None
             except TRANSIENT_EXCEPTIONS as exc:

@@ -69,4 +69,5 @@ class SimOptions:
     # A `timeSeries` inside the visitors/accounts source: "honour" (bound on
     # metadata.auto.lastupdated), "ignore", or "reject" (400).
     entity_time_series: str = "honour"
+    base64_path_ids: bool = True  # False: `x-pendo-base64-encoded-params` is ignored
     extra: dict = field(default_factory=dict)

@@ -349,7 +349,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _path_id(self, raw: str) -> str:
         s = unquote(raw)
-        if (self.headers.get("x-pendo-base64-encoded-params") or "").strip().lower() == "true":
+        header = (self.headers.get("x-pendo-base64-encoded-params") or "").strip().lower()
+        if header == "true" and self.sim.options.base64_path_ids:
             try:
                 pad = "=" * (-len(s) % 4)
                 s = base64.b64decode((s + pad).replace("-", "+").replace("_", "/")).decode("utf-8")

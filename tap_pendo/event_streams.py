@@ -56,6 +56,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 DEFAULT_START_DAYS = 30
+DEFAULT_HOURLY_LAG_HOURS = 8
 
 # -- schemas ---------------------------------------------------------------------------------
 
@@ -194,6 +195,17 @@ class WindowedEventStream(PendoStream):
         end = to_ms(self.config.get("end_date"))
         return min(now, end) if end is not None else now
 
+    def settled_ms(self, now: int) -> int:
+        """Events before this instant are taken as final: the bookmark never moves past it.
+
+        Estuary measured that Pendo serves an hour's events only 4-6 hours later and holds
+        back 8 hours; whole days are never bookmarked before they end (`plan_windows`).
+        """
+        lag = self.config.get("event_lag_hours")
+        if lag is None:
+            lag = DEFAULT_HOURLY_LAG_HOURS if self.period == "hourRange" else 0
+        return now - int(max(0.0, float(lag)) * HOUR_MS)
+
     # -- state -------------------------------------------------------------------------------
 
     def _increment_stream_state(
@@ -247,6 +259,8 @@ class WindowedEventStream(PendoStream):
         period = self.period
         period_ms = PERIOD_MS[period]
         now = self.now_ms()
+        settled = self.settled_ms(now)
+        previous = self._bookmark()
         cursor = self._start_cursor(now)
         while cursor <= now:
             count, complete = plan_windows(cursor, now, period, self.periods_per_window)
@@ -254,7 +268,9 @@ class WindowedEventStream(PendoStream):
             exact = yield from self._emit(window)
             if exact is not None:
                 cursor = recentre(cursor, exact, period_ms)
-            self._save_bookmark(cursor + complete * period_ms)
+            final = plan_windows(cursor, settled, period, count)[1] if settled > cursor else 0
+            bookmark = cursor + min(complete, final) * period_ms
+            self._save_bookmark(bookmark if previous is None else max(previous, bookmark))
             if complete < count:
                 break
             cursor += count * period_ms

@@ -62,9 +62,18 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             body = tap.client.get_json(  # type: ignore[attr-defined]
                 f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
             )
-        except (PendoAuthError, PendoTLSError) as error:
-            sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
+            if kind == "parentAccount" and error.status in (403, 404):
+                # Only a third-party endpoint list names this schema: a subscription without
+                # parent accounts may well answer 403 or 404 here.
+                logger.info(
+                    "No parent accounts: GET /api/v1/metadata/schema/parentAccount answered %d",
+                    error.status,
+                )
+                result[kind] = None
+                continue
+            if isinstance(error, (PendoAuthError, PendoTLSError)):
+                sys.exit(f"tap-pendo: {error}")
             if error.status != 404:
                 logger.warning(
                     "Cannot read the %s metadata schema, typing it loosely: %s", kind, error

@@ -17,6 +17,7 @@ from pendo_http import (
     install_log_redaction,
     resolve_api_base,
 )
+from pendo_http.keycheck import check_key
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -83,6 +84,15 @@ class TapPendo(Tap):
             th.IntegerType,
             default=1,
             description="Days before the bookmark that event streams re-read each run, since Pendo updates aggregates late.",
+        ),
+        th.Property(
+            "event_lag_hours",
+            th.NumberType,
+            description=(
+                "Hours an event period must be over before the bookmark moves past it, since "
+                "Pendo serves events hours late (default: 8 with `period` hourRange; with "
+                "dayRange the current day is never bookmarked). The lookback still re-reads."
+            ),
         ),
         th.Property(
             "event_window_days",
@@ -190,9 +200,10 @@ class TapPendo(Tap):
         inside the first stream; the message names the `integration_key` setting, never its value.
         """
         try:
-            self.client.verify_key()
+            checked = check_key(self.client)
         except PendoAuthError as error:
             sys.exit(f"tap-pendo: {error}")
+        self.logger.info("Key check: %s", checked.describe())
         try:
             super().sync_all()
         except PendoError as error:

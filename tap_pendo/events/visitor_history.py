@@ -13,6 +13,8 @@ shared client backs off only on 429/5xx.
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 import typing as t
 from collections import deque
@@ -22,7 +24,7 @@ from urllib.parse import quote as url_quote
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoError
+from pendo_http.errors import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.filters import keyset_after, literal
 from tap_pendo.events.row_key import ROW_KEY, RowKey
@@ -34,6 +36,8 @@ if t.TYPE_CHECKING:
 LASTUPDATED = "metadata.auto.lastupdated"
 HISTORY_MAX_DAYS = 180  # Pendo keeps about 180 days of visitor activity (pendo-api.md §7.2)
 SAVE_EVERY_VISITORS = 200
+BASE64_HEADER = "x-pendo-base64-encoded-params"
+URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
 class VisitorHistoryStream(PendoStream):
@@ -148,11 +152,38 @@ class VisitorHistoryStream(PendoStream):
 
     # -- history calls -----------------------------------------------------------------------
 
+    # Cleared when Pendo does not take base64 ids (then ids are percent-encoded).
+    base64_ids = True
+
     def _history(self, visitor_id: str, starttime: int) -> list[dict]:
-        path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-        items = self.client.get_json(
-            path, what=f"visitor history ({starttime})", params={"starttime": starttime}
-        )
+        what = f"visitor history ({starttime})"
+        params = {"starttime": starttime}
+        if URL_SAFE_ID.fullmatch(visitor_id) or not self.base64_ids:
+            path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
+            items = self.client.get_json(path, what=what, params=params)
+            return items if isinstance(items, list) else []
+        # Pendo's header for ids that are not URL-safe: the path carries the id base64-encoded.
+        encoded = base64.urlsafe_b64encode(visitor_id.encode()).decode()
+        try:
+            items = self.client.get_json(
+                f"/api/v1/visitor/{encoded}/history",
+                what=what + " (base64 id)",
+                params=params,
+                headers={BASE64_HEADER: "true"},
+            )
+        except PendoFatalError as error:
+            if error.status not in (400, 404) or isinstance(error, PendoAuthError):
+                raise
+            path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
+            items = self.client.get_json(path, what=what, params=params)
+            if self.base64_ids:
+                self.base64_ids = False
+                self.logger.info(
+                    "%s: Pendo answered %d to a base64 visitor id but took it percent-encoded; "
+                    "percent-encoding ids from now on",
+                    self.name,
+                    error.status,
+                )
         return items if isinstance(items, list) else []
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
