@@ -5,9 +5,17 @@ from __future__ import annotations
 import sys
 from functools import cached_property
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.tap_base import CliTestOptionValue
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -18,6 +26,7 @@ from pendo_http import (
     resolve_api_base,
 )
 from pendo_http.keycheck import check_key
+from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -208,6 +217,44 @@ class TapPendo(Tap):
             super().sync_all()
         except PendoError as error:
             sys.exit(f"tap-pendo: {error}")
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`: a connection check with a short report instead of the SDK's one-record
+        sync of every stream (which would also force-select visitor_history).
+
+        `--test=schema` keeps the SDK's behaviour. Exit status 1 when a call failed.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        from tap_pendo.probe import run_probe
+
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        tap = cls(
+            config=config.config,
+            parse_env_config=config.parse_env,
+            validate_config=True,
+            setup_mapper=False,
+        )
+        report = tap.probe_report()
+        run_probe(tap.client, report)
+        click.echo(report.render(), nl=False)
+        ctx.exit(0 if report.ok else 1)
+
+    def probe_report(self) -> ProbeReport:
+        """The report's header: what was checked, with which settings (secrets masked)."""
+        report = ProbeReport(
+            f"{self.name} {self.plugin_version} connection check (paste this in bug reports)",
+            redact=self.client.redactor,
+        )
+        report.info("API", self.client.base_url)
+        report.info("integration key", f"set, {len(self.integration_key)} characters (masked)")
+        report.info("region", str(self.config.get("region") or "us"))
+        report.info("period", str(self.config.get("period") or "dayRange"))
+        report.info("singer-sdk", self.sdk_version)
+        return report
 
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.event_streams import event_streams
