@@ -93,7 +93,8 @@ class ProbeReport:
 
     @property
     def surprises(self) -> int:
-        return sum(1 for row in self.rows if row.surprise)
+        """Calls that worked but answered something unexpected."""
+        return sum(1 for row in self.rows if row.surprise and not row.failed)
 
     def render(self) -> str:
         lines = [self.title]

