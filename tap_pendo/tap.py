@@ -96,7 +96,7 @@ class TapPendo(Tap):
         ),
         th.Property(
             "event_lag_hours",
-            th.NumberType,
+            th.IntegerType,
             description=(
                 "Hours an event period must be over before the bookmark moves past it, since "
                 "Pendo serves events hours late (default: 8 with `period` hourRange; with "
