@@ -143,7 +143,11 @@ TRIES_BEFORE_SPLIT = 3
 
 
 def suggests_smaller_query(error: PendoRetriableError) -> bool:
-    """5xx, 408 or a read timeout, repeated: Pendo may be failing on the query's size."""
+    """5xx, 408 or a read timeout, repeated: Pendo may be failing on the query's size.
+
+    Pendo: breaking aggregations up by time range "may be necessary if you hit sizing or
+    timeout limits", with no word on how hitting them looks.
+    """
     if isinstance(error, PendoTimeout):
         return True
     return error.status is not None and (error.status == 408 or error.status >= 500)
