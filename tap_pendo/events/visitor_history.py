@@ -115,12 +115,25 @@ class VisitorHistoryStream(PendoStream):
 
     # -- visitors to visit -------------------------------------------------------------------
 
+    # Cleared when Pendo refuses a timeSeries inside the visitors source (then filter only).
+    bound_source = True
+
+    def _visitors_source(self, since: int | None) -> dict | None:
+        params: dict[str, t.Any] = {}
+        if not self.config.get("include_anonymous_visitors"):
+            params["identified"] = True
+        if since is not None and self.bound_source:
+            # Estuary's production connector bounds entity reads on update time in the source.
+            params["timeSeries"] = {"period": "hourRange", "first": int(since), "last": "now()"}
+        return params or None
+
     def _changed_visitors(self, since: int | None) -> t.Iterator[tuple[str, int | None]]:
         """(visitorId, lastupdated) of visitors updated since `since`, in key order, paged."""
-        source = None if self.config.get("include_anonymous_visitors") else {"identified": True}
         page_size = int(self.config.get("page_size") or 50000)
         last: tuple[int | None, str] | None = None
         while True:
+            lower = last[0] if last is not None and last[0] is not None else since
+            source = self._visitors_source(lower)
             pipeline: list[dict] = [{"source": {"visitors": source}}]
             if since is not None:
                 pipeline.append({"filter": f"{LASTUPDATED} >= {literal(since)}"})
@@ -142,11 +155,25 @@ class VisitorHistoryStream(PendoStream):
                 {"limit": page_size},
             ]
             n = 0
-            for row in self.client.aggregate(pipeline, what="visitors changed (visitor_history)"):
-                n += 1
-                lu = row.get("lastupdated")
-                last = (lu, row["visitorId"])
-                yield row["visitorId"], lu
+            rows = self.client.aggregate(pipeline, what="visitors changed (visitor_history)")
+            try:
+                for row in rows:
+                    n += 1
+                    lu = row.get("lastupdated")
+                    last = (lu, row["visitorId"])
+                    yield row["visitorId"], lu
+            except PendoFatalError as error:
+                bounded = "timeSeries" in (source or {})
+                if not bounded or n or error.status not in (400, 422):
+                    raise
+                self.bound_source = False
+                self.logger.info(
+                    "%s: Pendo refused a timeSeries in the visitors source (%s); "
+                    "reading with the filter alone",
+                    self.name,
+                    error,
+                )
+                continue
             if n < page_size:
                 return
 

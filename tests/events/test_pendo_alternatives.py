@@ -189,3 +189,32 @@ def _visitor_id(sim: Simulator, segment: str) -> str:
     if sim.dataset.visitor_table.index_of(plain) is not None:
         return plain
     return base64.urlsafe_b64decode(plain).decode()
+
+
+@pytest.mark.parametrize("mode", ["honour", "ignore", "reject"])
+def test_visitor_history_with_entity_time_series_alternatives(
+    history_sim: Simulator, tmp_path: Path, mode: str
+) -> None:
+    """The changed-visitors read carries the timeSeries bound too; the same history either way."""
+    config = config_for(history_sim, start_date="2026-03-09T12:00:00Z")
+    first = run_tap(tmp_path, config, {"visitor_history"})
+    state = last_state(first)
+    bookmark = state["bookmarks"]["visitor_history"]["replication_key_value"]
+    changed = [v["visitorId"] for v in history_sim.dataset.visitors(identified_only=True)[3:9]]
+    history_sim.dataset.touch_visitors(changed, bookmark + 60_000)
+    (tmp_path / "ref").mkdir()
+    reference = run_tap(tmp_path / "ref", config, {"visitor_history"}, state)
+    history_sim.set_options(entity_time_series=mode)
+    mark = len(history_sim.aggregation_log)
+    second = run_tap(tmp_path, config, {"visitor_history"}, state)
+    keys = primary_keys(second, "visitor_history")
+    got = {key_of(r, keys) for r in records(second, "visitor_history")}
+    assert got == {key_of(r, keys) for r in records(reference, "visitor_history")}
+    assert set(changed) <= {r["visitorId"] for r in records(second, "visitor_history")}
+    sources = [
+        b["request"]["pipeline"][0]["source"]["visitors"]
+        for b in history_sim.aggregation_log[mark:]
+    ]
+    assert "timeSeries" in sources[0]
+    if mode == "reject":
+        assert "timeSeries" not in sources[-1]
