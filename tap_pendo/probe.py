@@ -193,7 +193,10 @@ class Probe:
                 source["timeSeries"] = LAST_HOUR
             self.aggregate(name, source, expected)
         # The bound the visitors and accounts streams send inside the source.
-        bounded = {"visitors": {"timeSeries": {**LAST_HOUR}}}
+        since = "now() - 60 * 60 * 1000"  # Pendo's clock: the expression form is documented
+        bounded = {
+            "visitors": {"timeSeries": {"period": "hourRange", "first": since, "last": "now()"}}
+        }
         self.aggregate(
             "visitors, timeSeries bound", bounded, ("visitorId", "metadata"), optional=True
         )

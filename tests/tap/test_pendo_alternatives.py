@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -240,3 +241,26 @@ def test_test_schema_keeps_the_sdk_behaviour(small_sim: Simulator, tmp_path: Pat
     assert out.returncode == 0, out.stderr[-2000:]
     streams = {json.loads(line)["stream"] for line in out.stdout.splitlines() if line}
     assert {"visitors", "page_events", "visitor_history"} <= streams
+
+
+def test_probe_without_an_answer_fails_quickly(tmp_path: Path) -> None:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    settings = {
+        "integration_key": "a-key-that-is-never-shown",
+        "api_url": f"http://127.0.0.1:{port}",
+        "retry_backoff_seconds": 0.01,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(settings))
+    out = subprocess.run(
+        [TAP_BIN, "--config", str(tmp_path / "config.json"), "--test"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    assert "FAIL GET /api/v1/token/verify  no answer" in out.stdout
+    assert "ConnectionError" in out.stdout
+    assert "a-key-that-is-never-shown" not in out.stdout + out.stderr
