@@ -11,6 +11,7 @@ from pendo_http.errors import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoRetriableError,
+    PendoTimeout,
     PendoTLSError,
 )
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
@@ -25,6 +26,7 @@ __all__ = [
     "PendoQueryTooLarge",
     "PendoRetriableError",
     "PendoTLSError",
+    "PendoTimeout",
     "Redactor",
     "RetryPolicy",
     "install_log_redaction",

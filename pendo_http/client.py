@@ -24,6 +24,7 @@ from pendo_http.errors import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoRetriableError,
+    PendoTimeout,
     PendoTLSError,
     classify,
     tls_message,
@@ -71,7 +72,13 @@ def _transient_error(
     exc: BaseException, what: str, redact: Callable[[str], str] = str
 ) -> PendoRetriableError:
     # Exception texts can carry the URL, query string included.
-    return PendoRetriableError(redact(f"{type(exc).__name__} during {what}: {exc}"))
+    timed_out = isinstance(
+        exc, (requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)
+    )
+    if isinstance(exc, requests.ConnectTimeout):
+        timed_out = False  # no server answered at all: not a sign the query is too big
+    kind = PendoTimeout if timed_out else PendoRetriableError
+    return kind(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
 
 class PendoClient:
@@ -118,16 +125,20 @@ class PendoClient:
         secret: str | None = None,
         secret_setting: str = "integration_key",
         not_retried: frozenset[int] = frozenset(),
+        max_tries: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
         Raises PendoAuthError at once on 401/403, PendoFatalError on other 4xx (and at once
         on a status in `not_retried`, which the caller handles itself), PendoQueryTooLarge
         when an aggregation is refused as too big, and PendoRetriableError once retries are
-        exhausted.
+        exhausted (after `max_tries` tries when given, for a caller with a cheaper fallback
+        than more retries).
         """
+        tries = min(max_tries, self.retry.max_tries) if max_tries else self.retry.max_tries
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         key = secret if secret is not None else self._key
         self.redactor.add(key)
         if url is path_or_url:
@@ -173,13 +184,11 @@ class PendoClient:
                 response.close()
                 if isinstance(error, PendoRetriableError) and error.status in not_retried:
                     error = PendoFatalError(str(error), status=error.status)
-            if not isinstance(error, PendoRetriableError) or attempt >= self.retry.max_tries:
+            if not isinstance(error, PendoRetriableError) or attempt >= tries:
                 raise error
             self.retries += 1
             wait = self.retry.wait_seconds(attempt, error.retry_after)
-            logger.warning(
-                "%s; retry %d of %d in %.1fs", error, attempt, self.retry.max_tries - 1, wait
-            )
+            logger.warning("%s; retry %d of %d in %.1fs", error, attempt, tries - 1, wait)
             self._sleep(wait)
 
     def _log_call(
@@ -215,12 +224,19 @@ class PendoClient:
 
     # -- reading --------------------------------------------------------------------------
 
-    def get_json(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(
+        self,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """A small JSON body, parsed; a body broken mid-read is retried."""
         attempt = 0
         while True:
             attempt += 1
-            response = self.send("GET", path, what=what, params=params)
+            response = self.send("GET", path, what=what, params=params, headers=headers)
             try:
                 return orjson.loads(response.content) if response.content.strip() else None
             except TRANSIENT_EXCEPTIONS as exc:
@@ -236,12 +252,20 @@ class PendoClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         aggregation: bool = False,
+        max_tries: int | None = None,
     ) -> Iterator[Any]:
         """Stream the items at `prefix` ("item" for a bare array, "results.item" for an
         aggregation) without holding the body. Errors while the body is read raise
         PendoRetriableError: the caller decides where to resume."""
         response = self.send(
-            method, path, what=what, params=params, body=body, stream=True, aggregation=aggregation
+            method,
+            path,
+            what=what,
+            params=params,
+            body=body,
+            stream=True,
+            aggregation=aggregation,
+            max_tries=max_tries,
         )
         response.raw.decode_content = True
         try:
@@ -253,7 +277,9 @@ class PendoClient:
         finally:
             response.close()
 
-    def aggregate(self, pipeline: list[dict[str, Any]], *, what: str) -> Iterator[dict[str, Any]]:
+    def aggregate(
+        self, pipeline: list[dict[str, Any]], *, what: str, max_tries: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Rows of one aggregation, streamed."""
         body = {
             "response": {"mimeType": "application/json"},
@@ -266,6 +292,7 @@ class PendoClient:
             what=what,
             body=body,
             aggregation=True,
+            max_tries=max_tries,
         )
 
     def resumable(

@@ -9,6 +9,11 @@ import requests
 
 # Pendo's 400 body when an aggregation is too big to run (shared/pendo-api.md §3.7, peers.md).
 QUERY_TOO_LARGE_MARKERS = ("exceeded memory limit", "query exceeded", "too large")
+# Pendo documents "sizing or timeout limits" on aggregations but no source gives the status or
+# text of a refusal: any 4xx/5xx whose text names one of these is read as "ask for less".
+REFUSAL_WORDS = re.compile(r"memory|size|limit|time-?out|timed out|too (?:large|big)", re.I)
+# Never a refusal of the query's size: the key (401/403) and rate limiting (429).
+NOT_REFUSAL_STATUSES = frozenset({401, 403, 429})
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 BODY_SNIPPET_CHARS = 300
 
@@ -26,6 +31,10 @@ class PendoRetriableError(PendoError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class PendoTimeout(PendoRetriableError):
+    """Pendo accepted the connection but did not answer (or finish the body) in time."""
 
 
 class PendoFatalError(PendoError):
@@ -120,6 +129,30 @@ def auth_message(setting: str, status: int, what: str) -> str:
     )
 
 
+def is_refusal(status: int, text: str) -> bool:
+    """An aggregation answer that means "this query covers too much": split or shrink it."""
+    if status < 400 or status in NOT_REFUSAL_STATUSES:
+        return False
+    lowered = text.lower()
+    return any(m in lowered for m in QUERY_TOO_LARGE_MARKERS) or bool(REFUSAL_WORDS.search(text))
+
+
+# Tries on one aggregation before a smaller one (a split window, a smaller page) is asked for
+# instead; a query that cannot be made smaller gets the full retry budget.
+TRIES_BEFORE_SPLIT = 3
+
+
+def suggests_smaller_query(error: PendoRetriableError) -> bool:
+    """5xx, 408 or a read timeout, repeated: Pendo may be failing on the query's size.
+
+    Pendo: breaking aggregations up by time range "may be necessary if you hit sizing or
+    timeout limits", with no word on how hitting them looks.
+    """
+    if isinstance(error, PendoTimeout):
+        return True
+    return error.status is not None and (error.status == 408 or error.status >= 500)
+
+
 def classify(
     response: requests.Response,
     *,
@@ -147,9 +180,7 @@ def classify(
         if snippet:
             message += f" Pendo said: {snippet}"
         return PendoAuthError(message, status=status, body=snippet)
-    if aggregation and (
-        status == 400 and any(m in snippet.lower() for m in QUERY_TOO_LARGE_MARKERS)
-    ):
+    if aggregation and is_refusal(status, snippet):
         return PendoQueryTooLarge(
             f"Pendo refused {what} as too large (HTTP {status}): {snippet}", status=status
         )

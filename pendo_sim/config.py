@@ -71,6 +71,18 @@ class SimOptions:
     bulk_delete_answer: str = "json"  # 2xx body of a bulk delete: json | html | empty | list
     time_values: str = "any"  # "iso_only": a `time` field refuses numbers (an `errors` entry)
     track_min_interval_per_visitor_s: float = 0.0  # > 0: closer events of one visitor dropped, 200
+    # How Pendo refuses an aggregation that covers too much (`window_limit` faults); no source
+    # gives the real status or text.
+    aggregation_refusal_status: int = 400
+    aggregation_refusal_text: str = "Query exceeded memory limit"
+    token_verify_status: int = 200  # 404/405: a host without GET /api/v1/token/verify
+    parent_account_schema_status: int = 200  # 403/404: parentAccount schema refused
+    # Late-arriving events: an hour's rows are served only this many hours after it ends.
+    event_delay_hours: float = 0.0
+    # A `timeSeries` inside the visitors/accounts source: "honour" (bound on
+    # metadata.auto.lastupdated), "ignore", or "reject" (400).
+    entity_time_series: str = "honour"
+    base64_path_ids: bool = True  # False: `x-pendo-base64-encoded-params` is ignored
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,6 +92,7 @@ class SimOptions:
             "metadata_answer": ("json", "html", "empty", "list", "no_counts", "bad_counts"),
             "bulk_delete_answer": ("json", "html", "empty", "list"),
             "time_values": ("any", "iso_only"),
+            "entity_time_series": ("honour", "ignore", "reject"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -194,9 +194,14 @@ def source_rows(
     app_ids: set | None,
     entity_filter: dict | None,
     now_ms: int,
+    delay_ms: int = 0,
 ) -> Iterator[dict]:
-    """Rows of an event source over [start_ms, end_ms) (period 'day' or 'hour')."""
+    """Rows of an event source over [start_ms, end_ms) (period 'day' or 'hour').
+
+    With `delay_ms`, an hour's rows are served only `delay_ms` after the hour ends (late data).
+    """
     cfg = ds.cfg
+    arrived = now_ms - delay_ms
     ev_end = ds.event_end_ms
     first_day = ds.clock.day_floor(max(start_ms, cfg.start_ms))
     subs = ("pageEvents", "featureEvents") if source == "events" else (source,)
@@ -208,6 +213,8 @@ def source_rows(
                 for a in aggregated_atoms(ds, sub, day, start_ms, end_ms):
                     h = a["hour"]
                     if h < start_ms or h >= end_ms or a["lastTime"] > now_ms:
+                        continue
+                    if delay_ms and h + HOUR_MS > arrived:
                         continue
                     if app_ids is not None and a["appId"] not in app_ids:
                         continue
@@ -222,6 +229,8 @@ def source_rows(
                 for r in row_events(ds, sub, day):
                     bt = r["browserTime"]
                     if bt < start_ms or bt >= end_ms or bt > now_ms:
+                        continue
+                    if delay_ms and bt - (bt - day) % HOUR_MS + HOUR_MS > arrived:
                         continue
                     if app_ids is not None and r["appId"] not in app_ids:
                         continue

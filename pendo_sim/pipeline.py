@@ -176,6 +176,9 @@ class Runner:
         skip: set[int] = set()
         if name in ("visitors", "accounts"):
             rows, skip = self._meta_source(name, params, ops)
+            ts = params.get("timeSeries", src.get("timeSeries"))
+            if ts is not None:
+                rows = self._entity_time_series(name, ts, rows)
         elif name in ENTITY_SOURCES:
             apps = parse_app_ids(params.get("appId"), self.ds)
             lst = self.ds.entity_list(ENTITY_SOURCES[name])
@@ -201,7 +204,10 @@ class Runner:
                 raise PipelineError(f"unknown parameter {unknown[0]} for source {name}")
             from .events import source_rows
 
-            rows = source_rows(self.ds, name, start, end, p, apps, ef or None, self.ds.now_ms)
+            delay_ms = int(getattr(self.options, "event_delay_hours", 0) * 3_600_000)
+            rows = source_rows(
+                self.ds, name, start, end, p, apps, ef or None, self.ds.now_ms, delay_ms
+            )
         else:
             raise PipelineError(f"unknown source {name!r}")
         for i, step in enumerate(ops):
@@ -210,6 +216,22 @@ class Runner:
                 continue
             rows = self._apply(op, arg, rows)
         return Query(start_time, rows, window, name)
+
+    def _entity_time_series(self, name: str, ts: Any, rows: Iterator[dict]) -> Iterator[dict]:
+        """A timeSeries on a visitors/accounts source bounds `metadata.auto.lastupdated`
+        (`entity_time_series`: honour, ignore, or reject with 400)."""
+        mode = getattr(self.options, "entity_time_series", "honour")
+        if mode == "reject":
+            raise PipelineError(f"timeSeries is not supported for source {name}")
+        start, end, _ = self.time_range(ts)
+        if mode == "ignore":
+            return rows
+
+        def within(row: dict) -> bool:
+            value = ((row.get("metadata") or {}).get("auto") or {}).get("lastupdated")
+            return isinstance(value, (int, float)) and start <= value < end
+
+        return filter(within, rows)
 
     def _meta_source(self, name: str, params: dict, ops: list):
         """Push identified/filter/sort into the presorted table scan where that is exact.

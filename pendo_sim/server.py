@@ -349,7 +349,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _path_id(self, raw: str) -> str:
         s = unquote(raw)
-        if (self.headers.get("x-pendo-base64-encoded-params") or "").strip().lower() == "true":
+        header = (self.headers.get("x-pendo-base64-encoded-params") or "").strip().lower()
+        if header == "true" and self.sim.options.base64_path_ids:
             try:
                 pad = "=" * (-len(s) % 4)
                 s = base64.b64decode((s + pad).replace("-", "+").replace("_", "/")).decode("utf-8")
@@ -359,6 +360,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ routes
     def _r_verify(self, groups, body, access) -> None:
+        status = self.sim.options.token_verify_status
+        if status != 200:
+            raise HttpError(status, b"")
         self._json({"valid": True, "writeAccess": access == "rw"})
 
     def _r_list(self, groups, body, access) -> None:
@@ -386,7 +390,11 @@ class Handler(BaseHTTPRequestHandler):
         self._json([e for e in items if apps is None or e["appId"] in apps])
 
     def _r_schema(self, groups, body, access) -> None:
-        schema = self.sim.dataset.schemas.get(unquote(groups[0]))
+        kind = unquote(groups[0])
+        status = self.sim.options.parent_account_schema_status
+        if kind == "parentAccount" and status != 200:
+            raise HttpError(status, b"")
+        schema = self.sim.dataset.schemas.get(kind)
         if schema is None:
             raise HttpError(404, b"")
         self._json(schema)
@@ -439,7 +447,11 @@ class Handler(BaseHTTPRequestHandler):
         if wf is not None:
             self._fault = wf
             if wf.status in (None, 400, 500):
-                raise HttpError(400, wf.body or "Query exceeded memory limit")
+                # The fault's defaults: Pendo's refusal as the options model it.
+                raise HttpError(
+                    sim.options.aggregation_refusal_status,
+                    wf.body or sim.options.aggregation_refusal_text,
+                )
             raise HttpError(wf.status, wf.body.encode())
         self._send(200, stream_results(q.start_time, q.rows, sim.options.stream_chunk_rows))
 

@@ -78,8 +78,8 @@ CAPABILITIES = {
 STREAM_SOURCES = {
     "accounts": (
         "Aggregation source `accounts` (every app, or `app_ids`), filtered on the server on "
-        "`metadata.auto.lastupdated`, paged by (lastupdated, accountId); the key is copied "
-        "to a top-level `lastupdated`."
+        "`metadata.auto.lastupdated` (and bounded on it by a `timeSeries` in the source), paged "
+        "by (lastupdated, accountId); the key is copied to a top-level `lastupdated`."
     ),
     "visitors": (
         "Aggregation source `visitors` (identified visitors unless "

@@ -30,7 +30,13 @@ import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
+from pendo_http.errors import (
+    TRIES_BEFORE_SPLIT,
+    PendoError,
+    PendoQueryTooLarge,
+    PendoRetriableError,
+    suggests_smaller_query,
+)
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys
@@ -49,9 +55,8 @@ from tap_pendo.events.windows import (
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
-# A window Pendo could not finish in time (after the client's retries): split it.
-SPLIT_STATUSES = frozenset({408, 504})
 DEFAULT_START_DAYS = 30
+DEFAULT_HOURLY_LAG_HOURS = 8
 
 # -- schemas ---------------------------------------------------------------------------------
 
@@ -190,6 +195,17 @@ class WindowedEventStream(PendoStream):
         end = to_ms(self.config.get("end_date"))
         return min(now, end) if end is not None else now
 
+    def settled_ms(self, now: int) -> int:
+        """Events before this instant are taken as final: the bookmark never moves past it.
+
+        Estuary measured that Pendo serves an hour's events only 4-6 hours later and holds
+        back 8 hours; whole days are never bookmarked before they end (`plan_windows`).
+        """
+        lag = self.config.get("event_lag_hours")
+        if lag is None:
+            lag = DEFAULT_HOURLY_LAG_HOURS if self.period == "hourRange" else 0
+        return now - int(max(0.0, float(lag)) * HOUR_MS)
+
     # -- state -------------------------------------------------------------------------------
 
     def _increment_stream_state(
@@ -243,6 +259,8 @@ class WindowedEventStream(PendoStream):
         period = self.period
         period_ms = PERIOD_MS[period]
         now = self.now_ms()
+        settled = self.settled_ms(now)
+        previous = self._bookmark()
         cursor = self._start_cursor(now)
         while cursor <= now:
             count, complete = plan_windows(cursor, now, period, self.periods_per_window)
@@ -250,7 +268,9 @@ class WindowedEventStream(PendoStream):
             exact = yield from self._emit(window)
             if exact is not None:
                 cursor = recentre(cursor, exact, period_ms)
-            self._save_bookmark(cursor + complete * period_ms)
+            final = plan_windows(cursor, settled, period, count)[1] if settled > cursor else 0
+            bookmark = cursor + min(complete, final) * period_ms
+            self._save_bookmark(bookmark if previous is None else max(previous, bookmark))
             if complete < count:
                 break
             cursor += count * period_ms
@@ -262,8 +282,12 @@ class WindowedEventStream(PendoStream):
         period_field = PERIOD_FIELD[window.period]
         learn_from_rows = window.period == self.period and self.learns_from_rows
         already = EmittedKeys()
+        # A window that can be split is split after a few 5xx/timeouts, before giving up.
+        tries = TRIES_BEFORE_SPLIT if window.split() else None
         while True:
-            aggregation = Aggregation(self.client, self.pipeline(window), what=what)
+            aggregation = Aggregation(
+                self.client, self.pipeline(window), what=what, max_tries=tries
+            )
             rows = iter(aggregation)
             emitted = 0
             smallest: int | None = None
@@ -284,8 +308,11 @@ class WindowedEventStream(PendoStream):
                 return (yield from self._split(window, error))
             except PendoRetriableError as error:
                 if not aggregation.sent:
-                    if error.status in SPLIT_STATUSES:
+                    if suggests_smaller_query(error):
                         return (yield from self._split(window, error))
+                    if tries is not None:
+                        tries = None  # not about size (a dropped connection): full retries
+                        continue
                     self.fail(error)
                 # The body broke mid-stream: read the window again, skipping the rows emitted.
                 attempt = 1 if emitted else attempt + 1

@@ -21,8 +21,10 @@ from pendo_http import (
     PendoError,
     PendoFatalError,
     PendoQueryTooLarge,
+    PendoRetriableError,
     PendoTLSError,
 )
+from pendo_http.errors import TRIES_BEFORE_SPLIT, suggests_smaller_query
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream
 from tap_pendo.filters import keyset_after, quote
@@ -60,9 +62,18 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             body = tap.client.get_json(  # type: ignore[attr-defined]
                 f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
             )
-        except (PendoAuthError, PendoTLSError) as error:
-            sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
+            if kind == "parentAccount" and error.status in (403, 404):
+                # Only a third-party endpoint list names this schema: a subscription without
+                # parent accounts may well answer 403 or 404 here.
+                logger.info(
+                    "No parent accounts: GET /api/v1/metadata/schema/parentAccount answered %d",
+                    error.status,
+                )
+                result[kind] = None
+                continue
+            if isinstance(error, (PendoAuthError, PendoTLSError)):
+                sys.exit(f"tap-pendo: {error}")
             if error.status != 404:
                 logger.warning(
                     "Cannot read the %s metadata schema, typing it loosely: %s", kind, error
@@ -105,6 +116,20 @@ class KeysetAggregationStream(PendoStream):
     def base_pipeline(self) -> list[dict[str, t.Any]]:
         return [self.source_step()]
 
+    # Cleared when Pendo refuses a timeSeries inside this entity source (then filter only).
+    bound_source = True
+
+    def with_time_bound(self, pipeline: list[dict[str, t.Any]], since: int) -> None:
+        """Bound the source on update time from `since` on, besides the filter.
+
+        Estuary's production connector puts a timeSeries (hourRange, first..now()) inside the
+        visitors/accounts source so Pendo does not scan the whole table for each page.
+        """
+        source = pipeline[0]["source"]
+        params = dict(source.get(self.source_name) or {})
+        params["timeSeries"] = {"period": "hourRange", "first": int(since), "last": "now()"}
+        source[self.source_name] = params
+
     @property
     def page_size(self) -> int:
         return max(1, int(self.config.get("page_size") or 50000))
@@ -117,8 +142,10 @@ class KeysetAggregationStream(PendoStream):
         sort: list[str],
         on_row: t.Callable[[dict[str, t.Any]], tuple[t.Any, str]],
         first: tuple[t.Any, str | None],
+        bounded: bool = False,
     ) -> Iterator[dict[str, t.Any]]:
-        """Keyset pages; `condition(last_sort, last_id)` builds the filter from progress."""
+        """Keyset pages; `condition(last_sort, last_id)` builds the filter from progress;
+        `bounded`: progress is an update time, also sent as a timeSeries on the source."""
         progress = list(first)
         size = [self.page_size]
 
@@ -130,19 +157,42 @@ class KeysetAggregationStream(PendoStream):
                 if expression:
                     pipeline.append({"filter": expression})
                 pipeline += [{"sort": sort}, {"limit": page_size}]
+                time_bound = bounded and self.bound_source and progress[0] is not None
+                if time_bound:
+                    self.with_time_bound(pipeline, progress[0])
                 rows = 0
+                # A page that can shrink is shrunk after a few 5xx/timeouts, before giving up.
+                tries = TRIES_BEFORE_SPLIT if page_size > MIN_PAGE_SIZE else None
                 try:
-                    for row in self.client.aggregate(pipeline, what=what):
+                    for row in self.client.aggregate(pipeline, what=what, max_tries=tries):
                         rows += 1
                         progress[0], progress[1] = on_row(row)
                         yield row
-                except PendoQueryTooLarge:
+                except PendoFatalError as error:
+                    if not time_bound or rows or error.status not in (400, 422):
+                        raise
+                    self.bound_source = False
+                    logger.info(
+                        "%s: Pendo refused a timeSeries in the %s source (%s); "
+                        "reading with the filter alone",
+                        self.name,
+                        self.source_name,
+                        error,
+                    )
+                    continue
+                except (PendoQueryTooLarge, PendoRetriableError) as error:
                     # Pendo refused the page as too big: ask for smaller pages from here on.
                     if rows or page_size <= MIN_PAGE_SIZE:
                         raise
+                    if isinstance(error, PendoRetriableError) and not suggests_smaller_query(error):
+                        raise
                     size[0] = max(MIN_PAGE_SIZE, page_size // 4)
                     logger.warning(
-                        "%s too large with limit %d; retrying with %d", what, page_size, size[0]
+                        "%s refused with limit %d (%s); retrying with %d",
+                        what,
+                        page_size,
+                        error,
+                        size[0],
                     )
                     continue
                 if rows < page_size:
@@ -219,6 +269,7 @@ class KeysetAggregationStream(PendoStream):
             sort=[LASTUPDATED, id_field],
             on_row=on_row,
             first=(start, last_id),
+            bounded=True,
         )
 
     def _increment_stream_state(

@@ -5,9 +5,17 @@ from __future__ import annotations
 import sys
 from functools import cached_property
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.tap_base import CliTestOptionValue
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -17,6 +25,8 @@ from pendo_http import (
     install_log_redaction,
     resolve_api_base,
 )
+from pendo_http.keycheck import check_key
+from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -83,6 +93,15 @@ class TapPendo(Tap):
             th.IntegerType,
             default=1,
             description="Days before the bookmark that event streams re-read each run, since Pendo updates aggregates late.",
+        ),
+        th.Property(
+            "event_lag_hours",
+            th.IntegerType,
+            description=(
+                "Hours an event period must be over before the bookmark moves past it, since "
+                "Pendo serves events hours late (default: 8 with `period` hourRange; with "
+                "dayRange the current day is never bookmarked). The lookback still re-reads."
+            ),
         ),
         th.Property(
             "event_window_days",
@@ -190,13 +209,52 @@ class TapPendo(Tap):
         inside the first stream; the message names the `integration_key` setting, never its value.
         """
         try:
-            self.client.verify_key()
+            checked = check_key(self.client)
         except PendoAuthError as error:
             sys.exit(f"tap-pendo: {error}")
+        self.logger.info("Key check: %s", checked.describe())
         try:
             super().sync_all()
         except PendoError as error:
             sys.exit(f"tap-pendo: {error}")
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`: a connection check with a short report instead of the SDK's one-record
+        sync of every stream (which would also force-select visitor_history).
+
+        `--test=schema` keeps the SDK's behaviour. Exit status 1 when a call failed.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        from tap_pendo.probe import run_probe
+
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        tap = cls(
+            config=config.config,
+            parse_env_config=config.parse_env,
+            validate_config=True,
+            setup_mapper=False,
+        )
+        report = tap.probe_report()
+        run_probe(tap.client, report)
+        click.echo(report.render(), nl=False)
+        ctx.exit(0 if report.ok else 1)
+
+    def probe_report(self) -> ProbeReport:
+        """The report's header: what was checked, with which settings (secrets masked)."""
+        report = ProbeReport(
+            f"{self.name} {self.plugin_version} connection check (paste this in bug reports)",
+            redact=self.client.redactor,
+        )
+        report.info("API", self.client.base_url)
+        report.info("integration key", f"set, {len(self.integration_key)} characters (masked)")
+        report.info("region", str(self.config.get("region") or "us"))
+        report.info("period", str(self.config.get("period") or "dayRange"))
+        report.info("singer-sdk", self.sdk_version)
+        return report
 
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.event_streams import event_streams

@@ -65,7 +65,9 @@ class TargetProbe:
             max_retries=2,
             retry_backoff_seconds=float(config.get("retry_backoff_seconds") or 1.0),
         )[0]
-        self.report = ProbeReport("target-pendo --test (read-only; nothing is written)", redactor)
+        self.report = ProbeReport(
+            "target-pendo --test (read-only; nothing is written)", redact=redactor
+        )
         self.key_checked_by: str | None = None
         self.kinds, self.track_needed = self._configured()
 
@@ -89,11 +91,11 @@ class TargetProbe:
 
     def run(self) -> ProbeReport:
         report = self.report
-        report.fact("api", self.api_base)
-        report.fact("track url", _host(self.track_url) + urlsplit(self.track_url).path)
-        report.fact("integration_key", "set" if self.key else "not set")
-        report.fact("track_event_secret", "set" if self.secret else "not set")
-        report.fact("time_format", str(self.config.get("time_format") or "iso"))
+        report.info("api", self.api_base)
+        report.info("track url", _host(self.track_url) + urlsplit(self.track_url).path)
+        report.info("integration_key", "set" if self.key else "not set")
+        report.info("track_event_secret", "set" if self.secret else "not set")
+        report.info("time_format", str(self.config.get("time_format") or "iso"))
         if self.key:
             self.verify_key()
             for kind, groups in self.kinds.items():
@@ -103,11 +105,11 @@ class TargetProbe:
                 "GET /api/v1/token/verify",
                 "skipped",
                 "no integration_key: metadata streams cannot be written",
-                ok=not any(self.kinds[k] for k in self.kinds),
+                failed=any(self.kinds.values()),
             )
         self.track()
         if self.key_checked_by:
-            report.fact("key checked by", self.key_checked_by)
+            report.info("key checked by", self.key_checked_by)
         return report
 
     def _get(self, path: str, *, what: str) -> Any:  # noqa: ANN401
@@ -125,7 +127,9 @@ class TargetProbe:
         try:
             answer = self._get("/api/v1/token/verify", what="key check")
         except PendoAuthError as error:
-            self.report.add(endpoint, _status(error), "key refused", str(error), ok=False)
+            self.report.add(
+                endpoint, _status(error), "key refused", surprise=str(error), failed=True
+            )
             return
         except PendoFatalError as error:
             if error.status in (404, 405):
@@ -134,20 +138,20 @@ class TargetProbe:
                     endpoint,
                     _status(error),
                     "no such endpoint here",
-                    "the key is checked with the metadata schema read instead",
+                    surprise="the key is checked with the metadata schema read instead",
                 )
                 return
-            self.report.add(endpoint, _status(error), "refused", str(error), ok=False)
+            self.report.add(endpoint, _status(error), "refused", surprise=str(error), failed=True)
             return
         except PendoError as error:
-            self.report.add(endpoint, _status(error), "no answer", str(error), ok=False)
+            self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
             return
         if not isinstance(answer, dict):
             self.report.add(
                 endpoint,
                 "HTTP 200",
                 f"not an object: {str(answer)[:80]!r}",
-                "expected {valid, writeAccess}; the key is checked with the schema read instead",
+                surprise="expected {valid, writeAccess}; the key is checked with the schema read instead",
             )
             return
         self.key_checked_by = endpoint
@@ -167,8 +171,8 @@ class TargetProbe:
             endpoint,
             "HTTP 200",
             f"valid={answer.get('valid')!r}, writeAccess={write!r}",
-            "; ".join(surprises),
-            ok=ok,
+            surprise="; ".join(surprises),
+            failed=not ok,
         )
 
     def schema(self, kind: str, groups_needed: set[str]) -> None:
@@ -177,16 +181,18 @@ class TargetProbe:
         try:
             answer = self._get(f"/api/v1/metadata/schema/{kind}", what=f"metadata schema ({kind})")
         except PendoTLSError as error:
-            self.report.add(endpoint, _status(error), "no answer", str(error), ok=False)
+            self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
             return
         except PendoFatalError as error:
             if error.status in (403, 404) and not groups_needed and kind not in WRITE_KINDS:
                 self.report.add(endpoint, _status(error), "no parent accounts in this subscription")
                 return
-            self.report.add(endpoint, _status(error), "refused", str(error), ok=not needed)
+            self.report.add(endpoint, _status(error), "refused", surprise=str(error), failed=needed)
             return
         except PendoError as error:
-            self.report.add(endpoint, _status(error), "no answer", str(error), ok=not needed)
+            self.report.add(
+                endpoint, _status(error), "no answer", surprise=str(error), failed=needed
+            )
             return
         if self.key_checked_by is None:
             self.key_checked_by = endpoint
@@ -195,8 +201,8 @@ class TargetProbe:
                 endpoint,
                 "HTTP 200",
                 f"not an object of groups: {str(answer)[:80]!r}",
-                "the target cannot read field types from this answer",
-                ok=False,
+                surprise="the target cannot read field types from this answer",
+                failed=True,
             )
             return
         parts, surprises = [], []
@@ -228,8 +234,8 @@ class TargetProbe:
             endpoint,
             "HTTP 200",
             "groups: " + ("; ".join(parts) or "none"),
-            "; ".join(surprises),
-            ok=all(g in answer for g in groups_needed),
+            surprise="; ".join(surprises),
+            failed=not all(g in answer for g in groups_needed),
         )
 
     def track(self) -> None:
@@ -241,22 +247,28 @@ class TargetProbe:
             response.close()
         except PendoFatalError as error:
             if isinstance(error, PendoTLSError):
-                self.report.add(endpoint, _status(error), "no answer", str(error), ok=False)
+                self.report.add(
+                    endpoint, _status(error), "no answer", surprise=str(error), failed=True
+                )
                 return
             status = _status(error)
         except PendoError as error:
             self.report.add(
-                endpoint, _status(error), "unreachable", str(error), ok=not self.track_needed
+                endpoint,
+                _status(error),
+                "unreachable",
+                surprise=str(error),
+                failed=self.track_needed,
             )
             return
         self.report.add(
             endpoint,
             status,
             "reachable (any HTTP answer to a GET means the host serves requests)",
-            ""
+            surprise=""
             if self.secret
             else "track_event_secret not set: track-event streams cannot be written",
-            ok=bool(self.secret) or not self.track_needed,
+            failed=not self.secret and self.track_needed,
             note="the Track Event Shared Secret is proven only by sending an event; not checked",
         )
 

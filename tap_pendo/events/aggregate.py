@@ -42,10 +42,18 @@ class _HeadThenRest:
 class Aggregation:
     """The rows of one aggregation; `start_time` is set once iteration has begun."""
 
-    def __init__(self, client: PendoClient, pipeline: list[dict], *, what: str) -> None:
+    def __init__(
+        self,
+        client: PendoClient,
+        pipeline: list[dict],
+        *,
+        what: str,
+        max_tries: int | None = None,
+    ) -> None:
         self.client = client
         self.pipeline = pipeline
         self.what = what
+        self.max_tries = max_tries
         self.start_time: int | None = None
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
 
@@ -55,7 +63,13 @@ class Aggregation:
             "request": {"requestId": self.what, "pipeline": self.pipeline},
         }
         response = self.client.send(
-            "POST", "/api/v1/aggregation", what=self.what, body=body, stream=True, aggregation=True
+            "POST",
+            "/api/v1/aggregation",
+            what=self.what,
+            body=body,
+            stream=True,
+            aggregation=True,
+            max_tries=self.max_tries,
         )
         self.sent = True
         raw = response.raw

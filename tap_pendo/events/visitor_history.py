@@ -13,6 +13,8 @@ shared client backs off only on 429/5xx.
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 import typing as t
 from collections import deque
@@ -22,7 +24,7 @@ from urllib.parse import quote as url_quote
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoError
+from pendo_http.errors import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.filters import keyset_after, literal
 from tap_pendo.events.row_key import ROW_KEY, RowKey
@@ -34,6 +36,8 @@ if t.TYPE_CHECKING:
 LASTUPDATED = "metadata.auto.lastupdated"
 HISTORY_MAX_DAYS = 180  # Pendo keeps about 180 days of visitor activity (pendo-api.md §7.2)
 SAVE_EVERY_VISITORS = 200
+BASE64_HEADER = "x-pendo-base64-encoded-params"
+URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
 class VisitorHistoryStream(PendoStream):
@@ -111,12 +115,25 @@ class VisitorHistoryStream(PendoStream):
 
     # -- visitors to visit -------------------------------------------------------------------
 
+    # Cleared when Pendo refuses a timeSeries inside the visitors source (then filter only).
+    bound_source = True
+
+    def _visitors_source(self, since: int | None) -> dict | None:
+        params: dict[str, t.Any] = {}
+        if not self.config.get("include_anonymous_visitors"):
+            params["identified"] = True
+        if since is not None and self.bound_source:
+            # Estuary's production connector bounds entity reads on update time in the source.
+            params["timeSeries"] = {"period": "hourRange", "first": int(since), "last": "now()"}
+        return params or None
+
     def _changed_visitors(self, since: int | None) -> t.Iterator[tuple[str, int | None]]:
         """(visitorId, lastupdated) of visitors updated since `since`, in key order, paged."""
-        source = None if self.config.get("include_anonymous_visitors") else {"identified": True}
         page_size = int(self.config.get("page_size") or 50000)
         last: tuple[int | None, str] | None = None
         while True:
+            lower = last[0] if last is not None and last[0] is not None else since
+            source = self._visitors_source(lower)
             pipeline: list[dict] = [{"source": {"visitors": source}}]
             if since is not None:
                 pipeline.append({"filter": f"{LASTUPDATED} >= {literal(since)}"})
@@ -138,21 +155,62 @@ class VisitorHistoryStream(PendoStream):
                 {"limit": page_size},
             ]
             n = 0
-            for row in self.client.aggregate(pipeline, what="visitors changed (visitor_history)"):
-                n += 1
-                lu = row.get("lastupdated")
-                last = (lu, row["visitorId"])
-                yield row["visitorId"], lu
+            rows = self.client.aggregate(pipeline, what="visitors changed (visitor_history)")
+            try:
+                for row in rows:
+                    n += 1
+                    lu = row.get("lastupdated")
+                    last = (lu, row["visitorId"])
+                    yield row["visitorId"], lu
+            except PendoFatalError as error:
+                bounded = "timeSeries" in (source or {})
+                if not bounded or n or error.status not in (400, 422):
+                    raise
+                self.bound_source = False
+                self.logger.info(
+                    "%s: Pendo refused a timeSeries in the visitors source (%s); "
+                    "reading with the filter alone",
+                    self.name,
+                    error,
+                )
+                continue
             if n < page_size:
                 return
 
     # -- history calls -----------------------------------------------------------------------
 
+    # Cleared when Pendo does not take base64 ids (then ids are percent-encoded).
+    base64_ids = True
+
     def _history(self, visitor_id: str, starttime: int) -> list[dict]:
-        path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-        items = self.client.get_json(
-            path, what=f"visitor history ({starttime})", params={"starttime": starttime}
-        )
+        what = f"visitor history ({starttime})"
+        params = {"starttime": starttime}
+        if URL_SAFE_ID.fullmatch(visitor_id) or not self.base64_ids:
+            path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
+            items = self.client.get_json(path, what=what, params=params)
+            return items if isinstance(items, list) else []
+        # Pendo's header for ids that are not URL-safe: the path carries the id base64-encoded.
+        encoded = base64.urlsafe_b64encode(visitor_id.encode()).decode()
+        try:
+            items = self.client.get_json(
+                f"/api/v1/visitor/{encoded}/history",
+                what=what + " (base64 id)",
+                params=params,
+                headers={BASE64_HEADER: "true"},
+            )
+        except PendoFatalError as error:
+            if error.status not in (400, 404) or isinstance(error, PendoAuthError):
+                raise
+            path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
+            items = self.client.get_json(path, what=what, params=params)
+            if self.base64_ids:
+                self.base64_ids = False
+                self.logger.info(
+                    "%s: Pendo answered %d to a base64 visitor id but took it percent-encoded; "
+                    "percent-encoding ids from now on",
+                    self.name,
+                    error.status,
+                )
         return items if isinstance(items, list) else []
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:

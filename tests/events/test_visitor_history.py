@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -16,6 +17,14 @@ from .conftest import config_for
 HISTORY = "/api/v1/visitor/"
 
 
+def path_id(sim: Simulator, segment: str) -> str:
+    """A visitor id as the tap put it in a path: percent-encoded, or base64 (not URL-safe ids)."""
+    plain = unquote(segment)
+    if sim.dataset.visitor_table.index_of(plain) is not None:
+        return plain
+    return base64.urlsafe_b64decode(plain).decode()
+
+
 def history_visitors(sim: Simulator, since: int = 0) -> dict[str, int]:
     """visitor id -> number of history calls, from the simulator's request log."""
     calls: dict[str, int] = {}
@@ -23,7 +32,7 @@ def history_visitors(sim: Simulator, since: int = 0) -> dict[str, int]:
         path = path.split("?")[0]
         if method == "GET" and path.startswith(HISTORY) and path.endswith("/history"):
             assert status == 200, (path, status)
-            vid = unquote(path[len(HISTORY) : -len("/history")])
+            vid = path_id(sim, path[len(HISTORY) : -len("/history")])
             calls[vid] = calls.get(vid, 0) + 1
     return calls
 

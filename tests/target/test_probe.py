@@ -59,7 +59,7 @@ def test_probe_on_the_simulator_reports_every_endpoint(tsim, tconfig, tmp_path: 
     track = row(report, "GET /data/track")
     assert "reachable" in track and "no event sent" in track
     assert "integration_key: set" in report and "key checked by: GET /api/v1/token/verify" in report
-    assert report.rstrip().endswith("result: OK (5 checks)")
+    assert report.rstrip().endswith("5 calls, 0 failed, 0 surprises: connection OK")
     assert_read_only_and_masked(tsim, result, tconfig)
 
 
