@@ -115,12 +115,13 @@ class DerivedStream(PendoStream):
         except PendoError as error:
             self.fail(error)
 
-    def changed(self, value: t.Any, context: Context | None) -> bool:  # noqa: ANN401
-        """True when a row with replication value `value` is new for this stream's bookmark."""
+    def changed(self, value: t.Any, context: Context | None, *, start_date: bool = True) -> bool:  # noqa: ANN401
+        """True when a row with replication value `value` is new for this stream's bookmark
+        (and not older than `start_date`, unless told to ignore it)."""
         bookmark = self.bookmark_ms(context)
         if bookmark is not None and (value is None or value <= bookmark):
             return False
-        start = self.start_date_ms
+        start = self.start_date_ms if start_date else None
         return start is None or value is None or value >= start
 
 
@@ -244,7 +245,9 @@ class ProductAreasStream(DerivedStream):
                 areas.setdefault(key, group)
                 apps.setdefault(key, set()).add(row.get("appId"))
         for key, group in areas.items():
-            if not self.changed(group.get("lastUpdatedAt"), context):
+            # No start_date cut: an area last changed before it is still the area of pages
+            # and features that changed since.
+            if not self.changed(group.get("lastUpdatedAt"), context, start_date=False):
                 continue
             used_by = apps[key]
             yield {**group, "appId": next(iter(used_by)) if len(used_by) == 1 else None}
