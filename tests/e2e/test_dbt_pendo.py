@@ -163,8 +163,8 @@ def check_nps_answers_per_poll(sim: Any, out: Postgres, schema: str) -> None:  #
 
 def check_app_names_on_pages(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401
     rows = out.query(
-        'select p."id", a."name" from "{0}"."page_history" p'
-        ' left join "{0}"."application_history" a on a."id" = p."app_id"'.format(schema)
+        f'select p."id", a."name" from "{schema}"."page_history" p'
+        f' left join "{schema}"."application_history" a on a."id" = p."app_id"'
     )
     names = {a["id"]: a["name"] for a in sim.dataset.applications()}
     truth = {p["id"]: names[p["appId"]] for p in sim.dataset.pages()}
