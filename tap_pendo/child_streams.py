@@ -279,11 +279,11 @@ class PendoUsersStream(DerivedStream):
 
 
 class VisitorAccountsStream(VisitorsStream):
-    """One row per (visitor, account) from `metadata.auto.accountids`, with the visitor's
-    lastupdated: the visitors stream's keyset pages and bookmark rules, other rows."""
+    """One row per (visitor version, account) from `metadata.auto.accountids`: the visitors
+    stream's keyset pages and bookmark rules, other rows."""
 
     name = "visitor_accounts"
-    primary_keys: t.ClassVar[list[str]] = ["visitorId", "accountId"]
+    primary_keys: t.ClassVar[list[str]] = ["visitorId", "visitorLastUpdatedAt", "accountId"]
     replication_key = "visitorLastUpdatedAt"
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
@@ -296,7 +296,8 @@ class VisitorAccountsStream(VisitorsStream):
                 yield {
                     "visitorId": visitor["visitorId"],
                     "accountId": str(account),
-                    "visitorLastUpdatedAt": visitor.get("lastupdated"),
+                    # A key column cannot be null in SQL targets: 0, Pendo's "never".
+                    "visitorLastUpdatedAt": visitor.get("lastupdated") or 0,
                 }
 
 

@@ -120,12 +120,15 @@ VISITOR_ACCOUNT = obj(
     {
         "visitorId": REQUIRED_STRING,
         "accountId": REQUIRED_STRING,
-        "visitorLastUpdatedAt": ms(
-            "The visitor's metadata.auto.lastupdated (epoch ms), the replication key; "
-            "null when Pendo has none."
-        ),
+        "visitorLastUpdatedAt": {
+            "type": "integer",
+            "description": (
+                "The visitor's metadata.auto.lastupdated (epoch ms), the replication key; "
+                "0 when Pendo has none."
+            ),
+        },
     },
-    required=["visitorId", "accountId"],
+    required=["visitorId", "visitorLastUpdatedAt", "accountId"],
     nullable_=False,
 )
 

@@ -38,7 +38,6 @@ UNIQUE = {
     "feature_history": ["id"],
     "guide_history": ["id"],
     "application_history": ["id"],
-    "visitor_account_history": ["visitor_id", "account_id"],
     "guide_step_history": ["guide_id", "guide_last_updated_at", "step_id"],
 }
 # Every stream but visitor_history (one request per visitor per day, covered elsewhere).
@@ -76,8 +75,7 @@ def test_meltano_run_then_dbt_gives_dbt_pendo_sources(
             "DBT_POSTGRES_SOURCE_SCHEMA": pg.schema,
         }
     )
-    meltano("run", "tap-pendo", "target-postgres")
-    meltano("invoke", "dbt-postgres:run")
+    meltano("run", "tap-pendo", "target-postgres", "dbt-postgres:run")
 
     out = Postgres(pg.env, dbt_schema)
     assert out.tables() == set(DBT_PENDO_COLUMNS)
@@ -102,6 +100,18 @@ def test_meltano_run_then_dbt_gives_dbt_pendo_sources(
     check_visitors_per_account(sim, out, dbt_schema)
     check_nps_answers_per_poll(sim, out, dbt_schema)
     check_app_names_on_pages(sim, out, dbt_schema)
+
+    # An incremental run: changed visitors get a new version in visitor_account_history, and
+    # visitor_history still shows the latest visitor per id.
+    changed = ["visitor-20", 'quote"visitor']
+    sim.dataset.touch_visitors(changed, now_ms=sim.dataset.now_ms + 60_000)
+    meltano("run", "tap-pendo", "target-postgres", "dbt-postgres:run")
+    check_latest_visitors(sim, out, dbt_schema)
+    versions = out.query(
+        'select "visitor_id", count(distinct "visitor_last_updated_at")'
+        f' from "{dbt_schema}"."visitor_account_history" group by 1 having count(*) > 1'
+    )
+    assert sorted(versions) == sorted((v, 2) for v in changed)
 
 
 def check_latest_visitors(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401

@@ -142,6 +142,15 @@ def test_visitor_accounts_equal_visitors_account_ids_and_resume(csim: Simulator)
     got = keys(first.records["visitor_accounts"], "visitorId", "accountId")
     assert len(got) == len(set(got))
     assert set(got) == want
+    versions = {
+        v["visitorId"]: v["metadata"]["auto"].get("lastupdated") or 0
+        for v in csim.dataset.visitors(identified_only=True)
+    }
+    assert all(
+        r["visitorLastUpdatedAt"] == versions[r["visitorId"]]
+        for r in first.records["visitor_accounts"]
+    )
+    assert 0 in {r["visitorLastUpdatedAt"] for r in first.records["visitor_accounts"]}
     assert {'quote"visitor', "用户"} <= {v for v, _ in got}
 
     changed = [v for v, _ in sorted(want)[:2]]
@@ -187,7 +196,7 @@ def test_catalog_types_and_keys(csim: Simulator) -> None:
         "page_rules": ["pageId", "pageLastUpdatedAt", "position"],
         "guide_steps": ["guideId", "guideLastUpdatedAt", "id"],
         "polls": ["guideId", "guideLastUpdatedAt", "id"],
-        "visitor_accounts": ["visitorId", "accountId"],
+        "visitor_accounts": ["visitorId", "visitorLastUpdatedAt", "accountId"],
         "product_areas": ["id", "lastUpdatedAt"],
         "pendo_users": ["id"],
     }
