@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Meltano, Postgres, postgres_env, tap_env
+from .conftest import REPO, Meltano, Postgres, postgres_env, tap_env, unavailable
 from .dbt_pendo_columns import DBT_PENDO_COLUMNS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -48,8 +48,13 @@ def utc(ms: int | None) -> dt.datetime | None:
     return None if not ms else dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
 
 
+DBT_BIN = REPO / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
+
+
 @pytest.fixture
 def dbt_schema(pg: Postgres) -> Any:  # noqa: ANN401
+    if not DBT_BIN.exists():
+        unavailable(f"dbt-postgres is not installed at {DBT_BIN} (run scripts/setup.sh)")
     schema = f"{pg.schema}_fivetran"
     yield schema
     pg.query(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pendo_sim import DatasetConfig, Simulator
+from pendo_sim import DatasetConfig, Fault, Simulator
 from pendo_sim import catalog as truth
 
 from .conftest import base_config, run_tap
@@ -207,3 +207,14 @@ def test_catalog_types_and_keys(csim: Simulator) -> None:
     assert properties["rule"]["type"] == ["string", "null"]
     assert entries["applications"]["schema"]["properties"]["id"]["type"] == "integer"
     assert entries["polls"]["replication_key"] == "guideLastUpdatedAt"
+
+
+def test_parent_list_broken_mid_body_is_reread_without_duplicate_children(csim: Simulator) -> None:
+    csim.faults.add(Fault(path="^/api/v1/guide$", kind="drop", after_bytes=4_000, times=1))
+    run = run_tap(base_config(csim), ["guide_steps", "polls"])
+    for name in ("guide_steps", "polls"):
+        fields, rows = expected(csim)[name]
+        got = keys(run.records[name], *fields)
+        assert len(got) == len(set(got)), name
+        assert sorted(got) == sorted(rows), name
+    assert parent_gets(csim) == {"/api/v1/guide": 2}  # the broken body, then the whole list
