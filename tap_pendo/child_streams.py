@@ -292,10 +292,12 @@ class VisitorAccountsStream(VisitorsStream):
             accounts = auto.get("accountids")
             if not isinstance(accounts, list):
                 accounts = [auto["accountid"]] if auto.get("accountid") else []
-            for account in dict.fromkeys(a for a in accounts if a not in (None, "")):
+            unique = dict.fromkeys(str(a) for a in accounts if a not in (None, ""))
+            for position, account in enumerate(unique):
                 yield {
                     "visitorId": visitor["visitorId"],
-                    "accountId": str(account),
+                    "accountId": account,
+                    "position": position,
                     # A key column cannot be null in SQL targets: 0, Pendo's "never".
                     "visitorLastUpdatedAt": visitor.get("lastupdated") or 0,
                 }

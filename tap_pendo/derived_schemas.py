@@ -120,6 +120,12 @@ VISITOR_ACCOUNT = obj(
     {
         "visitorId": REQUIRED_STRING,
         "accountId": REQUIRED_STRING,
+        # Also keeps a non-key column in the row: target-duckdb's upsert fails on a table whose
+        # every column is in the key (an UPDATE with nothing to set).
+        "position": {
+            "type": "integer",
+            "description": "Index of the account in the visitor's metadata.auto.accountids.",
+        },
         "visitorLastUpdatedAt": {
             "type": "integer",
             "description": (

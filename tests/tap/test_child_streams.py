@@ -151,6 +151,12 @@ def test_visitor_accounts_equal_visitors_account_ids_and_resume(csim: Simulator)
         for r in first.records["visitor_accounts"]
     )
     assert 0 in {r["visitorLastUpdatedAt"] for r in first.records["visitor_accounts"]}
+    for visitor in csim.dataset.visitors(identified_only=True):
+        listed = [a for a in visitor["metadata"]["auto"]["accountids"] if a]
+        mine = [
+            r for r in first.records["visitor_accounts"] if r["visitorId"] == visitor["visitorId"]
+        ]
+        assert [r["accountId"] for r in sorted(mine, key=lambda r: r["position"])] == listed
     assert {'quote"visitor', "用户"} <= {v for v, _ in got}
 
     changed = [v for v, _ in sorted(want)[:2]]
