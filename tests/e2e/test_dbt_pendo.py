@@ -81,6 +81,8 @@ def test_meltano_run_then_dbt_gives_dbt_pendo_sources(
         }
     )
     meltano("run", "tap-pendo", "target-postgres", "dbt-postgres:run")
+    tested = meltano("invoke", "dbt-postgres:test")
+    assert "PASS=28 " in tested.stdout + tested.stderr
 
     out = Postgres(pg.env, dbt_schema)
     assert out.tables() == set(DBT_PENDO_COLUMNS)
