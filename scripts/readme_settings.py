@@ -48,8 +48,8 @@ CAPABILITIES = {
     ),
     "activate-version": (
         "With `emit_activate_version_messages: true` (an SDK setting `--about` does not list), the "
-        "full-table streams `reports`, `metadata_fields` and `pendo_users` send ACTIVATE_VERSION, so a target can "
-        "drop rows that disappeared."
+        "full-table streams `reports`, `metadata_fields` and `pendo_users` send ACTIVATE_VERSION, "
+        "so a target can drop rows that disappeared."
     ),
     "stream-maps": (
         "`stream_maps`: rename, drop, filter, hash or add fields and streams on the way "
