@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Iterator
 
+from .catalog import make_apps, make_awkward, make_segments
 from .config import DEFAULT_APP_ID, DatasetConfig
 from .entities import (
     app_ids,
@@ -58,6 +59,9 @@ class Dataset:
         self.guide_rows = make_guides(cfg, self.page_rows)
         self.track_type_rows = make_track_types(cfg)
         self.report_rows = make_reports(cfg)
+        make_awkward(self.page_rows, self.feature_rows, self.guide_rows, self.track_type_rows)
+        self.app_rows = make_apps(cfg, self.apps)
+        self.segment_rows = make_segments(cfg)
         kinds = ["visitor", "account"] + (["parentAccount"] if cfg.parent_accounts else [])
         self.schemas = {k: make_schema(k) for k in kinds}
         self._vseed = mix(cfg.seed * 1_000_003 + 17) >> 8
@@ -229,6 +233,8 @@ class Dataset:
             "guides": self.guide_rows,
             "trackTypes": self.track_type_rows,
             "reports": self.report_rows,
+            "segments": self.segment_rows,
+            "apps": self.app_rows,
         }[name]
 
     # ------------------------------------------------------------------ ground truth
@@ -259,6 +265,12 @@ class Dataset:
 
     def reports(self) -> list[dict]:
         return list(self.report_rows)
+
+    def segments(self) -> list[dict]:
+        return list(self.segment_rows)
+
+    def applications(self) -> list[dict]:
+        return list(self.app_rows)
 
     def visitor(self, vid: str) -> dict | None:
         j = self.visitor_table.index_of(vid)

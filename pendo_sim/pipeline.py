@@ -183,6 +183,9 @@ class Runner:
             apps = parse_app_ids(params.get("appId"), self.ds)
             lst = self.ds.entity_list(ENTITY_SOURCES[name])
             rows = iter([e for e in lst if apps is None or e["appId"] in apps])
+        elif name == "apps":
+            # Pendo documents no app list; its UI reads this source (pendo-api.md, additions).
+            rows = iter(list(self.ds.app_rows))
         elif name == "pollsSeenEver":
             gid, pid = params.get("guideId"), params.get("pollId")
             if (gid is not None and not isinstance(gid, str)) or (

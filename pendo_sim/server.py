@@ -27,7 +27,13 @@ ROUTES: list[tuple[str, re.Pattern, str, str]] = [
     (m, re.compile("^" + p + "$"), tmpl, name)
     for m, p, tmpl, name in [
         ("GET", r"/api/v1/token/verify", "/api/v1/token/verify", "verify"),
-        ("GET", r"/api/v1/(page|feature|guide|tracktype|report)", "/api/v1/{entity}", "list"),
+        (
+            "GET",
+            r"/api/v1/"
+            r"(page|feature|guide|tracktype|report|segment)",
+            "/api/v1/{entity}",
+            "list",
+        ),
         ("GET", r"/api/v1/metadata/schema/" + _SEG, "/api/v1/metadata/schema/{kind}", "schema"),
         (
             "GET",
@@ -71,6 +77,7 @@ ENTITY_LISTS = {
     "guide": "guides",
     "tracktype": "trackTypes",
     "report": "reports",
+    "segment": "segments",
 }
 WRITE_ROUTES = {"bulk", "put_value", "bulkdelete"}
 
@@ -373,7 +380,7 @@ class Handler(BaseHTTPRequestHandler):
             want = {i for i in ids.split(",") if i}
             self._json([e for e in items if e["id"] in want])
             return
-        if groups[0] == "report":
+        if groups[0] in ("report", "segment"):
             self._json(list(items))
             return
         expand = self._qs("expand")
@@ -590,7 +597,8 @@ def visitor_history(ds, vid: str, start: int) -> list[dict]:
         }
         if kind == "page" and pages:
             p = pages[rng.randrange(len(pages))]
-            item.update(pageId=p["id"], uri=p["rules"][0]["designerHint"], appId=p["appId"])
+            uri = (p["rules"] or [{}])[0].get("designerHint")
+            item.update(pageId=p["id"], uri=uri, appId=p["appId"])
         elif kind == "feature" and features:
             f = features[rng.randrange(len(features))]
             item.update(featureId=f["id"], appId=f["appId"])

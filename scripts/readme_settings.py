@@ -48,8 +48,8 @@ CAPABILITIES = {
     ),
     "activate-version": (
         "With `emit_activate_version_messages: true` (an SDK setting `--about` does not list), the "
-        "full-table streams `reports` and `metadata_fields` send ACTIVATE_VERSION, so a target can "
-        "drop rows that disappeared."
+        "full-table streams `reports`, `metadata_fields` and `pendo_users` send ACTIVATE_VERSION, "
+        "so a target can drop rows that disappeared."
     ),
     "stream-maps": (
         "`stream_maps`: rename, drop, filter, hash or add fields and streams on the way "
@@ -96,6 +96,29 @@ STREAM_SOURCES = {
     "metadata_fields": (
         "`GET /api/v1/metadata/schema/{visitor,account,parentAccount}`: one row per "
         "(kind, group, field); parent accounts only where the subscription has them."
+    ),
+    "applications": (
+        "Aggregation source `apps` (Pendo documents no app list; its UI reads this source), "
+        "bookmark applied to `lastUpdatedAt`; where refused, app ids from the per-app metadata "
+        "groups, without names."
+    ),
+    "segments": "`GET /api/v1/segment`, bookmark applied to `lastUpdatedAt` as `pages`.",
+    "product_areas": (
+        "The `group` objects nested in pages and features (no documented list endpoint), "
+        "one row per version; `appId` null when an area spans apps."
+    ),
+    "pendo_users": (
+        "`createdByUser` / `lastUpdatedByUser` nested in pages, features, guides, track types, "
+        "reports and their product areas, every run in full."
+    ),
+    "page_rules": "`rules` of each page, from the `pages` list (read once per run).",
+    "feature_rules": "`elementPathRules` of each feature, from the `features` list.",
+    "track_type_rules": "`trackTypeRules` of each track type, from the `track_types` list.",
+    "guide_steps": "`steps` of each guide, from the `guides` list.",
+    "polls": "`polls` of each guide, from the `guides` list.",
+    "visitor_accounts": (
+        "`metadata.auto.accountids` of visitors, read through the `visitors` stream's pages "
+        "and bookmark rules."
     ),
     "events": (
         "Aggregation source `events` (page and feature rows) in `timeSeries` windows of "

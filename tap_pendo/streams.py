@@ -334,6 +334,11 @@ class GetListStream(PendoStream):
         return {"expand": "*"}
 
     def items(self) -> Iterator[dict[str, t.Any]]:
+        from tap_pendo.child_streams import parent_items
+
+        return parent_items(self)
+
+    def read_items(self) -> Iterator[dict[str, t.Any]]:
         what = f"GET {self.path}"
         yield from self.client.resumable(
             lambda: self.client.iter_json_items(

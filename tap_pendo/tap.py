@@ -257,10 +257,11 @@ class TapPendo(Tap):
         return report
 
     def discover_streams(self) -> list[Stream]:
+        from tap_pendo.child_streams import derived_streams
         from tap_pendo.event_streams import event_streams
         from tap_pendo.streams import entity_streams
 
-        return [*entity_streams(self), *event_streams(self)]
+        return [*entity_streams(self), *derived_streams(self), *event_streams(self)]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+-- Pendo documents no app list; tap-pendo reads what its `apps` source gives. The columns it
+-- does not carry stay null (README, "Analytics with dbt_pendo").
+select
+    null::text as "agent_policy_prod",
+    null::text as "agent_policy_staging",
+    null::text as "agent_version_prod",
+    null::text as "agent_version_staging",
+    {{ epoch_ms('"createdAt"') }} as "created_at",
+    {{ json_text('createdByUser', 'id') }} as "created_by_user_id",
+    "description"::text as "description",
+    null::timestamp as "disabled_at",
+    "displayName"::text as "display_name",
+    null::integer as "event_count",
+    null::integer as "event_rate",
+    null::timestamp as "first_event_time",
+    "id"::text as "id",
+    null::boolean as "integrated",
+    null::boolean as "is_deleted",
+    {{ epoch_ms('"lastUpdatedAt"') }} as "last_updated_at",
+    {{ json_text('lastUpdatedByUser', 'id') }} as "last_updated_by_user_id",
+    null::timestamp as "marked_for_deletion_at",
+    "name"::text as "name",
+    "platform"::text as "platform",
+    null::text as "push_application_id",
+    null::timestamp as "record_until",
+    null::timestamp as "sampling_rate",
+    null::timestamp as "starting_event_time",
+    null::text as "subscription_id",
+    {{ synced() }}
+from {{ source('tap_pendo', 'applications') }}
