@@ -10,11 +10,13 @@ from pendo_http.errors import (
     PendoError,
     PendoFatalError,
     PendoQueryTooLarge,
+    PendoRedirectError,
     PendoRetriableError,
     PendoTLSError,
 )
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
+from pendo_http.secret_format import secret_problems
 
 __all__ = [
     "REGIONS",
@@ -23,6 +25,7 @@ __all__ = [
     "PendoError",
     "PendoFatalError",
     "PendoQueryTooLarge",
+    "PendoRedirectError",
     "PendoRetriableError",
     "PendoTLSError",
     "Redactor",
@@ -30,5 +33,6 @@ __all__ = [
     "install_log_redaction",
     "resolve_api_base",
     "resolve_track_url",
+    "secret_problems",
     "url_secrets",
 ]

@@ -371,6 +371,8 @@ class WindowedEventStream(PendoStream):
                 if value is None:
                     return None
                 starts[day] = value
+        except PendoRedirectError:
+            raise
         except PendoError as error:
             self.logger.warning(
                 "%s: cannot learn the day's bounds (%s); using estimates", self.name, error

@@ -20,6 +20,7 @@ from pendo_http import (
     PendoAuthError,
     PendoError,
     PendoFatalError,
+    PendoRedirectError,
     PendoQueryTooLarge,
     PendoTLSError,
 )
@@ -60,7 +61,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             body = tap.client.get_json(  # type: ignore[attr-defined]
                 f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
             )
-        except (PendoAuthError, PendoTLSError) as error:
+        except (PendoAuthError, PendoTLSError, PendoRedirectError) as error:
             sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
             if error.status != 404:

@@ -8,15 +8,19 @@ from functools import cached_property
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 
 from pendo_http import (
     PendoAuthError,
     PendoClient,
     PendoError,
+    PendoRedirectError,
     RetryPolicy,
     install_log_redaction,
     resolve_api_base,
+    secret_problems,
 )
+from pendo_http.url_check import plain_http_warning
 from pendo_http.regions import REGIONS
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -155,7 +159,13 @@ class TapPendo(Tap):
             self.logger.info(
                 "The integration key ends in `.eu`: using region `eu` (set `region` to override)"
             )
-        return super()._validate_config(raise_errors=raise_errors)
+        problems = secret_problems(self._config)
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems)
+        warning = plain_http_warning("api_url", self._config.get("api_url"))
+        if warning:
+            self.logger.warning("%s", warning)
+        return problems + super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
     def integration_key(self) -> str:
@@ -191,7 +201,7 @@ class TapPendo(Tap):
         """
         try:
             self.client.verify_key()
-        except PendoAuthError as error:
+        except (PendoAuthError, PendoRedirectError) as error:
             sys.exit(f"tap-pendo: {error}")
         try:
             super().sync_all()
