@@ -84,7 +84,7 @@ def redirect_message(response: requests.Response, what: str) -> str:
     return (
         f"Pendo answered HTTP {response.status_code} (redirect to {target}) to {what}; redirects "
         "are never followed (they would send the key and the data to another address). Check "
-        "`region` / `api_url` / `track_url`: they must be Pendo's API host itself."
+        "`region` / `api_url` / `track_url`: they must be Pendo's API host itself"
     )
 
 
