@@ -52,7 +52,13 @@ def deep_schema(levels: int) -> dict[str, Any]:
     node: dict[str, Any] = {"type": "string"}
     for _ in range(levels):
         node = {"type": ["object", "null"], "properties": {"a": node}}
-    return {"type": "SCHEMA", "stream": "deep", "key_properties": [], "schema": node}
+    properties = {"visitorId": {"type": "string"}, "a": node}
+    return {
+        "type": "SCHEMA",
+        "stream": "deep",
+        "key_properties": ["visitorId"],
+        "schema": {"type": "object", "properties": properties},
+    }
 
 
 def record_line(vid: str, plan: str = '"p"', seats: str = "1") -> bytes:
@@ -83,7 +89,7 @@ line_kinds = st.one_of(
         st.sampled_from([5, MAX_DEPTH - 4, MAX_DEPTH + 5, 300]),
     ),
     st.builds(
-        lambda levels: (json.dumps(deep_schema(levels)).encode(), int(2 * levels + 2 > MAX_DEPTH)),
+        lambda levels: (json.dumps(deep_schema(levels)).encode(), int(2 * levels + 4 > MAX_DEPTH)),
         st.sampled_from([3, 20, 40, 200]),
     ),
     st.just((json.dumps({"type": "STATE", "value": {"at": 1}}).encode(), 0)),
@@ -124,7 +130,10 @@ def run_bytes(sim: Simulator, lines: list[bytes], out: Path, **extra: Any) -> Ru
         "api_url": sim.url,
         "dead_letter_path": str(out / "dead.jsonl"),
         "max_requests_per_second": 1000,
-        "streams": {"visitors": {"object": "visitor", "ignore_unknown_fields": True}},
+        "streams": {
+            "visitors": {"object": "visitor", "ignore_unknown_fields": True},
+            "deep": {"object": "visitor", "ignore_unknown_fields": True},
+        },
         **extra,
     }
     (out / "config.json").write_text(json.dumps(config))
