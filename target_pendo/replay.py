@@ -47,7 +47,8 @@ def merge_schema(schema: dict[str, Any] | None, value: Any) -> dict[str, Any]:  
 
 
 def entries(path: Path, stop: int) -> Iterator[dict[str, Any]]:
-    """The dead-letter entries in the file's first `stop` bytes, unusable lines skipped."""
+    """The dead-letter entries in the file's first `stop` bytes ({} for a line that is not
+    one)."""
     with path.open("rb") as handle:
         read = 0
         for line in handle:
@@ -57,9 +58,8 @@ def entries(path: Path, stop: int) -> Iterator[dict[str, Any]]:
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError:
-                continue
-            if isinstance(entry, dict):
-                yield entry
+                entry = None
+            yield entry if isinstance(entry, dict) else {}
 
 
 def replayable(entry: dict[str, Any]) -> bool:
