@@ -35,7 +35,9 @@ def secret_problem(setting: str, value: Any) -> str | None:  # noqa: ANN401
     return None
 
 
-def secret_problems(config: Mapping[str, Any], settings: Iterable[str] = SECRET_SETTINGS) -> list[str]:
+def secret_problems(
+    config: Mapping[str, Any], settings: Iterable[str] = SECRET_SETTINGS
+) -> list[str]:
     """One message per secret setting of `config` that is refused."""
     problems = (secret_problem(name, config.get(name)) for name in settings)
     return [

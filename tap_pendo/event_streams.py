@@ -30,7 +30,12 @@ import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
+from pendo_http.errors import (
+    PendoError,
+    PendoQueryTooLarge,
+    PendoRedirectError,
+    PendoRetriableError,
+)
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys

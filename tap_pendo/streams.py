@@ -20,8 +20,8 @@ from pendo_http import (
     PendoAuthError,
     PendoError,
     PendoFatalError,
-    PendoRedirectError,
     PendoQueryTooLarge,
+    PendoRedirectError,
     PendoTLSError,
 )
 from tap_pendo import schemas

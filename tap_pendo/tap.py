@@ -20,8 +20,8 @@ from pendo_http import (
     resolve_api_base,
     secret_problems,
 )
-from pendo_http.url_check import plain_http_warning
 from pendo_http.regions import REGIONS
+from pendo_http.url_check import plain_http_warning
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
 

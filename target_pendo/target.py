@@ -10,8 +10,6 @@ import typing as t
 from functools import cached_property
 
 import msgspec
-from typing_extensions import override
-
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats
@@ -25,6 +23,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json as _deserialize_json
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -329,7 +328,9 @@ class TolerantReader(SingerReader):
                 raise
             except LINE_ERRORS as error:
                 self._bad_line(
-                    line_dict, self._current_message or "", f"line {number}: {type(error).__name__}: {error}"
+                    line_dict,
+                    self._current_message or "",
+                    f"line {number}: {type(error).__name__}: {error}",
                 )
             stats[record_type] += 1
         return stats

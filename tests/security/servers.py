@@ -140,9 +140,7 @@ class EvilProxy(_Base):
                 conn.request(self.command, self.path, body=body or None, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
-                kept = {
-                    k: v for k, v in answer.getheaders() if k.lower() not in HOP_HEADERS
-                }
+                kept = {k: v for k, v in answer.getheaders() if k.lower() not in HOP_HEADERS}
                 conn.close()
                 self._send(answer.status, kept, data)
 

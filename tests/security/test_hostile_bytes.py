@@ -216,7 +216,10 @@ def test_overlong_line_is_dead_lettered_unread(fuzz_sim: Simulator, tmp_path: Pa
     assert_accounted(run, 2)
     (entry,) = run.dead_letters
     assert entry["line"] == 2
-    assert f"line 2 is {len(long_line) + 1} bytes, more than `max_line_bytes` (1000)" in entry["reason"]
+    assert (
+        f"line 2 is {len(long_line) + 1} bytes, more than `max_line_bytes` (1000)"
+        in entry["reason"]
+    )
     assert "xxxx" not in json.dumps(entry)  # not read into the dead letter
     assert fuzz_sim.store.metadata("visitor", "visitor-13")["custom"]["plan"] == "short"
 
@@ -263,7 +266,9 @@ def test_values_json_or_pendo_cannot_hold_name_the_field(
     fuzz_sim: Simulator, tmp_path: Path, value: str, field: str, why: str
 ) -> None:
     plan, seats = (value, "1") if field == "plan" else ('"p"', value)
-    run = run_bytes(fuzz_sim, [SCHEMA_LINE.encode(), record_line("visitor-12", plan, seats)], tmp_path)
+    run = run_bytes(
+        fuzz_sim, [SCHEMA_LINE.encode(), record_line("visitor-12", plan, seats)], tmp_path
+    )
     assert_accounted(run, 1)
     (entry,) = run.dead_letters
     assert entry["field"] == field and why in entry["reason"], entry

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pendo_sim import Simulator
-from tests.reliability._tap import TAP, catalog, cli_args
+from tests.reliability._tap import catalog, cli_args
 from tests.security._shared import FIGURES, KEY, TRACK_SECRET
 from tests.security.servers import EvilProxy, Rule, SinkServer
 from tests.target.conftest import record, run_target, schema, visitor_ids
@@ -45,7 +45,9 @@ def assert_secret_free(*texts: str) -> None:
 
 
 def assert_sink_untouched(sink: SinkServer) -> None:
-    assert sink.seen == [], f"the redirect target received {[(s.method, s.path) for s in sink.seen]}"
+    assert sink.seen == [], (
+        f"the redirect target received {[(s.method, s.path) for s in sink.seen]}"
+    )
 
 
 @pytest.mark.parametrize("status", STATUSES)
@@ -78,9 +80,7 @@ def test_tap_stops_on_a_redirect(
     assert proc.returncode != 0, proc.stderr[-2000:]
     assert f"HTTP {status} (redirect to 127.0.0.1:{sink.port})" in proc.stderr
     assert "Traceback" not in proc.stderr
-    records = [
-        line for line in proc.stdout.splitlines() if line.startswith('{"type":"RECORD"')
-    ]
+    records = [line for line in proc.stdout.splitlines() if line.startswith('{"type":"RECORD"')]
     assert records == [] or endpoint != "key check"
     assert_sink_untouched(sink)
     assert_secret_free(proc.stdout, proc.stderr)
@@ -147,7 +147,8 @@ def test_target_dead_letters_what_a_redirected_request_carried(
     if endpoint == "metadata schema read":
         # Read when the stream's first record arrives: the run stops before taking any,
         # and no STATE goes out, so a restart re-sends them all.
-        assert f"target-pendo stopped: Pendo answered HTTP {status} (redirect to 127.0.0.1:{sink.port})" in run.stderr
+        stopped = f"target-pendo stopped: Pendo answered HTTP {status} (redirect to 127.0.0.1:"
+        assert f"{stopped}{sink.port})" in run.stderr
         assert run.summary() == {} and run.dead_letters == [] and run.stdout == ""
         assert_secret_free(run.stdout, run.stderr)
         return

@@ -2,8 +2,9 @@
 `target-pendo-replay DEAD_LETTERS | target-pendo --config ...`.
 
 The simulator refuses every write (503) for the first run: every record is dead-lettered,
-nothing is written, and the STATE after them still goes out (a dead letter is an outcome). After the outage, the replay re-sends exactly those
-records, in their order, and the values land as the original input had them.
+nothing is written, and the STATE after them still goes out (a dead letter is an outcome).
+After the outage, the replay re-sends exactly those records, in their order, and the values
+land as the original input had them.
 """
 
 from __future__ import annotations
@@ -148,5 +149,9 @@ def test_replay_output_is_singer_input_in_file_order(tmp_path: Path) -> None:
         ("RECORD", "visitors"),
     ]
     assert messages[1]["schema"]["properties"]["m"]["properties"] == {"k": {}}
-    assert [m["record"] for m in messages[2:]] == [entries[0]["record"], entries[2]["record"], entries[3]["record"]]
+    assert [m["record"] for m in messages[2:]] == [
+        entries[0]["record"],
+        entries[2]["record"],
+        entries[3]["record"],
+    ]
     assert "2 line(s) that were not records cannot be replayed" in proc.stderr
