@@ -9,6 +9,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
@@ -146,6 +147,7 @@ class TapPendo(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
         converted = normalize_legacy_config(self._config, self.config_jsonschema)

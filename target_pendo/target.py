@@ -207,14 +207,14 @@ MAX_DEPTH = 64  # JSON nesting; the SDK's deepcopy of a message fails at about 1
 def nesting_exceeds(value: t.Any, limit: int) -> bool:  # noqa: ANN401
     """True when objects/arrays in `value` nest deeper than `limit` (iterative: a deep
     value must not exhaust the stack here either)."""
+    if not isinstance(value, (dict, list)):
+        return False
     stack: list[tuple[t.Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        if not isinstance(node, (dict, list)):
-            continue
         if depth > limit:
             return True
+        children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
@@ -299,6 +299,7 @@ class TolerantReader(SingerReader):
             return None
         return line_dict
 
+    @override
     def process_lines(
         self, file_input: t.IO[t.Any] | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
@@ -311,7 +312,7 @@ class TolerantReader(SingerReader):
                 continue
             line_dict = self.decode_line(number, entry.data, entry.size)
             if line_dict is None:
-                stats["invalid"] += entry.data is None or bool(entry.data.strip())
+                stats["invalid"] += 1
                 continue
             record_type = line_dict["type"]
             callback = callbacks.get(record_type)
