@@ -20,8 +20,11 @@ DIR_FILE=.ci/pg.dir
 DATA="${PG_DATA_DIR:-}"
 if [[ -z "$DATA" && -f "$DIR_FILE" ]]; then
     DATA="$(cat "$DIR_FILE")"
-    # Only a directory this script made (a random name, owned by us or postgres) is reused.
-    if [[ ! -d "$DATA" || -L "$DATA" || "$DATA" != /tmp/pendo-singer-pg.* ]]; then DATA=""; fi
+    # Only a directory this script made (its random name, owned by us or postgres) is reused.
+    if [[ ! -d "$DATA" || -L "$DATA" || "$DATA" != /tmp/pendo-singer-pg.* ]] \
+        || ! [[ "$(stat -c %U "$DATA")" =~ ^($(id -un)|postgres)$ ]]; then
+        DATA=""
+    fi
 fi
 ENV_FILE=.ci/pg.env
 PG_USER=pendo
@@ -111,10 +114,14 @@ cmd_start() {
         log "initdb $DATA"
         mkdir -p "$DATA"
         if [[ -n "$(ls -A "$DATA")" ]]; then
-            log "$DATA is not empty and holds no cluster: choose another PG_DATA_DIR"; exit 1
+            if [[ -n "${PG_DATA_DIR:-}" ]]; then
+                log "$DATA is not empty and holds no cluster: choose another PG_DATA_DIR"; exit 1
+            fi
+            DATA="$(mktemp -d /tmp/pendo-singer-pg.XXXXXXXX)"  # a failed init: start afresh
+            printf '%s\n' "$DATA" >"$DIR_FILE"
         fi
-        local pwfile
         pwfile="$(mktemp /tmp/pendo-singer-pgpw.XXXXXXXX)"
+        trap 'rm -f "${pwfile:-}"' EXIT
         printf '%s\n' "$PG_PASSWORD" >"$pwfile"
         if [[ "$(id -u)" == 0 ]]; then chown postgres: "$DATA" "$pwfile"; fi
         chmod 700 "$DATA"
