@@ -10,12 +10,14 @@ from pendo_http.errors import (
     PendoError,
     PendoFatalError,
     PendoQueryTooLarge,
+    PendoRedirectError,
     PendoRetriableError,
     PendoTimeout,
     PendoTLSError,
 )
-from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
+from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
+from pendo_http.secret_format import secret_problems
 
 __all__ = [
     "REGIONS",
@@ -24,6 +26,7 @@ __all__ = [
     "PendoError",
     "PendoFatalError",
     "PendoQueryTooLarge",
+    "PendoRedirectError",
     "PendoRetriableError",
     "PendoTLSError",
     "PendoTimeout",
@@ -32,5 +35,6 @@ __all__ = [
     "install_log_redaction",
     "resolve_api_base",
     "resolve_track_url",
+    "secret_problems",
     "url_secrets",
 ]

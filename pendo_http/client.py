@@ -163,6 +163,9 @@ class PendoClient:
                     headers=headers,
                     timeout=self.timeout,
                     stream=stream,
+                    # A 3xx is an error (classify): following it would carry the key header,
+                    # which requests keeps on a cross-host redirect, and the body elsewhere.
+                    allow_redirects=False,
                 )
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log_call(method, url, params, data, response.status_code, started)
@@ -171,6 +174,12 @@ class PendoClient:
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
             except TRANSIENT_EXCEPTIONS as exc:
                 error: PendoError = _transient_error(exc, what, self.redactor)
+            except (requests.RequestException, ValueError) as exc:
+                # InvalidHeader, InvalidURL, a header value http.client cannot encode...:
+                # their texts quote the URL or the header value (repr), hence our own error.
+                raise PendoFatalError(
+                    self.redactor(f"{type(exc).__name__} during {what}: {exc}")
+                ) from None
             else:
                 error = classify(
                     response,

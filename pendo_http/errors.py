@@ -71,6 +71,32 @@ def tls_message(url: str, what: str, exc: BaseException) -> str:
     )
 
 
+class PendoRedirectError(PendoFatalError):
+    """Pendo's API never redirects: a 3xx points somewhere else (a proxy, a captive portal, a
+    hostile host). Following it would send the key and the body there, so it is not followed,
+    not retried, and nothing the request carried counts as written."""
+
+
+def redirect_message(response: requests.Response, what: str) -> str:
+    from urllib.parse import urlsplit
+
+    location = response.headers.get("Location") or ""
+    parts = urlsplit(location)
+    # The host and port only: a Location can carry credentials or the key in its query.
+    target = (
+        (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        if parts.hostname
+        else "a relative location on the same host"
+        if location
+        else "no Location"
+    )
+    return (
+        f"Pendo answered HTTP {response.status_code} (redirect to {target}) to {what}; redirects "
+        "are never followed (they would send the key and the data to another address). Check "
+        "`region` / `api_url` / `track_url`: they must be Pendo's API host itself"
+    )
+
+
 class PendoQueryTooLarge(PendoError):
     """Pendo refused or timed out an aggregation because it covers too much: split it."""
 
@@ -169,6 +195,9 @@ def classify(
     status = response.status_code
     if status < 300:
         return None
+    if status < 400:
+        message = redirect_message(response, what)
+        return PendoRedirectError(redact(message) if redact else message, status=status)
     snippet = body_snippet(response, redact)
     if status in (401, 403):
         key_kind = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
@@ -10,8 +11,18 @@ MASK = "***"
 
 
 def _forms(secret: str) -> set[str]:
-    """A secret as written, and as it appears inside a URL."""
-    return {secret, quote(secret, safe=""), quote_plus(secret)}
+    """A secret as written and as other texts quote it: inside a URL (percent-encoded, either
+    case of hex), in a repr (what requests' InvalidHeader and tracebacks show), in JSON."""
+    url_forms = {quote(secret, safe=""), quote_plus(secret), quote(secret)}
+    url_forms |= {form.lower() for form in url_forms if "%" in form}
+    quoted = {
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    return {secret, *url_forms, *quoted} - {""}
 
 
 def url_secrets(url: str | None) -> list[str]:
@@ -42,30 +53,69 @@ class Redactor:
         self._secrets = sorted(set(self._secrets) | _forms(secret), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
+        if not isinstance(text, str):
+            text = _safe_str(text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
 
 
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
+    """`exc` and every exception it was raised from or while handling, each once."""
+    chain: list[BaseException] = []
+    while exc is not None and not any(exc is seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break logging
+        return f"<{type(value).__name__} whose str() fails>"
+
+
 class _RedactingFilter(logging.Filter):
+    """Masks secrets in a record's message and in its exception chain. Never raises: a log
+    call whose arguments do not match its format is logged as such."""
+
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            self._redact(record)
+        except Exception:  # noqa: BLE001 - last resort: keep nothing that could hold a secret
+            record.msg, record.args = "<log record dropped: it could not be redacted>", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+    def _redact(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception as error:  # noqa: BLE001 - logging itself would swallow it later
+            message = (
+                f"<log call whose arguments do not match its format ({type(error).__name__}): "
+                f"msg={_safe_str(record.msg)!r}, {len(record.args or ())} argument(s)>"
+            )
+            record.msg, record.args = message, None
         cleaned = self.redactor(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_text and self.redactor(record.exc_text) != record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
         if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            text = str(exc)
-            if self.redactor(text) != text:
+            chain = exception_chain(record.exc_info[1])
+            texts = [f"{type(e).__name__}: {_safe_str(e)}" for e in chain]
+            if any(self.redactor(text) != text for text in texts):
+                # The traceback would print each text as is: keep the redacted texts only.
                 record.exc_info = None
                 record.exc_text = None
-                record.msg = f"{record.msg} [{type(exc).__name__}: {self.redactor(text)}]"
-        return True
+                shown = " <- ".join(self.redactor(text) for text in texts)
+                record.msg, record.args = f"{cleaned} [{shown}]", None
 
 
 def install_log_redaction(redactor: Redactor) -> None:

@@ -84,14 +84,17 @@ for schema, table in tables:
 EOF
 
 say "Writing visitor updates and track events to $DEMO/*.jsonl"
-.venv/bin/python - "$SIM_URL" "$SIM_KEY" "$DEMO" <<'EOF'
+# The key goes through the environment: a command line is visible to every user (`ps`).
+PENDO_DEMO_KEY="$SIM_KEY" .venv/bin/python - "$SIM_URL" "$DEMO" <<'EOF'
 import json
+import os
 import sys
 import time
 
 import requests
 
-url, key, out = sys.argv[1:4]
+url, out = sys.argv[1:3]
+key = os.environ["PENDO_DEMO_KEY"]
 # Ask the simulator (through Pendo's own aggregation API) for a few real visitors.
 resp = requests.post(
     f"{url}/api/v1/aggregation",
@@ -147,14 +150,16 @@ awk '/target-pendo target-pendo summary/ {show = 1; next}
      }' "$DEMO/writeback.log" || true
 
 say "What the simulator now holds"
-.venv/bin/python - "$SIM_URL" "$SIM_KEY" "$DEMO" <<'EOF'
+PENDO_DEMO_KEY="$SIM_KEY" .venv/bin/python - "$SIM_URL" "$DEMO" <<'EOF'
 import json
+import os
 import sys
 from urllib.parse import quote
 
 import requests
 
-url, key, out = sys.argv[1:4]
+url, out = sys.argv[1:3]
+key = os.environ["PENDO_DEMO_KEY"]
 h = {"x-pendo-integration-key": key}
 with open(f"{out}/visitor_updates.jsonl") as f:
     for line in f:

@@ -2,19 +2,30 @@
 # A private PostgreSQL server for the tests, on 127.0.0.1 and a free port.
 #
 #   bash scripts/postgres.sh [start]   install (Debian packages) if missing, init, start;
-#                                      writes .ci/pg.env and prints its export lines
+#                                      writes .ci/pg.env (mode 0600) and prints the line
+#                                      that sources it (never the password itself)
 #   bash scripts/postgres.sh stop      stop the server (the data directory stays)
 #   bash scripts/postgres.sh status
 #
 # Use it with:  eval "$(bash scripts/postgres.sh)"   or   source .ci/pg.env
 # Idempotent: a running server is reused. Root cannot run postgres, so as root the
 # server runs as the `postgres` user from Debian's package.
-# Env: PG_DATA_DIR (default /tmp/pendo-singer-pg-<hash of this checkout>), PGPORT to pin a port.
+# Env: PG_DATA_DIR (default: a fresh `mktemp -d` directory, remembered in .ci/pg.dir so the
+# server is reused), PGPORT to pin a port. Nothing is created at a predictable /tmp path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROOT="$(pwd -P)"
-DATA="${PG_DATA_DIR:-/tmp/pendo-singer-pg-$(printf %s "$ROOT" | sha256sum | cut -c1-10)}"
+DIR_FILE=.ci/pg.dir
+DATA="${PG_DATA_DIR:-}"
+if [[ -z "$DATA" && -f "$DIR_FILE" ]]; then
+    DATA="$(cat "$DIR_FILE")"
+    # Only a directory this script made (its random name, owned by us or postgres) is reused.
+    if [[ ! -d "$DATA" || -L "$DATA" || "$DATA" != /tmp/pendo-singer-pg.* ]] \
+        || ! [[ "$(stat -c %U "$DATA")" =~ ^($(id -un)|postgres)$ ]]; then
+        DATA=""
+    fi
+fi
 ENV_FILE=.ci/pg.env
 PG_USER=pendo
 PG_PASSWORD=pendo-test-pw
@@ -61,6 +72,8 @@ free_port() {
 
 write_env() {
     mkdir -p "$(dirname "$ENV_FILE")"
+    (umask 077; : >"$ENV_FILE")
+    chmod 600 "$ENV_FILE"
     cat >"$ENV_FILE" <<EOF
 export PGHOST=127.0.0.1
 export PGPORT=$1
@@ -69,7 +82,7 @@ export PGPASSWORD=$PG_PASSWORD
 export PGDATABASE=$PG_DB
 export PG_DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$1/$PG_DB
 EOF
-    cat "$ENV_FILE"
+    printf '. %q\n' "$ROOT/$ENV_FILE"
 }
 
 running_port() {
@@ -85,6 +98,11 @@ cmd_start() {
     if [[ "$(id -u)" == 0 ]] && ! id postgres >/dev/null 2>&1; then
         useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
     fi
+    if [[ -z "$DATA" ]]; then
+        DATA="$(mktemp -d /tmp/pendo-singer-pg.XXXXXXXX)"
+        mkdir -p "$(dirname "$DIR_FILE")"
+        printf '%s\n' "$DATA" >"$DIR_FILE"
+    fi
 
     if port="$(running_port "$bindir")"; then
         log "already running on port $port ($DATA)"
@@ -94,9 +112,16 @@ cmd_start() {
 
     if [[ ! -f "$DATA/PG_VERSION" ]]; then
         log "initdb $DATA"
-        rm -rf "$DATA"
         mkdir -p "$DATA"
-        local pwfile="$DATA.pw"
+        if [[ -n "$(ls -A "$DATA")" ]]; then
+            if [[ -n "${PG_DATA_DIR:-}" ]]; then
+                log "$DATA is not empty and holds no cluster: choose another PG_DATA_DIR"; exit 1
+            fi
+            DATA="$(mktemp -d /tmp/pendo-singer-pg.XXXXXXXX)"  # a failed init: start afresh
+            printf '%s\n' "$DATA" >"$DIR_FILE"
+        fi
+        pwfile="$(mktemp /tmp/pendo-singer-pgpw.XXXXXXXX)"
+        trap 'rm -f "${pwfile:-}"' EXIT
         printf '%s\n' "$PG_PASSWORD" >"$pwfile"
         if [[ "$(id -u)" == 0 ]]; then chown postgres: "$DATA" "$pwfile"; fi
         chmod 700 "$DATA"

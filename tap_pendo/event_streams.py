@@ -34,6 +34,7 @@ from pendo_http.errors import (
     TRIES_BEFORE_SPLIT,
     PendoError,
     PendoQueryTooLarge,
+    PendoRedirectError,
     PendoRetriableError,
     suggests_smaller_query,
 )
@@ -398,6 +399,8 @@ class WindowedEventStream(PendoStream):
                 if value is None:
                     return None
                 starts[day] = value
+        except PendoRedirectError:
+            raise
         except PendoError as error:
             self.logger.warning(
                 "%s: cannot learn the day's bounds (%s); using estimates", self.name, error

@@ -21,6 +21,7 @@ from pendo_http import (
     PendoError,
     PendoFatalError,
     PendoQueryTooLarge,
+    PendoRedirectError,
     PendoRetriableError,
     PendoTLSError,
 )
@@ -72,7 +73,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
                 )
                 result[kind] = None
                 continue
-            if isinstance(error, (PendoAuthError, PendoTLSError)):
+            if isinstance(error, (PendoAuthError, PendoTLSError, PendoRedirectError)):
                 sys.exit(f"tap-pendo: {error}")
             if error.status != 404:
                 logger.warning(

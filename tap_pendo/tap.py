@@ -9,25 +9,25 @@ import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
     PendoClient,
     PendoError,
+    PendoRedirectError,
     RetryPolicy,
     install_log_redaction,
     resolve_api_base,
+    secret_problems,
 )
 from pendo_http.keycheck import check_key
 from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
+from pendo_http.url_check import plain_http_warning
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
 
@@ -161,6 +161,7 @@ class TapPendo(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
         converted = normalize_legacy_config(self._config, self.config_jsonschema)
@@ -174,7 +175,13 @@ class TapPendo(Tap):
             self.logger.info(
                 "The integration key ends in `.eu`: using region `eu` (set `region` to override)"
             )
-        return super()._validate_config(raise_errors=raise_errors)
+        problems = secret_problems(self._config)
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems)
+        warning = plain_http_warning("api_url", self._config.get("api_url"))
+        if warning:
+            self.logger.warning("%s", warning)
+        return problems + super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
     def integration_key(self) -> str:
@@ -210,7 +217,7 @@ class TapPendo(Tap):
         """
         try:
             checked = check_key(self.client)
-        except PendoAuthError as error:
+        except (PendoAuthError, PendoRedirectError) as error:
             sys.exit(f"tap-pendo: {error}")
         self.logger.info("Key check: %s", checked.describe())
         try:

@@ -54,6 +54,37 @@ def json_safe(value: Any) -> Any:  # noqa: ANN401 - any JSON value
     return str(value)
 
 
+INT64_RANGE = range(-(2**63), 2**63)
+
+
+def strict_json(value: Any) -> Any:  # noqa: ANN401 - any JSON value
+    """Like json_safe, for values sent to Pendo: NaN and Infinity are errors (never a silent
+    null), and a whole number beyond 64 bits goes as a float, or is an error when even a
+    float cannot hold it (1e400 was sent as a 401-digit integer)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (float, Decimal)):
+        if not (math.isfinite(value) if isinstance(value, float) else value.is_finite()):
+            raise ConversionError(f"{value} is not a finite number (NaN/Infinity cannot be sent)")
+        if isinstance(value, float):
+            return value
+        value = _decimal_number(value)
+        if isinstance(value, float):
+            return value
+    if isinstance(value, int):
+        if value in INT64_RANGE:
+            return value
+        as_float = float(value) if value.bit_length() < 1024 else math.inf
+        if not math.isfinite(as_float):
+            raise ConversionError(f"a number of {len(str(abs(value)))} digits is out of range")
+        return as_float
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [strict_json(v) for v in value]
+    return json_safe(value)
+
+
 def dumps(value: Any) -> bytes:  # noqa: ANN401
     """JSON bytes for any record (dead letters, logs)."""
     return json_bytes(value, default=_orjson_default)
@@ -93,15 +124,29 @@ def parse_datetime(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+# A time outside these years is a bad value, not an event or a date (a 40-digit number read
+# as epoch milliseconds was sent as is).
+EPOCH_MS_MIN = 0
+EPOCH_MS_MAX = 7_258_118_400_000  # 2200-01-01T00:00:00Z
+
+
 def to_epoch_ms(value: Any) -> int:  # noqa: ANN401
-    """Epoch milliseconds from a datetime, a date, an ISO string or an epoch s/ms number."""
+    """Epoch milliseconds from a datetime, a date, an ISO string or an epoch s/ms number,
+    between 1970 and 2200."""
+    ms = _epoch_ms(value)
+    if not EPOCH_MS_MIN <= ms < EPOCH_MS_MAX:
+        raise ConversionError(f"{value!r} is a time outside the years 1970-2200")
+    return ms
+
+
+def _epoch_ms(value: Any) -> int:  # noqa: ANN401
     if isinstance(value, bool) or value is None:
         raise ConversionError(f"{value!r} is not a time")
     if isinstance(value, dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
         return int(round(moment.timestamp() * 1000))
     if isinstance(value, dt.date):
-        return to_epoch_ms(dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc))
+        return _epoch_ms(dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc))
     if isinstance(value, (int, float, Decimal)):
         number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
         if not number.is_finite():
@@ -112,10 +157,10 @@ def to_epoch_ms(value: Any) -> int:  # noqa: ANN401
     if isinstance(value, str):
         text = value.strip()
         try:
-            return to_epoch_ms(Decimal(text))
+            return _epoch_ms(Decimal(text))
         except (InvalidOperation, ConversionError):
             pass
-        return to_epoch_ms(parse_datetime(text))
+        return _epoch_ms(parse_datetime(text))
     raise ConversionError(f"{type(value).__name__} value {value!r} is not a time")
 
 
@@ -164,9 +209,6 @@ def _to_decimal(value: Any) -> Decimal:  # noqa: ANN401
     return number
 
 
-INT64_RANGE = range(-(2**63), 2**63)
-
-
 def to_integer(value: Any) -> int:  # noqa: ANN401
     number = _to_decimal(value)
     if number != number.to_integral_value():
@@ -191,12 +233,12 @@ def to_text(value: Any) -> str:  # noqa: ANN401
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, Decimal)):
-        return str(json_safe(value))
+        return str(strict_json(value))
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
-    return json_bytes(json_safe(value)).decode()
+    return json_bytes(strict_json(value)).decode()
 
 
 def to_time(value: Any, time_format: str) -> int | str:  # noqa: ANN401
@@ -206,8 +248,8 @@ def to_time(value: Any, time_format: str) -> int | str:  # noqa: ANN401
 
 def to_list(value: Any) -> list[Any]:  # noqa: ANN401
     if isinstance(value, (list, tuple, set)):
-        return [json_safe(v) for v in value]
-    return [json_safe(value)]
+        return [strict_json(v) for v in value]
+    return [strict_json(value)]
 
 
 def convert_metadata_value(value: Any, pendo_type: str, *, time_format: str = "epoch_ms") -> Any:  # noqa: ANN401
@@ -230,7 +272,7 @@ def convert_metadata_value(value: Any, pendo_type: str, *, time_format: str = "e
     # "" (type not set yet) or a type we do not know: send the value as JSON has it.
     if isinstance(value, (dt.datetime, dt.date)):
         return to_time(value, time_format)
-    return json_safe(value)
+    return strict_json(value)
 
 
 # -- track events ---------------------------------------------------------------------------

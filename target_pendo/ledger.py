@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,22 +64,48 @@ class StreamTally:
         return sum(self.outcomes.values())
 
 
-class DeadLetterFile:
-    """JSON lines, opened on the first rejected record, synced before a STATE goes out."""
+def open_private(path: Path) -> TextIO:
+    """`path` opened for appending, readable by its owner only (it holds customer records):
+    created with mode 0600 whatever the umask, an existing file narrowed to 0600, and the
+    directory entry synced so a crash cannot lose the file once a STATE went out."""
+    created = not path.exists()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        if created:
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        return os.fdopen(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+class DeadLetterFile:
+    """JSON lines, opened on the first rejected record, synced before a STATE goes out.
+    `redact` masks the configured secrets in every line before it is written."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], redact: Callable[[str], str] | None = None
+    ) -> None:
         self.path = Path(path)
+        self.redact = redact
         self._file: TextIO | None = None
         self._lock = threading.Lock()
         self.count = 0
 
     def write(self, entry: dict[str, Any]) -> None:
-        line = dumps(entry).decode() + "\n"
+        line = dumps(entry).decode()
+        if self.redact is not None:
+            line = self.redact(line)
         with self._lock:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
-            self._file.write(line)
+                self._file = open_private(self.path)
+            self._file.write(line + "\n")
             self.count += 1
 
     def sync(self) -> None:
@@ -107,6 +134,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._seq = 0
         self.unsettled: dict[int, Item] = {}
+        self.key_properties: dict[str, list[str]] = {}  # per stream, for the replay
 
     # -- intake -------------------------------------------------------------------------
 
@@ -159,6 +187,9 @@ class Ledger:
             entry["field"] = field
         if line is not None:
             entry["line"] = line
+        keys = self.key_properties.get(item.stream)
+        if keys:
+            entry["key_properties"] = keys
         if item.id is not None:
             entry["id"] = item.id
         if payload is not None:

@@ -27,6 +27,7 @@ from target_pendo.convert import (
     dumps,
     hidden_property_reason,
     json_safe,
+    strict_json,
     to_epoch_ms,
 )
 from target_pendo.deletes import MAX_IDS_PER_CALL, BulkDeleter
@@ -439,6 +440,15 @@ def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item
     return chunks
 
 
+def _strict(value: Any, field: str) -> Any:  # noqa: ANN401
+    """`value` as sent to Pendo; a value JSON or Pendo cannot hold rejects the record, naming
+    the field."""
+    try:
+        return strict_json(value)
+    except ConversionError as error:
+        raise Rejected(f"field `{field}`: {error}", field) from None
+
+
 class TrackEventSink(PendoSink):
     """Track events: one `POST /data/track` per event, through a bounded pool."""
 
@@ -574,12 +584,12 @@ class TrackEventSink(PendoSink):
     def _properties(self, record: dict[str, Any]) -> dict[str, Any]:
         if self.property_sources is None:
             value = record.get("properties")
-            return json_safe(value) if isinstance(value, dict) else {}
+            return _strict(value, "properties") if isinstance(value, dict) else {}
         result = {}
         for source, name in self.property_sources.items():
             present, value = get_path(record, source)
             if present and value is not None:
-                result[name] = json_safe(value)
+                result[name] = _strict(value, source)
         return result
 
     def _context(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats
 from singer_sdk.exceptions import (
+    ConfigValidationError,
     InvalidRecord,
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
@@ -33,12 +34,15 @@ from pendo_http import (
     install_log_redaction,
     resolve_api_base,
     resolve_track_url,
+    secret_problems,
     url_secrets,
 )
 from pendo_http.regions import REGIONS
+from pendo_http.url_check import plain_http_warning
 from target_pendo.convert import json_safe
 from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
+from target_pendo.lines import DEFAULT_MAX_LINE_BYTES, read_lines
 from target_pendo.metadata import MetadataWriter, TargetAbort
 from target_pendo.probe import run_probe
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
@@ -57,6 +61,7 @@ LINE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     KeyError,
     TypeError,
+    RecursionError,
 )
 
 STREAM_SCHEMA = th.ObjectType(
@@ -198,12 +203,44 @@ def message_problem(message: dict) -> str | None:
     return None
 
 
+MAX_DEPTH = 64  # JSON nesting; the SDK's deepcopy of a message fails at about 100 levels
+
+
+def nesting_exceeds(value: t.Any, limit: int) -> bool:  # noqa: ANN401
+    """True when objects/arrays in `value` nest deeper than `limit` (iterative: a deep
+    value must not exhaust the stack here either)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[t.Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def decode_problem(data: bytes) -> str | None:
+    """Why a line's bytes are not UTF-8 text, naming the first bad byte; None when they are."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return (
+            f"byte 0x{data[error.start]:02x} at position {error.start} is not UTF-8 "
+            f"({error.reason})"
+        )
+    return None
+
+
 class TolerantReader(SingerReader):
     """The SDK's reader, except that one bad line never stops the run.
 
-    A line that is not JSON, a RECORD before its SCHEMA, a record missing its key
-    properties, an unknown message type: logged, the record (if any) dead-lettered, and
-    the next line read. TargetAbort (nothing more can be written) still stops the run.
+    Lines are read as bytes and decoded one by one (lines.py). A line that is not UTF-8,
+    longer than `max_line_bytes`, not JSON, nested deeper than MAX_DEPTH, a RECORD before
+    its SCHEMA, a record missing its key properties, an unknown message type: logged, the
+    line (or its record) dead-lettered with its line number, and the next line read.
+    TargetAbort (nothing more can be written) still stops the run.
     """
 
     target: TargetPendo | None = None
@@ -220,29 +257,63 @@ class TolerantReader(SingerReader):
         except (json.JSONDecodeError, ValueError) as error:
             raise InvalidInputLine(str(error)) from error
 
+    @property
+    def max_line_bytes(self) -> int:
+        configured = self.target.config.get("max_line_bytes") if self.target else None
+        return int(configured or DEFAULT_MAX_LINE_BYTES)
+
+    def decode_line(self, number: int, data: bytes | None, size: int) -> dict | None:
+        """The line's message, or None after dead-lettering why it has none."""
+        if data is None:
+            self._bad_line(
+                None,
+                "",
+                f"line {number} is {size} bytes, more than `max_line_bytes` "
+                f"({self.max_line_bytes}): not read",
+            )
+            return None
+        problem = decode_problem(data)
+        if problem is not None:
+            text = data.decode("utf-8", "backslashreplace")
+            self._bad_line(None, text, f"line {number} is not valid UTF-8: {problem}")
+            return None
+        line = data.decode("utf-8")
+        if not line.strip():
+            return None
+        self._current_message = line
+        try:
+            line_dict = self.deserialize_json(line)
+        except (InvalidInputLine, RecursionError) as error:
+            self._bad_line(None, line, f"line {number} is not valid JSON: {error}")
+            return None
+        brackets = data.count(b"{") + data.count(b"[")
+        if brackets > MAX_DEPTH and nesting_exceeds(line_dict, MAX_DEPTH):
+            self._bad_line(
+                None, line, f"line {number} nests objects/arrays more than {MAX_DEPTH} levels deep"
+            )
+            return None
+        if not isinstance(line_dict, dict) or "type" not in line_dict:
+            self._bad_line(None, line, f"line {number} is not a Singer message (no `type`)")
+            return None
+        problem = message_problem(line_dict)
+        if problem is not None:
+            self._bad_line(line_dict, line, f"line {number}: {problem}")
+            return None
+        return line_dict
+
+    @override
     def process_lines(
-        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+        self, file_input: t.IO[t.Any] | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
         stats: t.Counter[str] = t.Counter()
-        filein = file_input or self.default_input
-        for number, line in enumerate(filein, start=1):
-            if not line.strip():
-                continue
-            self._current_message = line
+        filein = file_input or sys.stdin
+        for entry in read_lines(filein, self.max_line_bytes):
+            number = entry.number
             self.line_number = number
-            try:
-                line_dict = self.deserialize_json(line)
-            except (InvalidInputLine, RecursionError) as error:
-                self._bad_line(None, line, f"line {number} is not valid JSON: {error}")
-                stats["invalid"] += 1
+            if entry.data is not None and not entry.data.strip():
                 continue
-            if not isinstance(line_dict, dict) or "type" not in line_dict:
-                self._bad_line(None, line, f"line {number} is not a Singer message (no `type`)")
-                stats["invalid"] += 1
-                continue
-            problem = message_problem(line_dict)
-            if problem is not None:
-                self._bad_line(line_dict, line, f"line {number}: {problem}")
+            line_dict = self.decode_line(number, entry.data, entry.size)
+            if line_dict is None:
                 stats["invalid"] += 1
                 continue
             record_type = line_dict["type"]
@@ -259,7 +330,11 @@ class TolerantReader(SingerReader):
             except TargetAbort:
                 raise
             except LINE_ERRORS as error:
-                self._bad_line(line_dict, line, f"line {number}: {type(error).__name__}: {error}")
+                self._bad_line(
+                    line_dict,
+                    self._current_message or "",
+                    f"line {number}: {type(error).__name__}: {error}",
+                )
             stats[record_type] += 1
         return stats
 
@@ -367,6 +442,12 @@ class TargetPendo(Target):
             description="JSON-lines file for records that could not be written (stream, record, reason, Pendo's error text).",
         ),
         th.Property(
+            "max_line_bytes",
+            th.IntegerType,
+            default=DEFAULT_MAX_LINE_BYTES,
+            description="Longest input line read, in bytes (64 MB); a longer line is dead-lettered with its line number without being read into memory.",
+        ),
+        th.Property(
             "dry_run",
             th.BooleanType,
             default=False,
@@ -402,17 +483,6 @@ class TargetPendo(Target):
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # sinks drain one after the other; a failure stops cleanly
         self.dry_run = bool(self.config.get("dry_run", False))
-        self.ledger = Ledger(
-            DeadLetterFile(self.config.get("dead_letter_path") or "target-pendo-dead-letter.jsonl"),
-            dry_run=self.dry_run,
-        )
-        self.writers: list[MetadataWriter] = []
-        self._schemas: dict[str, dict[str, dict[str, str]]] = {}
-        self._schema_lock = threading.Lock()
-        self._specs: dict[str, StreamSpec] = {}
-        self._emitted_state: t.Any = None
-        self.batches_written = 0  # counted by the sinks; see _process_record_message
-        self.aborted: str | None = None
         self.redactor = Redactor(
             [
                 self.integration_key,
@@ -422,6 +492,20 @@ class TargetPendo(Target):
             ]
         )
         install_log_redaction(self.redactor)
+        self.ledger = Ledger(
+            DeadLetterFile(
+                self.config.get("dead_letter_path") or "target-pendo-dead-letter.jsonl",
+                redact=self.redactor,
+            ),
+            dry_run=self.dry_run,
+        )
+        self.writers: list[MetadataWriter] = []
+        self._schemas: dict[str, dict[str, dict[str, str]]] = {}
+        self._schema_lock = threading.Lock()
+        self._specs: dict[str, StreamSpec] = {}
+        self._emitted_state: t.Any = None
+        self.batches_written = 0  # counted by the sinks; see _process_record_message
+        self.aborted: str | None = None
         interval = self.config.get("progress_interval_seconds")
         self.progress = ProgressReporter(
             self.ledger,
@@ -433,6 +517,25 @@ class TargetPendo(Target):
         self._check_config()
 
     # -- configuration ------------------------------------------------------------------
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The schema's checks, after refusing a secret that cannot be Pendo's (whitespace,
+        control or non-ASCII characters); the message names the setting, never the value."""
+        problems = secret_problems(self._config)
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems)
+        for setting in ("api_url", "track_url"):
+            warning = plain_http_warning(setting, self._config.get(setting))
+            if warning:
+                self.logger.warning("%s", warning)
+        return problems + super()._validate_config(raise_errors=raise_errors)
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        super()._process_schema_message(message_dict)
+        keys = message_dict.get("key_properties")
+        self.ledger.key_properties[message_dict["stream"]] = list(keys or [])
 
     @property
     def integration_key(self) -> str | None:

@@ -100,7 +100,9 @@ class RecordValidator(BaseJSONSchemaValidator):
                 self.fast = fastjsonschema.compile(
                     body, use_default=False, use_formats=False, detailed_exceptions=False
                 )
-            except fastjsonschema.JsonSchemaDefinitionException:
+            except (fastjsonschema.JsonSchemaDefinitionException, SyntaxError, RecursionError):
+                # A deeply nested schema makes fastjsonschema generate code Python cannot
+                # compile (IndentationError, "too many statically nested blocks").
                 self.fast = None
 
     def validate(self, record: dict[str, Any]) -> None:

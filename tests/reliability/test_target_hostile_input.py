@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -291,6 +292,8 @@ def test_hostile_input_is_accounted_for(hostile_sim: Simulator, items: list[Any]
             if dead_path.exists()
             else []
         )
+        # Whole customer records: readable by their owner only, whatever the umask.
+        dead_mode = stat.S_IMODE(dead_path.stat().st_mode) if dead_path.exists() else 0o600
 
     assert "Traceback" not in stderr, stderr[-4000:]
     rows = {}
@@ -311,6 +314,7 @@ def test_hostile_input_is_accounted_for(hostile_sim: Simulator, items: list[Any]
     dead_lettered = sum(r["dead_letter"] for r in rows.values())
     assert len(dead) == dead_lettered
     assert all(d["reason"] for d in dead)
+    assert dead_mode == 0o600
     assert all("line" in d for d in dead if d["stream"] == "<unknown stream>")
     assert proc.returncode == (1 if dead_lettered or bad_lines else 0), stderr[-4000:]
     sent = sum(r["sent"] for r in rows.values())
