@@ -12,6 +12,7 @@ from pendo_http.errors import (
     PendoQueryTooLarge,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
@@ -25,6 +26,7 @@ __all__ = [
     "PendoQueryTooLarge",
     "PendoRetriableError",
     "PendoTLSError",
+    "PendoUnreachableError",
     "Redactor",
     "RetryPolicy",
     "install_log_redaction",

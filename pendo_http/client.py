@@ -25,8 +25,11 @@ from pendo_http.errors import (
     PendoQueryTooLarge,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
     classify,
     tls_message,
+    unreachable_message,
+    unreachable_reason,
 )
 from pendo_http.jsonbody import json_bytes
 from pendo_http.redaction import Redactor, url_secrets
@@ -74,6 +77,10 @@ def _transient_error(
     return PendoRetriableError(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
 
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
 class PendoClient:
     """A requests session bound to one Pendo base URL and key."""
 
@@ -101,6 +108,8 @@ class PendoClient:
         self._sleep = sleep
         self.calls = 0
         self.retries = 0
+        # Hosts that answered once in this run: from then on a refused connection is a blip.
+        self._answered: set[str] = set()
 
     # -- the one request path -------------------------------------------------------------
 
@@ -158,7 +167,13 @@ class PendoClient:
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
             except TRANSIENT_EXCEPTIONS as exc:
                 error: PendoError = _transient_error(exc, what, self.redactor)
+                reason = None if _host(url) in self._answered else unreachable_reason(exc)
+                if reason is not None:
+                    # A host never reached (no such name, refused): fail now, not after retries.
+                    msg = self.redactor(unreachable_message(url, what, reason))
+                    raise PendoUnreachableError(msg) from None
             else:
+                self._answered.add(_host(url))
                 error = classify(
                     response,
                     what=what,
@@ -332,5 +347,6 @@ __all__ = [
     "PendoQueryTooLarge",
     "PendoRetriableError",
     "PendoTLSError",
+    "PendoUnreachableError",
     "RetryPolicy",
 ]

@@ -18,6 +18,7 @@ from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import PendoClient, PendoError
 from tap_pendo.filters import quote
@@ -76,6 +77,11 @@ class PendoStream(Stream):
 
     # Subclasses: a short label used in request ids and error messages.
     what: str = ""
+    # A stream that costs one request per entity names a boolean setting here: it reads
+    # nothing unless the user sets it, whatever the catalog selects (Meltano selects `*.*`
+    # unless told otherwise). `opt_in_cost` says what turning it on costs, for the log.
+    opt_in_setting: t.ClassVar[str | None] = None
+    opt_in_cost: t.ClassVar[str] = ""
 
     ms_to_iso = staticmethod(ms_to_iso)
     ms_to_datetime = staticmethod(ms_to_datetime)
@@ -148,8 +154,23 @@ class PendoStream(Stream):
 
     _progress = Progress("", logging.getLogger("tap-pendo"), 0)  # replaced while a sync runs
 
+    @override
     def sync(self, context: Context | None = None) -> None:
-        """The SDK's sync, with `<stream>: N records, R rec/s` lines every progress interval."""
+        """The SDK's sync, with `<stream>: N records, R rec/s` lines every progress interval.
+
+        A stream behind `opt_in_setting` is skipped, with one line saying how to turn it on.
+        """
+        if self.opt_in_setting and not self.config.get(self.opt_in_setting):
+            env = f"{self._tap.name.upper().replace('-', '_')}_{self.opt_in_setting.upper()}"
+            self.logger.info(
+                "%s is selected but not read: it costs %s. To read it, set `%s: true` "
+                "(%s=true in Meltano).",
+                self.name,
+                self.opt_in_cost,
+                self.opt_in_setting,
+                env,
+            )
+            return
         interval = self.config.get("progress_interval_seconds")
         interval = DEFAULT_INTERVAL_SECONDS if interval is None else float(interval)
         self._progress = Progress(self.name, self.logger, interval)

@@ -22,6 +22,7 @@ from pendo_http import (
     PendoFatalError,
     PendoQueryTooLarge,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream
@@ -60,7 +61,8 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             body = tap.client.get_json(  # type: ignore[attr-defined]
                 f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
             )
-        except (PendoAuthError, PendoTLSError) as error:
+        except (PendoAuthError, PendoTLSError, PendoUnreachableError) as error:
+            # Discovery stops here rather than write a loosely typed catalog.
             sys.exit(f"tap-pendo: {error}")
         except PendoFatalError as error:
             if error.status != 404:

@@ -25,6 +25,7 @@ from pendo_http import (
     PendoFatalError,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from target_pendo.ledger import Item, Ledger
 
@@ -93,7 +94,7 @@ class MetadataWriter:
             answer = self.client.post_json(
                 self.path, body, what=what, params={"create": "true"} if creating else None
             )
-        except PendoTLSError as error:
+        except (PendoTLSError, PendoUnreachableError) as error:
             raise TargetAbort(str(error)) from None
         except PendoAuthError as error:
             msg = (

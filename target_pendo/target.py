@@ -23,11 +23,14 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json as _deserialize_json
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
     PendoFatalError,
     PendoRetriableError,
+    PendoTLSError,
+    PendoUnreachableError,
     Redactor,
     install_log_redaction,
     resolve_api_base,
@@ -35,9 +38,11 @@ from pendo_http import (
     url_secrets,
 )
 from pendo_http.regions import REGIONS
+from pendo_http.settings_check import unknown_settings_message
 from target_pendo.convert import json_safe
 from target_pendo.http import build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
+from target_pendo.meltano_test import MeltanoTestSink, is_meltano_test
 from target_pendo.metadata import MetadataWriter, TargetAbort
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
 from target_pendo.sinks import MetadataSink, PendoSink, TrackEventSink
@@ -426,6 +431,16 @@ class TargetPendo(Target):
 
     # -- configuration ------------------------------------------------------------------
 
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's validation; settings the target does not know are named in one warning."""
+        known = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(known)
+        unknown = unknown_settings_message(self._config, known["properties"], plugin=self.name)
+        if unknown:
+            self.logger.warning("%s", unknown)
+        return super()._validate_config(raise_errors=raise_errors)
+
     @property
     def integration_key(self) -> str | None:
         return self.config.get("integration_key") or None
@@ -503,7 +518,10 @@ class TargetPendo(Target):
                 raise TargetAbort(str(error)) from None
         return self._specs[stream_name]
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if is_meltano_test(stream_name, self.config.get("streams")):
+            return MeltanoTestSink
         return TrackEventSink if self.stream_spec(stream_name).is_track else MetadataSink
 
     def kind_and_id_key(self, obj: str) -> tuple[str, str]:
@@ -527,7 +545,7 @@ class TargetPendo(Target):
                 what = f"metadata schema read (GET /api/v1/metadata/schema/{kind})"
                 try:
                     raw = self.client.get_json(f"/api/v1/metadata/schema/{kind}", what=what)
-                except PendoAuthError as error:
+                except (PendoAuthError, PendoTLSError, PendoUnreachableError) as error:
                     raise TargetAbort(str(error)) from None
                 except PendoFatalError as error:
                     hint = (
