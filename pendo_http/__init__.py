@@ -14,8 +14,8 @@ from pendo_http.errors import (
     PendoTLSError,
     PendoUnreachableError,
 )
-from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
+from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
 
 __all__ = [
     "REGIONS",

@@ -118,8 +118,9 @@ def unreachable_message(url: str, what: str, reason: str) -> str:
     # The host and port only: user info in the URL is a credential.
     host = (parts.hostname or url) + (f":{parts.port}" if parts.port else "")
     return (
-        f"Cannot reach {host}: {reason} (request: {what}). Check `region` (or `api_url`, which overrides "
-        "it): it must name your subscription's Pendo host, and this machine must reach it."
+        f"Cannot reach {host}: {reason} (request: {what}). Check `region` (or `api_url`, "
+        "which overrides it): it must name your subscription's Pendo host, and this machine "
+        "must reach it."
     )
 
 

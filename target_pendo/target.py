@@ -10,7 +10,6 @@ import typing as t
 from functools import cached_property
 
 import msgspec
-
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder  # same types: Decimal floats

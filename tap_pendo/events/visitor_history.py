@@ -25,9 +25,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from pendo_http.errors import PendoError
 from tap_pendo.client import PendoStream, to_ms
-from tap_pendo.filters import keyset_after, literal
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import DAY_MS
+from tap_pendo.filters import keyset_after, literal
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
