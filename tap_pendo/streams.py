@@ -10,7 +10,6 @@ then exactly the value the server-side filter compares with.
 from __future__ import annotations
 
 import logging
-import sys
 import typing as t
 from collections.abc import Iterable, Iterator
 
@@ -25,7 +24,7 @@ from pendo_http import (
     PendoUnreachableError,
 )
 from tap_pendo import schemas
-from tap_pendo.client import PendoStream
+from tap_pendo.client import PendoStream, stop
 from tap_pendo.filters import keyset_after, quote
 
 if t.TYPE_CHECKING:
@@ -63,7 +62,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             )
         except (PendoAuthError, PendoTLSError, PendoUnreachableError) as error:
             # Discovery stops here rather than write a loosely typed catalog.
-            sys.exit(f"tap-pendo: {error}")
+            stop(f"tap-pendo: {error}")
         except PendoFatalError as error:
             if error.status != 404:
                 logger.warning(

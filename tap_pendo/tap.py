@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import sys
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +25,7 @@ from pendo_http import (
 )
 from pendo_http.regions import REGIONS
 from pendo_http.settings_check import unknown_settings_message
+from tap_pendo.client import stop
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
 
@@ -200,7 +200,7 @@ class TapPendo(Tap):
     def integration_key(self) -> str:
         key = self.config.get("integration_key") or self.config.get("x_pendo_integration_key")
         if not key:
-            sys.exit(
+            stop(
                 "tap-pendo: no integration key. Set the `integration_key` setting "
                 "(or TAP_PENDO_INTEGRATION_KEY in Meltano)."
             )
@@ -232,11 +232,11 @@ class TapPendo(Tap):
         try:
             self.client.verify_key()
         except (PendoAuthError, PendoTLSError, PendoUnreachableError) as error:
-            sys.exit(f"tap-pendo: {error}")
+            stop(f"tap-pendo: {error}")
         try:
             super().sync_all()
         except PendoError as error:
-            sys.exit(f"tap-pendo: {error}")
+            stop(f"tap-pendo: {error}")
 
     @override
     def discover_streams(self) -> list[Stream]:
