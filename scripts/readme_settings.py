@@ -47,8 +47,7 @@ CAPABILITIES = {
         "goes."
     ),
     "activate-version": (
-        "With `emit_activate_version_messages: true` (an SDK setting `--about` does not list), the "
-        "full-table streams `reports` and `metadata_fields` send ACTIVATE_VERSION, so a target can "
+        "With `emit_activate_version_messages: true`, the full-table streams `reports` and `metadata_fields` send ACTIVATE_VERSION, so a target can "
         "drop rows that disappeared."
     ),
     "stream-maps": (
