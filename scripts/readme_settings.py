@@ -47,8 +47,8 @@ CAPABILITIES = {
         "goes."
     ),
     "activate-version": (
-        "With `emit_activate_version_messages: true`, the full-table streams `reports` and `metadata_fields` send ACTIVATE_VERSION, so a target can "
-        "drop rows that disappeared."
+        "With `emit_activate_version_messages: true`, the full-table streams `reports` and "
+        "`metadata_fields` send ACTIVATE_VERSION, so a target can drop rows that disappeared."
     ),
     "stream-maps": (
         "`stream_maps`: rename, drop, filter, hash or add fields and streams on the way "
