@@ -280,3 +280,31 @@ def test_tap_with_a_wrong_key_and_a_state_file_leaves_no_resource_warning(tmp_pa
             assert proc.returncode == 1
             assert len(problem_lines(proc.stderr, "tap-pendo: Pendo refused")) == 1
             assert_clean(proc)
+
+
+def test_a_host_that_answered_once_is_retried_when_it_refuses_later() -> None:
+    """Only a host never reached in this run fails at once; later a refusal is a blip."""
+    from pendo_http import PendoClient, PendoRetriableError, PendoUnreachableError, RetryPolicy
+
+    sim = Simulator(DatasetConfig(seed=1, visitors=3, accounts=1, anonymous_visitors=0))
+    sim.start()
+    client = PendoClient(
+        base_url=sim.url,
+        integration_key=sim.integration_key,
+        retry=RetryPolicy(max_tries=3, base_seconds=0.01),
+    )
+    fresh = PendoClient(
+        base_url=sim.url,
+        integration_key=sim.integration_key,
+        retry=RetryPolicy(max_tries=3, base_seconds=0.01),
+    )
+    assert client.verify_key()["valid"] is True
+    sim.stop()  # the port now refuses connections
+    client.session.close()  # no kept-alive connection to the stopped server
+    with pytest.raises(PendoRetriableError) as later:
+        client.verify_key()
+    assert not isinstance(later.value, PendoUnreachableError)
+    assert client.retries == 2
+    with pytest.raises(PendoUnreachableError, match="the connection was refused"):
+        fresh.verify_key()
+    assert fresh.retries == 0
