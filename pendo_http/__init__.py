@@ -14,6 +14,7 @@ from pendo_http.errors import (
     PendoRetriableError,
     PendoTimeout,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from pendo_http.redaction import Redactor, install_log_redaction, url_secrets
 from pendo_http.regions import REGIONS, resolve_api_base, resolve_track_url
@@ -30,6 +31,7 @@ __all__ = [
     "PendoRetriableError",
     "PendoTLSError",
     "PendoTimeout",
+    "PendoUnreachableError",
     "Redactor",
     "RetryPolicy",
     "install_log_redaction",

@@ -26,8 +26,11 @@ from pendo_http.errors import (
     PendoRetriableError,
     PendoTimeout,
     PendoTLSError,
+    PendoUnreachableError,
     classify,
     tls_message,
+    unreachable_message,
+    unreachable_reason,
 )
 from pendo_http.jsonbody import json_bytes
 from pendo_http.redaction import Redactor, url_secrets
@@ -81,6 +84,10 @@ def _transient_error(
     return kind(redact(f"{type(exc).__name__} during {what}: {exc}"))
 
 
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
 class PendoClient:
     """A requests session bound to one Pendo base URL and key."""
 
@@ -108,6 +115,8 @@ class PendoClient:
         self._sleep = sleep
         self.calls = 0
         self.retries = 0
+        # Hosts that answered once in this run: from then on a refused connection is a blip.
+        self._answered: set[str] = set()
 
     # -- the one request path -------------------------------------------------------------
 
@@ -174,6 +183,11 @@ class PendoClient:
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
             except TRANSIENT_EXCEPTIONS as exc:
                 error: PendoError = _transient_error(exc, what, self.redactor)
+                reason = None if _host(url) in self._answered else unreachable_reason(exc)
+                if reason is not None:
+                    # A host never reached (no such name, refused): fail now, not after retries.
+                    msg = self.redactor(unreachable_message(url, what, reason))
+                    raise PendoUnreachableError(msg) from None
             except (requests.RequestException, ValueError) as exc:
                 # InvalidHeader, InvalidURL, a header value http.client cannot encode...:
                 # their texts quote the URL or the header value (repr), hence our own error.
@@ -181,6 +195,7 @@ class PendoClient:
                     self.redactor(f"{type(exc).__name__} during {what}: {exc}")
                 ) from None
             else:
+                self._answered.add(_host(url))
                 error = classify(
                     response,
                     what=what,
@@ -374,5 +389,6 @@ __all__ = [
     "PendoQueryTooLarge",
     "PendoRetriableError",
     "PendoTLSError",
+    "PendoUnreachableError",
     "RetryPolicy",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from collections.abc import Callable
 
 import requests
@@ -94,6 +96,66 @@ def redirect_message(response: requests.Response, what: str) -> str:
         f"Pendo answered HTTP {response.status_code} (redirect to {target}) to {what}; redirects "
         "are never followed (they would send the key and the data to another address). Check "
         "`region` / `api_url` / `track_url`: they must be Pendo's API host itself"
+    )
+
+
+class PendoUnreachableError(PendoFatalError):
+    """The host could not be reached at all (its name does not resolve, the connection is
+    refused, no route): a wrong `region` or `api_url`, or no network. Raised for a host that
+    has not answered yet in this run, where retrying only delays the same answer."""
+
+
+# Connection failures that say "this host cannot be reached from here", not "it is busy".
+UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED: "the connection was refused",
+    errno.ENETUNREACH: "the network is unreachable",
+    errno.EHOSTUNREACH: "there is no route to the host",
+}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: requests wraps urllib3, which wraps the socket error."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__]
+        reason = getattr(item, "reason", None)  # urllib3's MaxRetryError
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo += [a for a in getattr(item, "args", ()) if isinstance(a, BaseException)]
+    return seen
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the host cannot be reached, when `exc` says so; None for other failures."""
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return "its name does not resolve"
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno in UNREACHABLE_ERRNOS:
+            return UNREACHABLE_ERRNOS[cause.errno]
+    for cause in causes:
+        # urllib3 2.x: NameResolutionError's own text ("Failed to resolve ...").
+        if type(cause).__name__ == "NameResolutionError":
+            return "its name does not resolve"
+    return None
+
+
+def unreachable_message(url: str, what: str, reason: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    # The host and port only: user info in the URL is a credential.
+    host = (parts.hostname or url) + (f":{parts.port}" if parts.port else "")
+    return (
+        f"Cannot reach {host}: {reason} (request: {what}). Check `region` (or `api_url`, "
+        "which overrides it): it must name your subscription's Pendo host, and this machine "
+        "must reach it."
     )
 
 

@@ -92,7 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     sim.start()
-    sys.stdout.write(f"PENDO_SIM_URL={sim.url}\n")
+    # The keys it accepts are its own test keys (never a real Pendo secret): printed beside
+    # the URL so a user can configure the plugins without reading the source.
+    sys.stdout.write(
+        f"PENDO_SIM_URL={sim.url}\n"
+        f"PENDO_SIM_INTEGRATION_KEY={sim.integration_key}\n"
+        f"PENDO_SIM_READ_ONLY_KEY={sim.read_only_key}\n"
+        f"PENDO_SIM_TRACK_SECRET={sim.track_secret}\n"
+        f"PENDO_SIM_TRACK_URL={sim.track_url}\n"
+    )
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass

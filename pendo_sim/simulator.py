@@ -23,6 +23,15 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
+        """A client that hangs up (a tap stopped after its first record by `--test`, a kill)
+        is normal for a server: no traceback for it. Anything else is reported as before."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class Simulator:
     def __init__(

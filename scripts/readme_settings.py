@@ -47,7 +47,7 @@ CAPABILITIES = {
         "goes."
     ),
     "activate-version": (
-        "With `emit_activate_version_messages: true` (an SDK setting `--about` does not list), the "
+        "With `emit_activate_version_messages: true`, the "
         "full-table streams `reports`, `metadata_fields` and `pendo_users` send ACTIVATE_VERSION, "
         "so a target can drop rows that disappeared."
     ),

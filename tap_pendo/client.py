@@ -8,16 +8,20 @@ helpers for bookmarks, and turning a Pendo failure into one clear line.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
+import sys
 import typing as t
 from functools import cached_property
 
+import click
 import singer_sdk.singerlib as singer
 from singer_sdk import Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import PendoClient, PendoError
 from tap_pendo.filters import quote
@@ -63,6 +67,21 @@ def to_ms(value: t.Any) -> int | None:  # noqa: ANN401
     return int((moment - _EPOCH) / dt.timedelta(milliseconds=1))
 
 
+def stop(message: str) -> t.NoReturn:
+    """End the run with one line on stderr and exit status 1.
+
+    The `--state`/`--catalog` files click opened are closed first: an exit from inside
+    `--discover` (which runs while click is still parsing options) skips click's own
+    cleanup, and Meltano runs plugins with warnings on, so the open file showed as a
+    `ResourceWarning: unclosed file ... state.json` after the message.
+    """
+    ctx = click.get_current_context(silent=True)
+    for value in ctx.params.values() if ctx is not None else ():
+        if isinstance(value, io.IOBase):
+            value.close()
+    sys.exit(message)
+
+
 def app_id_value(app_id: str | int) -> str | int:
     """Pendo app ids are integers (-323232 is the default app); config gives strings."""
     if isinstance(app_id, int):
@@ -76,6 +95,11 @@ class PendoStream(Stream):
 
     # Subclasses: a short label used in request ids and error messages.
     what: str = ""
+    # A stream that costs one request per entity names a boolean setting here: it reads
+    # nothing unless the user sets it, whatever the catalog selects (Meltano selects `*.*`
+    # unless told otherwise). `opt_in_cost` says what turning it on costs, for the log.
+    opt_in_setting: t.ClassVar[str | None] = None
+    opt_in_cost: t.ClassVar[str] = ""
 
     ms_to_iso = staticmethod(ms_to_iso)
     ms_to_datetime = staticmethod(ms_to_datetime)
@@ -148,8 +172,23 @@ class PendoStream(Stream):
 
     _progress = Progress("", logging.getLogger("tap-pendo"), 0)  # replaced while a sync runs
 
+    @override
     def sync(self, context: Context | None = None) -> None:
-        """The SDK's sync, with `<stream>: N records, R rec/s` lines every progress interval."""
+        """The SDK's sync, with `<stream>: N records, R rec/s` lines every progress interval.
+
+        A stream behind `opt_in_setting` is skipped, with one line saying how to turn it on.
+        """
+        if self.opt_in_setting and not self.config.get(self.opt_in_setting):
+            env = f"{self._tap.name.upper().replace('-', '_')}_{self.opt_in_setting.upper()}"
+            self.logger.info(
+                "%s is selected but not read: it costs %s. To read it, set `%s: true` "
+                "(%s=true in Meltano).",
+                self.name,
+                self.opt_in_cost,
+                self.opt_in_setting,
+                env,
+            )
+            return
         interval = self.config.get("progress_interval_seconds")
         interval = DEFAULT_INTERVAL_SECONDS if interval is None else float(interval)
         self._progress = Progress(self.name, self.logger, interval)

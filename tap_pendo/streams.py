@@ -10,7 +10,6 @@ then exactly the value the server-side filter compares with.
 from __future__ import annotations
 
 import logging
-import sys
 import typing as t
 from collections.abc import Iterable, Iterator
 
@@ -24,10 +23,11 @@ from pendo_http import (
     PendoRedirectError,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from pendo_http.errors import TRIES_BEFORE_SPLIT, suggests_smaller_query
 from tap_pendo import schemas
-from tap_pendo.client import PendoStream
+from tap_pendo.client import PendoStream, stop
 from tap_pendo.filters import keyset_after, quote
 
 if t.TYPE_CHECKING:
@@ -73,8 +73,11 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
                 )
                 result[kind] = None
                 continue
-            if isinstance(error, (PendoAuthError, PendoTLSError, PendoRedirectError)):
-                sys.exit(f"tap-pendo: {error}")
+            if isinstance(
+                error, (PendoAuthError, PendoTLSError, PendoRedirectError, PendoUnreachableError)
+            ):
+                # Discovery stops here rather than write a loosely typed catalog.
+                stop(f"tap-pendo: {error}")
             if error.status != 404:
                 logger.warning(
                     "Cannot read the %s metadata schema, typing it loosely: %s", kind, error

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sys
+import copy
 from functools import cached_property
+from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from typing_extensions import override
 
 from pendo_http import (
@@ -19,6 +22,8 @@ from pendo_http import (
     PendoClient,
     PendoError,
     PendoRedirectError,
+    PendoTLSError,
+    PendoUnreachableError,
     RetryPolicy,
     install_log_redaction,
     resolve_api_base,
@@ -28,6 +33,8 @@ from pendo_http.keycheck import check_key
 from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
 from pendo_http.url_check import plain_http_warning
+from pendo_http.settings_check import unknown_settings_message
+from tap_pendo.client import stop
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
 
@@ -37,6 +44,10 @@ class TapPendo(Tap):
     name = "tap-pendo"
     package_name = "pendo-singer"
     message_writer_class = MsgSpecWriter
+    # The catalog depends on the subscription (custom fields are typed from Pendo's metadata
+    # schema), so the SDK validates the config before `--discover` too: a wrong `region` then
+    # fails with the validation message instead of a traceback from discovery.
+    dynamic_catalog = True
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -145,6 +156,16 @@ class TapPendo(Tap):
             description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds.",
         ),
         th.Property(
+            "visitor_history_enabled",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Extract the visitor_history stream. It costs one request per changed visitor per "
+                "day since its bookmark (at most 180 days), so it reads nothing unless this is "
+                "true, whatever the catalog selects."
+            ),
+        ),
+        th.Property(
             "visitor_history_concurrency",
             th.IntegerType,
             default=4,
@@ -162,8 +183,24 @@ class TapPendo(Tap):
     ).to_dict()
 
     @override
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """The SDK's built-in settings, plus `emit_activate_version_messages`, which the SDK's
+        streams read but do not advertise: declared, Meltano maps its environment variable."""
+        super().append_builtin_config(config_jsonschema)
+        merge_missing_config_jsonschema(EMIT_ACTIVATE_VERSION_CONFIG, config_jsonschema)
+
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
+        """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate.
+
+        Settings the tap does not know are named in one warning (a typo is otherwise silent).
+        """
+        known = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(known)
+        unknown = unknown_settings_message(self._config, known["properties"], plugin=self.name)
+        if unknown:
+            self.logger.warning("%s", unknown)
         converted = normalize_legacy_config(self._config, self.config_jsonschema)
         if converted:
             self.logger.info(
@@ -187,7 +224,7 @@ class TapPendo(Tap):
     def integration_key(self) -> str:
         key = self.config.get("integration_key") or self.config.get("x_pendo_integration_key")
         if not key:
-            sys.exit(
+            stop(
                 "tap-pendo: no integration key. Set the `integration_key` setting "
                 "(or TAP_PENDO_INTEGRATION_KEY in Meltano)."
             )
@@ -209,6 +246,7 @@ class TapPendo(Tap):
         install_log_redaction(client.redactor)
         return client
 
+    @override
     def sync_all(self) -> None:
         """Check the key first, then sync; a Pendo failure ends the run with one clear line.
 
@@ -217,13 +255,13 @@ class TapPendo(Tap):
         """
         try:
             checked = check_key(self.client)
-        except (PendoAuthError, PendoRedirectError) as error:
-            sys.exit(f"tap-pendo: {error}")
+        except (PendoAuthError, PendoRedirectError, PendoTLSError, PendoUnreachableError) as error:
+            stop(f"tap-pendo: {error}")
         self.logger.info("Key check: %s", checked.describe())
         try:
             super().sync_all()
         except PendoError as error:
-            sys.exit(f"tap-pendo: {error}")
+            stop(f"tap-pendo: {error}")
 
     @classmethod
     @override
@@ -263,6 +301,7 @@ class TapPendo(Tap):
         report.info("singer-sdk", self.sdk_version)
         return report
 
+    @override
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.child_streams import derived_streams
         from tap_pendo.event_streams import event_streams

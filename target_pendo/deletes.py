@@ -20,6 +20,7 @@ from pendo_http import (
     PendoFatalError,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from target_pendo.ledger import Item, Ledger
 from target_pendo.metadata import TargetAbort
@@ -93,7 +94,7 @@ class BulkDeleter:
         self.requests += 1
         try:
             answer = self.client.post_json(self.path, {self.key: ids}, what=what)
-        except PendoTLSError as error:
+        except (PendoTLSError, PendoUnreachableError) as error:
             raise TargetAbort(str(error)) from None
         except PendoAuthError as error:
             msg = (

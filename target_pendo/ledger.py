@@ -267,9 +267,13 @@ class Ledger:
         return "\n".join(lines)
 
     def print_summary(self, stream: TextIO | None = None) -> None:
-        table = self.summary_table()
         title = "target-pendo summary" + (" (dry run: nothing was written)" if self.dry_run else "")
         out = stream or sys.stderr
+        if not self.streams and not self.bad_lines and not self.dead_letters.count:
+            out.write(f"{title}: no records received\n")  # not an empty table
+            out.flush()
+            return
+        table = self.summary_table()
         out.write(f"\n{title}\n{table}\n")
         out.flush()
         for row in self.summary_rows():

@@ -31,6 +31,7 @@ from pendo_http import (
     PendoFatalError,
     PendoRetriableError,
     PendoTLSError,
+    PendoUnreachableError,
 )
 from target_pendo.convert import dumps
 from target_pendo.ledger import Item, Ledger
@@ -191,7 +192,7 @@ class MetadataWriter:
                 params={"create": "true"} if creating else None,
                 not_retried=frozenset({TIMEOUT_STATUS}),
             )
-        except PendoTLSError as error:
+        except (PendoTLSError, PendoUnreachableError) as error:
             raise TargetAbort(str(error)) from None
         except PendoAuthError as error:
             msg = (

@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
-from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError, PendoTLSError
+from pendo_http import (
+    PendoAuthError,
+    PendoFatalError,
+    PendoRetriableError,
+    PendoTLSError,
+    PendoUnreachableError,
+)
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -104,6 +111,14 @@ class PendoSink(BatchSink):
         self._ignored_deletions_logged = False
         self._plain_schema: tuple[dict, frozenset[str] | None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
+        # The checks that can stop the run (a wrong key, no id field) run here, not in the
+        # SDK's `setup()`: the SDK logs "Error initializing target sink" before re-raising
+        # whatever `setup()` raises, noise in front of the one line that says what to fix.
+        self.check_stream()
+
+    def check_stream(self) -> None:
+        """Check the stream's configuration against Pendo; raise TargetAbort when it cannot
+        be written."""
 
     # -- SDK hooks ------------------------------------------------------------------------
 
@@ -245,7 +260,8 @@ class PendoSink(BatchSink):
 class MetadataSink(PendoSink):
     """Visitor, account and parent-account metadata: batched `POST .../value` writes."""
 
-    def setup(self) -> None:
+    @override
+    def check_stream(self) -> None:
         spec = self.spec
         self.kind, self.id_key = self.target.kind_and_id_key(spec.object)
         id_field = pick_id_field(spec, self.properties, list(self.key_properties))
@@ -452,7 +468,8 @@ def _strict(value: Any, field: str) -> Any:  # noqa: ANN401
 class TrackEventSink(PendoSink):
     """Track events: one `POST /data/track` per event, through a bounded pool."""
 
-    def setup(self) -> None:
+    @override
+    def check_stream(self) -> None:
         spec = self.spec
         props = self.properties
         if not self.target.track_secret:
@@ -681,7 +698,11 @@ class TrackEventSink(PendoSink):
                 secret=self.target.track_secret,
                 secret_setting="track_event_secret",
             )
-        except (PendoAuthError, PendoTLSError) as error:  # says what to check; retrying cannot help
+        except (
+            PendoAuthError,
+            PendoTLSError,
+            PendoUnreachableError,
+        ) as error:  # says what to check
             raise TargetAbort(str(error)) from None
         except PendoFatalError as error:
             self.target.ledger.reject(

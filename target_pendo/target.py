@@ -30,6 +30,8 @@ from pendo_http import (
     PendoAuthError,
     PendoFatalError,
     PendoRetriableError,
+    PendoTLSError,
+    PendoUnreachableError,
     Redactor,
     install_log_redaction,
     resolve_api_base,
@@ -39,10 +41,12 @@ from pendo_http import (
 )
 from pendo_http.regions import REGIONS
 from pendo_http.url_check import plain_http_warning
+from pendo_http.settings_check import unknown_settings_message
 from target_pendo.convert import json_safe
 from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.lines import DEFAULT_MAX_LINE_BYTES, read_lines
+from target_pendo.meltano_test import MeltanoTestSink, is_meltano_test
 from target_pendo.metadata import MetadataWriter, TargetAbort
 from target_pendo.probe import run_probe
 from target_pendo.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter
@@ -521,7 +525,13 @@ class TargetPendo(Target):
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The schema's checks, after refusing a secret that cannot be Pendo's (whitespace,
-        control or non-ASCII characters); the message names the setting, never the value."""
+        control or non-ASCII characters; the message names the setting, never the value) and
+        naming settings the target does not know in one warning."""
+        known = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(known)
+        unknown = unknown_settings_message(self._config, known["properties"], plugin=self.name)
+        if unknown:
+            self.logger.warning("%s", unknown)
         problems = secret_problems(self._config)
         if problems and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=problems)
@@ -624,7 +634,10 @@ class TargetPendo(Target):
                 raise TargetAbort(str(error)) from None
         return self._specs[stream_name]
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if is_meltano_test(stream_name, self.config.get("streams")):
+            return MeltanoTestSink
         return TrackEventSink if self.stream_spec(stream_name).is_track else MetadataSink
 
     def kind_and_id_key(self, obj: str) -> tuple[str, str]:
@@ -648,7 +661,7 @@ class TargetPendo(Target):
                 what = f"metadata schema read (GET /api/v1/metadata/schema/{kind})"
                 try:
                     raw = self.client.get_json(f"/api/v1/metadata/schema/{kind}", what=what)
-                except PendoAuthError as error:
+                except (PendoAuthError, PendoTLSError, PendoUnreachableError) as error:
                     raise TargetAbort(str(error)) from None
                 except PendoFatalError as error:
                     hint = (

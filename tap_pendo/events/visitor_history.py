@@ -1,6 +1,7 @@
 """visitor_history: `GET /api/v1/visitor/{id}/history?starttime=<ms>`, per visitor per day.
 
-It costs one call per visitor per day, so it is not selected by default, and it only visits
+It costs one call per visitor per day, so it is not selected by default and reads nothing
+unless `visitor_history_enabled` is true (whatever the catalog selects), and it only visits
 visitors Pendo updated since the stream's bookmark: the visitors source filtered on the
 server by `metadata.auto.lastupdated`, read in pages sorted by (lastupdated, visitorId).
 
@@ -26,9 +27,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from pendo_http.errors import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo.client import PendoStream, to_ms
-from tap_pendo.filters import keyset_after, literal
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import DAY_MS
+from tap_pendo.filters import keyset_after, literal
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -43,6 +44,11 @@ URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 class VisitorHistoryStream(PendoStream):
     name = "visitor_history"
     selected_by_default = False
+    opt_in_setting = "visitor_history_enabled"
+    opt_in_cost = (
+        "one request per visitor updated since its bookmark, per day since then or since "
+        "`start_date` (at most 180 days): 1,000 changed visitors over 30 days are 30,000 requests"
+    )
     replication_key = "visitorLastUpdated"
     is_sorted = False
     primary_keys = (ROW_KEY,)

@@ -1,4 +1,5 @@
-"""meltano.yml declares the plugins as their own `--about` describes them."""
+"""meltano.yml and the plugin definitions in plugins/ declare the plugins as their own
+`--about` describes them (scripts/meltano_settings.py writes both)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,52 @@ def test_generated_settings_are_current() -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# -- the plugin definitions users add with `meltano add --from-ref` ---------------------------
+
+
+def generator():  # noqa: ANN201 - the scripts/meltano_settings.py module
+    import importlib.util
+
+    path = REPO / "scripts" / "meltano_settings.py"
+    spec = importlib.util.spec_from_file_location("meltano_settings", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", list(PLUGINS))
+def test_plugin_definition_declares_what_about_says(name: str) -> None:
+    gen = generator()
+    path = REPO / "plugins" / PLUGINS[name] / f"{name}.yml"
+    definition = yaml.safe_load(path.read_text())
+    info = about(name)
+    assert definition["name"] == name
+    assert definition["namespace"] == name.replace("-", "_")
+    assert definition["executable"] == name
+    assert definition["variant"] == gen.VARIANT
+    assert definition["pip_url"] == f"git+{gen.REPOSITORY_URL}.git"
+    assert "select" not in definition  # Meltano drops it on `add --from-ref`; the tap guards
+    assert set(definition["capabilities"]) == set(info["capabilities"])
+
+    advertised = info["settings"]["properties"]
+    declared = {s["name"]: s for s in definition["settings"]}
+    assert set(declared) == set(advertised)  # every setting, so every env variable maps
+    for key, setting in declared.items():
+        assert bool(setting.get("sensitive")) == bool(advertised[key].get("secret")), key
+        assert setting["kind"] in KINDS[json_type(advertised[key])], key
+        assert setting.get("description"), key
+    groups = definition["settings_group_validation"]
+    assert groups and all(set(group) <= set(declared) for group in groups)
+    assert all(declared[g[0]].get("sensitive") for g in groups)  # each group is a secret
+
+
+def test_tap_definition_declares_the_opt_in_and_activate_version() -> None:
+    definition = yaml.safe_load((REPO / "plugins/extractors/tap-pendo.yml").read_text())
+    declared = {s["name"]: s for s in definition["settings"]}
+    assert declared["visitor_history_enabled"]["kind"] == "boolean"
+    assert declared["visitor_history_enabled"]["value"] is False
+    assert declared["emit_activate_version_messages"]["kind"] == "boolean"
+    assert "activate-version" in definition["capabilities"]

@@ -30,6 +30,8 @@ def config_for(sim: Simulator, **extra: object) -> dict:
         "retry_backoff_seconds": 0.01,
         "max_retries": 3,
         "request_timeout": 10,
+        # visitor_history extracts nothing without it (the tests select it where they want it).
+        "visitor_history_enabled": True,
     }
     config.update(extra)
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -11,7 +12,7 @@ import pytest
 from pendo_sim import DatasetConfig, Simulator
 from tap_pendo.tap import TapPendo
 
-from ._tap import key_of, last_state, primary_keys, records, run_tap
+from ._tap import TAP, key_of, last_state, parse, primary_keys, records, run_tap, write_inputs
 from .conftest import config_for
 
 HISTORY = "/api/v1/visitor/"
@@ -50,6 +51,24 @@ def small_sim():
 def test_not_selected_by_default(small_sim: Simulator) -> None:
     tap = TapPendo(config=config_for(small_sim), validate_config=False, setup_mapper=False)
     assert tap.streams["visitor_history"].selected is False
+
+
+def test_selected_but_not_enabled_reads_nothing_and_says_how(
+    small_sim: Simulator, tmp_path: Path
+) -> None:
+    """Meltano selects `*.*`: a selected visitor_history still costs nothing until enabled."""
+    config = config_for(small_sim, visitor_history_enabled=False)
+    args = write_inputs(tmp_path, config, {"visitor_history", "reports"})
+    out = subprocess.run([*TAP, *args], capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert history_visitors(small_sim) == {}
+    messages = parse(out.stdout)
+    assert records(messages, "reports")  # the run itself went on
+    assert not [m for m in messages if m.get("stream") == "visitor_history"]
+    (line,) = [x for x in out.stderr.splitlines() if "visitor_history is selected but" in x]
+    assert "`visitor_history_enabled: true`" in line
+    assert "TAP_PENDO_VISITOR_HISTORY_ENABLED=true" in line
+    assert "one request per visitor" in line
 
 
 def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path) -> None:

@@ -57,7 +57,12 @@ SCENARIOS = {
     # A few visitors' history over five days.
     "visitor_history": Scenario(
         "visitor_history",
-        (("start_date", EVENT_START), ("end_date", EVENT_END), ("visitor_history_concurrency", 2)),
+        (
+            ("start_date", EVENT_START),
+            ("end_date", EVENT_END),
+            ("visitor_history_concurrency", 2),
+            ("visitor_history_enabled", True),
+        ),
         checkpoints=False,
     ),
 }

@@ -69,11 +69,14 @@ def test_values_that_are_not_exact_forms_are_still_refused() -> None:
 
 
 def test_a_key_ending_in_eu_picks_the_eu_region_unless_region_or_url_is_set() -> None:
-    # No Pendo is reachable here: one quick try, then discovery types metadata loosely.
+    # No discovery (setup_mapper=False): no Pendo is reachable here.
     offline = {"max_retries": 1, "request_timeout": 1}
-    assert (
-        TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"}).config["region"] == "eu"
-    )
-    assert TapPendo(config={**offline, "integration_key": "abc"}).config["region"] == "us"
+    eu = TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"}, setup_mapper=False)
+    assert eu.config["region"] == "eu"
+    us = TapPendo(config={**offline, "integration_key": "abc"}, setup_mapper=False)
+    assert us.config["region"] == "us"
+    # With discovery, the first request goes to the EU host, which cannot be reached here.
+    with pytest.raises(SystemExit, match=r"Cannot reach app\.eu\.pendo\.io"):
+        TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"})
     assert legacy_region({"integration_key": "abc.eu", "region": "us"}) is None
     assert legacy_region({"integration_key": "abc.eu", "api_url": "http://127.0.0.1:1"}) is None

@@ -47,6 +47,7 @@ CONFIG = {
     "retry_backoff_seconds": 0.01,
     "max_retries": 3,
     "request_timeout": 10,
+    "visitor_history_enabled": True,
 }
 
 
