@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import typing as t
 from functools import cached_property
 
@@ -125,6 +126,22 @@ class PendoStream(Stream):
     def start_date_ms(self) -> int | None:
         """The `start_date` setting in epoch ms, or None."""
         return to_ms(self.config.get("start_date"))
+
+    def now_ms(self) -> int:
+        """The end of what a run reads: now, or `end_date` when it is earlier (epoch ms)."""
+        now = int(time.time() * 1000)
+        end = to_ms(self.config.get("end_date"))
+        return min(now, end) if end is not None else now
+
+    @property
+    def lookback_days(self) -> int:
+        """Days before the bookmark read again (`lookback_window`), for late-arriving data."""
+        return max(0, int(self.config.get("lookback_window", 1) or 0))
+
+    @property
+    def page_size(self) -> int:
+        """Rows per keyset page (`page_size`)."""
+        return max(1, int(self.config.get("page_size") or 50000))
 
     def bookmark_ms(self, context: Context | None) -> int | None:
         """The stream's bookmark (epoch ms) from STATE; None when STATE holds none for it.

@@ -257,7 +257,7 @@ class TapPendo(Tap):
         return report
 
     def discover_streams(self) -> list[Stream]:
-        from tap_pendo.event_streams import event_streams
+        from tap_pendo.events.streams import event_streams
         from tap_pendo.streams import entity_streams
 
         return [*entity_streams(self), *event_streams(self)]

@@ -23,7 +23,6 @@ window boundaries (`_save_bookmark`).
 from __future__ import annotations
 
 import datetime as dt
-import time
 import typing as t
 
 import orjson
@@ -41,6 +40,7 @@ from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys
 from tap_pendo.events.row_key import ROW_KEY, RowKey
+from tap_pendo.events.visitor_history import VisitorHistoryStream
 from tap_pendo.events.windows import (
     DAY_MS,
     HOUR_MS,
@@ -187,13 +187,7 @@ class WindowedEventStream(PendoStream):
 
     @property
     def lookback_periods(self) -> int:
-        days = max(0, int(self.config.get("lookback_window", 1) or 0))
-        return days * (DAY_MS // PERIOD_MS[self.period])
-
-    def now_ms(self) -> int:
-        now = int(time.time() * 1000)
-        end = to_ms(self.config.get("end_date"))
-        return min(now, end) if end is not None else now
+        return self.lookback_days * (DAY_MS // PERIOD_MS[self.period])
 
     def settled_ms(self, now: int) -> int:
         """Events before this instant are taken as final: the bookmark never moves past it.
@@ -511,8 +505,6 @@ class PollEventsStream(GuideEventsStream):
 
 
 def event_streams(tap: t.Any) -> list:  # noqa: ANN401
-    from tap_pendo.events.visitor_history import VisitorHistoryStream
-
     return [
         EventsStream(tap),
         PageEventsStream(tap),
