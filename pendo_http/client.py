@@ -6,13 +6,16 @@ metadata writes and track events.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
+import typing as t
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import backoff
 import ijson
 import orjson
 import requests
@@ -51,21 +54,49 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
 
 logger = logging.getLogger("pendo_http")
 
+AGGREGATION_PATH = "/api/v1/aggregation"
+
+
+def aggregation_body(pipeline: list[dict[str, Any]], *, request_id: str) -> dict[str, Any]:
+    """The body of `POST /api/v1/aggregation` for `pipeline` (pendo-api.md §3.1)."""
+    return {
+        "response": {"mimeType": "application/json"},
+        "request": {"requestId": request_id, "pipeline": pipeline},
+    }
+
+
+def equal_jitter(seconds: float) -> float:
+    """Between half and all of `seconds`: clients retrying together spread out, and no wait
+    collapses to nothing (backoff's `full_jitter` can draw 0)."""
+    return seconds * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry: exponential backoff with jitter, capped."""
+    """How often and how long to retry: `backoff.expo` from `base_seconds`, capped, jittered.
+
+    A server's `Retry-After` wins over the exponential wait (up to its own cap). `jitter` is
+    any `backoff` jitter (seconds -> seconds); tests that count waits pass `None`.
+    """
 
     max_tries: int = 8
     base_seconds: float = 1.0
     cap_seconds: float = 60.0
     retry_after_cap_seconds: float = 120.0
+    jitter: Callable[[float], float] | None = equal_jitter
+
+    def waits(self) -> Iterator[float]:
+        """The un-jittered waits after try 1, 2, ...: backoff's exponential generator."""
+        waits = backoff.expo(factor=self.base_seconds, max_value=self.cap_seconds)
+        next(waits)  # backoff's wait generators are primed by one send() before the first wait
+        return t.cast("Iterator[float]", waits)
 
     def wait_seconds(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try number `attempt` (1-based)."""
         if retry_after is not None:
             return min(retry_after, self.retry_after_cap_seconds)
-        delay = min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1)))
-        return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        delay = next(itertools.islice(self.waits(), attempt - 1, None))
+        return self.jitter(delay) if self.jitter is not None else delay
 
 
 def _transient_error(
@@ -281,16 +312,12 @@ class PendoClient:
         self, pipeline: list[dict[str, Any]], *, what: str, max_tries: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Rows of one aggregation, streamed."""
-        body = {
-            "response": {"mimeType": "application/json"},
-            "request": {"requestId": what, "pipeline": pipeline},
-        }
         return self.iter_json_items(
             "POST",
-            "/api/v1/aggregation",
+            AGGREGATION_PATH,
             prefix="results.item",
             what=what,
-            body=body,
+            body=aggregation_body(pipeline, request_id=what),
             aggregation=True,
             max_tries=max_tries,
         )
