@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import PendoAuthError, PendoError, PendoFatalError, PendoTLSError
 from tap_pendo import schemas
@@ -147,6 +148,7 @@ class KeysetAggregationStream(PendoStream):
             on_full_page=self.write_checkpoint,
         )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)
         start_date = self.start_date_ms
@@ -214,6 +216,7 @@ class KeysetAggregationStream(PendoStream):
             bounded=True,
         )
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -284,6 +287,7 @@ class GetListStream(PendoStream):
             what=what,
         )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)
         start = self.start_date_ms if self.replication_key else None
@@ -358,6 +362,7 @@ class MetadataFieldsStream(PendoStream):
     replication_key = None
     schema = schemas.METADATA_FIELD
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         for kind, groups in fetch_metadata_schemas(self._tap).items():
             for group, fields in (groups or {}).items():

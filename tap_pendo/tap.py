@@ -161,6 +161,7 @@ class TapPendo(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Read singer-io style values (strings, a `.eu` key) as that tap did, then validate."""
         converted = normalize_legacy_config(self._config, self.config_jsonschema)
@@ -202,6 +203,7 @@ class TapPendo(Tap):
         install_log_redaction(client.redactor)
         return client
 
+    @override
     def sync_all(self) -> None:
         """Check the key first, then sync; a Pendo failure ends the run with one clear line.
 
@@ -256,6 +258,7 @@ class TapPendo(Tap):
         report.info("singer-sdk", self.sdk_version)
         return report
 
+    @override
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.events.streams import event_streams
         from tap_pendo.streams import entity_streams

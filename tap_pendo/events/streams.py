@@ -28,6 +28,7 @@ import typing as t
 import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http.errors import (
     TRIES_BEFORE_SPLIT,
@@ -202,6 +203,7 @@ class WindowedEventStream(PendoStream):
 
     # -- state -------------------------------------------------------------------------------
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -249,6 +251,7 @@ class WindowedEventStream(PendoStream):
     def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
         return self.row_key.add_to(row)
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         period = self.period
         period_ms = PERIOD_MS[period]

@@ -23,6 +23,7 @@ from urllib.parse import quote as url_quote
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http.errors import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo.client import PendoStream
@@ -95,6 +96,7 @@ class VisitorHistoryStream(PendoStream):
         ),
     ).to_dict()
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -220,6 +222,7 @@ class VisitorHistoryStream(PendoStream):
             for day in days:
                 yield HistoryCall(visitor, day, completes_visitor=day == days[-1])
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         bookmark = self.bookmark_ms(None)
         days = self._days(bookmark)
