@@ -14,12 +14,14 @@ import typing as t
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import backoff
 import ijson
 import orjson
 import requests
 import urllib3
+from singer_sdk import metrics
 
 from pendo_http.errors import (
     PendoAuthError,
@@ -99,6 +101,28 @@ class RetryPolicy:
         return self.jitter(delay) if self.jitter is not None else delay
 
 
+def log_request_duration(response: requests.Response, endpoint: str) -> None:
+    """The `http_request_duration` metric point the SDK's RESTStream writes for each answer
+    (time to the response headers), which our own client would otherwise lose."""
+    metrics_logger = metrics.get_metrics_logger()
+    if not metrics_logger.isEnabledFor(logging.INFO):
+        return
+    status = response.status_code
+    point = metrics.Point(
+        "timer",
+        metric=metrics.Metric.HTTP_REQUEST_DURATION,
+        value=response.elapsed.total_seconds(),
+        tags={
+            metrics.Tag.ENDPOINT: endpoint,
+            metrics.Tag.HTTP_STATUS_CODE: status,
+            metrics.Tag.STATUS: (
+                metrics.Status.SUCCEEDED if status < 400 else metrics.Status.FAILED
+            ),
+        },
+    )
+    metrics.log(metrics_logger, point)
+
+
 def _transient_error(
     exc: BaseException, what: str, redact: Callable[[str], str] = str
 ) -> PendoRetriableError:
@@ -158,6 +182,7 @@ class PendoClient:
         not_retried: frozenset[int] = frozenset(),
         max_tries: int | None = None,
         headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
@@ -165,7 +190,9 @@ class PendoClient:
         on a status in `not_retried`, which the caller handles itself), PendoQueryTooLarge
         when an aggregation is refused as too big, and PendoRetriableError once retries are
         exhausted (after `max_tries` tries when given, for a caller with a cheaper fallback
-        than more retries).
+        than more retries). Each answer is timed in the SDK's `http_request_duration` metric,
+        tagged with `endpoint` (default: the URL's path; give a template when the path holds an
+        id).
         """
         tries = min(max_tries, self.retry.max_tries) if max_tries else self.retry.max_tries
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
@@ -177,6 +204,7 @@ class PendoClient:
                 self.redactor.add(url_secret)
         if key:
             headers[AUTH_HEADER] = key
+        endpoint = self.redactor(endpoint or urlsplit(url).path)
         data = (
             raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
         )
@@ -197,6 +225,7 @@ class PendoClient:
                 )
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log_call(method, url, params, data, response.status_code, started)
+                log_request_duration(response, endpoint)
             except requests.exceptions.SSLError as exc:
                 # A certificate that does not verify stays so: fail now, never retry.
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
@@ -262,12 +291,15 @@ class PendoClient:
         what: str,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
     ) -> Any:
         """A small JSON body, parsed; a body broken mid-read is retried."""
         attempt = 0
         while True:
             attempt += 1
-            response = self.send("GET", path, what=what, params=params, headers=headers)
+            response = self.send(
+                "GET", path, what=what, params=params, headers=headers, endpoint=endpoint
+            )
             try:
                 return orjson.loads(response.content) if response.content.strip() else None
             except TRANSIENT_EXCEPTIONS as exc:

@@ -41,6 +41,8 @@ SAVE_EVERY_VISITORS = 200
 # Days read for each visitor on a first run without start_date.
 DEFAULT_START_DAYS = 30
 BASE64_HEADER = "x-pendo-base64-encoded-params"
+# The path of a history call, for metrics: never the visitor id itself.
+HISTORY_ENDPOINT = "/api/v1/visitor/{visitorId}/history"
 URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
@@ -185,7 +187,7 @@ class VisitorHistoryStream(PendoStream):
         params = {"starttime": starttime}
         if URL_SAFE_ID.fullmatch(visitor_id) or not self.base64_ids:
             path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-            items = self.client.get_json(path, what=what, params=params)
+            items = self.client.get_json(path, what=what, params=params, endpoint=HISTORY_ENDPOINT)
             return items if isinstance(items, list) else []
         # Pendo's header for ids that are not URL-safe: the path carries the id base64-encoded.
         encoded = base64.urlsafe_b64encode(visitor_id.encode()).decode()
@@ -195,12 +197,13 @@ class VisitorHistoryStream(PendoStream):
                 what=what + " (base64 id)",
                 params=params,
                 headers={BASE64_HEADER: "true"},
+                endpoint=HISTORY_ENDPOINT,
             )
         except PendoFatalError as error:
             if error.status not in (400, 404) or isinstance(error, PendoAuthError):
                 raise
             path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-            items = self.client.get_json(path, what=what, params=params)
+            items = self.client.get_json(path, what=what, params=params, endpoint=HISTORY_ENDPOINT)
             if self.base64_ids:
                 self.base64_ids = False
                 self.logger.info(
