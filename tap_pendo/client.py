@@ -18,7 +18,8 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from pendo_http import PendoClient, PendoError
+from pendo_http import PendoClient, PendoError, times
+from pendo_http.times import ms_to_datetime, to_ms
 from tap_pendo.filters import quote
 from tap_pendo.progress import DEFAULT_INTERVAL_SECONDS, Progress
 
@@ -26,40 +27,11 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 ALL_APPS = 'expandAppIds("*")'
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def ms_to_datetime(value: int | float) -> dt.datetime:
-    """Epoch milliseconds (Pendo's time format everywhere) to an aware UTC datetime."""
-    return _EPOCH + dt.timedelta(milliseconds=value)
 
 
 def ms_to_iso(value: int | float | None) -> str | None:
     """Epoch milliseconds to an ISO 8601 UTC string (millisecond precision), None stays None."""
-    if value is None:
-        return None
-    return ms_to_datetime(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def to_ms(value: t.Any) -> int | None:  # noqa: ANN401
-    """A bookmark or setting to epoch ms: ints pass through, ISO strings and datetimes convert."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        msg = f"not a timestamp: {value!r}"
-        raise TypeError(msg)
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        return int((moment - _EPOCH) / dt.timedelta(milliseconds=1))
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return int((moment - _EPOCH) / dt.timedelta(milliseconds=1))
+    return None if value is None else times.ms_to_iso(value)
 
 
 def app_id_value(app_id: str | int) -> str | int:
