@@ -19,9 +19,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from pendo_http import PendoClient, PendoError, times
+from pendo_http.progress import DEFAULT_INTERVAL_SECONDS, Progress
 from pendo_http.times import ms_to_datetime, to_ms
 from tap_pendo.filters import quote
-from tap_pendo.progress import DEFAULT_INTERVAL_SECONDS, Progress
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

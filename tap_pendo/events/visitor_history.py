@@ -240,7 +240,7 @@ class VisitorHistoryStream(PendoStream):
                 workers * 2,
             )
             while pending:
-                call, future = pending.next()
+                call, future = pending.take()
                 try:
                     items = future.result()
                 except PendoError as error:
@@ -306,7 +306,7 @@ class _Submitter:
                 future = self._pool.submit(self._history, call.visitor.id, call.day)
             self._pending.append((call, future))
 
-    def next(self) -> tuple[HistoryCall, Future[list[dict]]]:
+    def take(self) -> tuple[HistoryCall, Future[list[dict]]]:
         """The oldest call and its result; the queue is topped up first."""
         head = self._pending.popleft()
         self._fill()
