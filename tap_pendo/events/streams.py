@@ -37,7 +37,8 @@ from pendo_http.errors import (
     PendoRetriableError,
     suggests_smaller_query,
 )
-from tap_pendo.client import PendoStream, to_ms
+from pendo_http.times import to_ms
+from tap_pendo.client import PendoStream
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys
 from tap_pendo.events.row_key import ROW_KEY, RowKey
