@@ -77,7 +77,7 @@ def visitors_bodies(page_size: int, start_ms: int):  # noqa: ANN201
 
 def page_events_bodies(first_day_ms: int, now_ms: int, app_id: object = ALL_APPS):  # noqa: ANN201
     """Our tap's windows: one day per request (event_window_days=1), `first` mid-day, `app_id`
-    (all apps unless given), from the start_date's day up to now (tap_pendo/event_streams.py)."""
+    (all apps unless given), from the start_date's day up to now (tap_pendo/events/streams.py)."""
     day = first_day_ms
     while day <= now_ms:
         pipeline = [

@@ -6,17 +6,22 @@ metadata writes and track events.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
+import typing as t
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import backoff
 import ijson
 import orjson
 import requests
 import urllib3
+from singer_sdk import metrics
 
 from pendo_http.errors import (
     PendoAuthError,
@@ -54,21 +59,71 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
 
 logger = logging.getLogger("pendo_http")
 
+AGGREGATION_PATH = "/api/v1/aggregation"
+
+
+def aggregation_body(pipeline: list[dict[str, Any]], *, request_id: str) -> dict[str, Any]:
+    """The body of `POST /api/v1/aggregation` for `pipeline` (pendo-api.md §3.1)."""
+    return {
+        "response": {"mimeType": "application/json"},
+        "request": {"requestId": request_id, "pipeline": pipeline},
+    }
+
+
+def equal_jitter(seconds: float) -> float:
+    """Between half and all of `seconds`: clients retrying together spread out, and no wait
+    collapses to nothing (backoff's `full_jitter` can draw 0)."""
+    return seconds * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry: exponential backoff with jitter, capped."""
+    """How often and how long to retry: `backoff.expo` from `base_seconds`, capped, jittered.
+
+    A server's `Retry-After` wins over the exponential wait (up to its own cap). `jitter` is
+    any `backoff` jitter (seconds -> seconds); tests that count waits pass `None`.
+    """
 
     max_tries: int = 8
     base_seconds: float = 1.0
     cap_seconds: float = 60.0
     retry_after_cap_seconds: float = 120.0
+    jitter: Callable[[float], float] | None = equal_jitter
+
+    def waits(self) -> Iterator[float]:
+        """The un-jittered waits after try 1, 2, ...: backoff's exponential generator."""
+        waits = backoff.expo(factor=self.base_seconds, max_value=self.cap_seconds)
+        next(waits)  # backoff's wait generators are primed by one send() before the first wait
+        return t.cast("Iterator[float]", waits)
 
     def wait_seconds(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try number `attempt` (1-based)."""
         if retry_after is not None:
             return min(retry_after, self.retry_after_cap_seconds)
-        delay = min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1)))
-        return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        delay = next(itertools.islice(self.waits(), attempt - 1, None))
+        return self.jitter(delay) if self.jitter is not None else delay
+
+
+def log_request_duration(response: requests.Response, endpoint: str) -> None:
+    """The `http_request_duration` metric point the SDK's RESTStream writes for each answer
+    (time to the response headers), which our own client would otherwise lose."""
+    metrics_logger = metrics.get_metrics_logger()
+    if not metrics_logger.isEnabledFor(logging.INFO):
+        return
+    status = response.status_code
+    point = metrics.Point(
+        "timer",
+        metric=metrics.Metric.HTTP_REQUEST_DURATION,
+        value=response.elapsed.total_seconds(),
+        tags={
+            metrics.Tag.ENDPOINT: endpoint,
+            metrics.Tag.HTTP_STATUS_CODE: status,
+            metrics.Tag.STATUS: (
+                metrics.Status.SUCCEEDED if status < 400 else metrics.Status.FAILED
+            ),
+        },
+    )
+    metrics.log(metrics_logger, point)
 
 
 def _transient_error(
@@ -136,6 +191,7 @@ class PendoClient:
         not_retried: frozenset[int] = frozenset(),
         max_tries: int | None = None,
         headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; returns a 2xx response.
 
@@ -143,7 +199,9 @@ class PendoClient:
         on a status in `not_retried`, which the caller handles itself), PendoQueryTooLarge
         when an aggregation is refused as too big, and PendoRetriableError once retries are
         exhausted (after `max_tries` tries when given, for a caller with a cheaper fallback
-        than more retries).
+        than more retries). Each answer is timed in the SDK's `http_request_duration` metric,
+        tagged with `endpoint` (default: the URL's path; give a template when the path holds an
+        id).
         """
         tries = min(max_tries, self.retry.max_tries) if max_tries else self.retry.max_tries
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
@@ -155,6 +213,7 @@ class PendoClient:
                 self.redactor.add(url_secret)
         if key:
             headers[AUTH_HEADER] = key
+        endpoint = self.redactor(endpoint or urlsplit(url).path)
         data = (
             raw_body if raw_body is not None else (json_bytes(body) if body is not None else None)
         )
@@ -178,6 +237,7 @@ class PendoClient:
                 )
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log_call(method, url, params, data, response.status_code, started)
+                log_request_duration(response, endpoint)
             except requests.exceptions.SSLError as exc:
                 # A certificate that does not verify stays so: fail now, never retry.
                 raise PendoTLSError(self.redactor(tls_message(url, what, exc))) from None
@@ -255,12 +315,15 @@ class PendoClient:
         what: str,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
     ) -> Any:
         """A small JSON body, parsed; a body broken mid-read is retried."""
         attempt = 0
         while True:
             attempt += 1
-            response = self.send("GET", path, what=what, params=params, headers=headers)
+            response = self.send(
+                "GET", path, what=what, params=params, headers=headers, endpoint=endpoint
+            )
             try:
                 return orjson.loads(response.content) if response.content.strip() else None
             except TRANSIENT_EXCEPTIONS as exc:
@@ -305,16 +368,12 @@ class PendoClient:
         self, pipeline: list[dict[str, Any]], *, what: str, max_tries: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Rows of one aggregation, streamed."""
-        body = {
-            "response": {"mimeType": "application/json"},
-            "request": {"requestId": what, "pipeline": pipeline},
-        }
         return self.iter_json_items(
             "POST",
-            "/api/v1/aggregation",
+            AGGREGATION_PATH,
             prefix="results.item",
             what=what,
-            body=body,
+            body=aggregation_body(pipeline, request_id=what),
             aggregation=True,
             max_tries=max_tries,
         )

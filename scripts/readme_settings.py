@@ -73,7 +73,7 @@ CAPABILITIES = {
     ),
 }
 
-# What each tap stream reads, in Pendo's terms (from tap_pendo/streams.py, event_streams.py,
+# What each tap stream reads, in Pendo's terms (from tap_pendo/streams.py, events/streams.py,
 # events/visitor_history.py). A discovered stream without a line here stops the generator.
 STREAM_SOURCES = {
     "accounts": (

@@ -12,23 +12,23 @@ from __future__ import annotations
 import logging
 import typing as t
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import (
     PendoAuthError,
     PendoError,
     PendoFatalError,
-    PendoQueryTooLarge,
     PendoRedirectError,
-    PendoRetriableError,
     PendoTLSError,
     PendoUnreachableError,
 )
-from pendo_http.errors import TRIES_BEFORE_SPLIT, suggests_smaller_query
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream, stop
 from tap_pendo.filters import keyset_after, quote
+from tap_pendo.keyset import Cursor, KeysetPaginator, SourceTimeBound
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -41,7 +41,6 @@ LASTUPDATED = "metadata.auto.lastupdated"
 # Extra key kept in the stream's STATE next to replication_key_value: the id of the last row
 # emitted at that timestamp, so the next run continues the keyset exactly (no repeats at ties).
 LAST_ID_KEY = "last_id"
-MIN_PAGE_SIZE = 100
 
 
 # -- metadata schemas (shared by discovery and the metadata_fields stream) --------------------
@@ -120,92 +119,45 @@ class KeysetAggregationStream(PendoStream):
     def base_pipeline(self) -> list[dict[str, t.Any]]:
         return [self.source_step()]
 
-    # Cleared when Pendo refuses a timeSeries inside this entity source (then filter only).
-    bound_source = True
+    @cached_property
+    def time_bound(self) -> SourceTimeBound:
+        """The source's timeSeries bound, dropped for the run once Pendo refuses it."""
+        return SourceTimeBound(self.source_name)
 
-    def with_time_bound(self, pipeline: list[dict[str, t.Any]], since: int) -> None:
-        """Bound the source on update time from `since` on, besides the filter.
-
-        Estuary's production connector puts a timeSeries (hourRange, first..now()) inside the
-        visitors/accounts source so Pendo does not scan the whole table for each page.
-        """
-        source = pipeline[0]["source"]
-        params = dict(source.get(self.source_name) or {})
-        params["timeSeries"] = {"period": "hourRange", "first": int(since), "last": "now()"}
-        source[self.source_name] = params
-
-    @property
-    def page_size(self) -> int:
-        return max(1, int(self.config.get("page_size") or 50000))
-
-    def _pages(
+    def _paginator(
         self,
         *,
         what: str,
-        condition: t.Callable[[t.Any, str | None], str | None],
+        condition: t.Callable[[Cursor], str | None],
         sort: list[str],
-        on_row: t.Callable[[dict[str, t.Any]], tuple[t.Any, str]],
-        first: tuple[t.Any, str | None],
+        cursor_of: t.Callable[[dict[str, t.Any]], Cursor],
+        start: Cursor,
         bounded: bool = False,
-    ) -> Iterator[dict[str, t.Any]]:
-        """Keyset pages; `condition(last_sort, last_id)` builds the filter from progress;
+    ) -> KeysetPaginator:
+        """Keyset pages; `condition(cursor)` builds the filter from progress;
         `bounded`: progress is an update time, also sent as a timeSeries on the source."""
-        progress = list(first)
-        size = [self.page_size]
 
-        def start() -> Iterator[dict[str, t.Any]]:
-            while True:
-                page_size = size[0]
-                pipeline = self.base_pipeline()
-                expression = condition(progress[0], progress[1])
-                if expression:
-                    pipeline.append({"filter": expression})
-                pipeline += [{"sort": sort}, {"limit": page_size}]
-                time_bound = bounded and self.bound_source and progress[0] is not None
-                if time_bound:
-                    self.with_time_bound(pipeline, progress[0])
-                rows = 0
-                # A page that can shrink is shrunk after a few 5xx/timeouts, before giving up.
-                tries = TRIES_BEFORE_SPLIT if page_size > MIN_PAGE_SIZE else None
-                try:
-                    for row in self.client.aggregate(pipeline, what=what, max_tries=tries):
-                        rows += 1
-                        progress[0], progress[1] = on_row(row)
-                        yield row
-                except PendoFatalError as error:
-                    if not time_bound or rows or error.status not in (400, 422):
-                        raise
-                    self.bound_source = False
-                    logger.info(
-                        "%s: Pendo refused a timeSeries in the %s source (%s); "
-                        "reading with the filter alone",
-                        self.name,
-                        self.source_name,
-                        error,
-                    )
-                    continue
-                except (PendoQueryTooLarge, PendoRetriableError) as error:
-                    # Pendo refused the page as too big: ask for smaller pages from here on.
-                    if rows or page_size <= MIN_PAGE_SIZE:
-                        raise
-                    if isinstance(error, PendoRetriableError) and not suggests_smaller_query(error):
-                        raise
-                    size[0] = max(MIN_PAGE_SIZE, page_size // 4)
-                    logger.warning(
-                        "%s refused with limit %d (%s); retrying with %d",
-                        what,
-                        page_size,
-                        error,
-                        size[0],
-                    )
-                    continue
-                if rows < page_size:
-                    return
-                # The page's last (lastupdated, id) is a point a killed run resumes from exactly.
-                self.write_checkpoint()
+        def pipeline(cursor: Cursor) -> list[dict[str, t.Any]]:
+            steps = self.base_pipeline()
+            expression = condition(cursor)
+            if expression:
+                steps.append({"filter": expression})
+            steps.append({"sort": sort})
+            return steps
 
-        return self.client.resumable(start, what=what)
+        return KeysetPaginator(
+            self.client,
+            what=what,
+            pipeline=pipeline,
+            cursor_of=cursor_of,
+            page_size=self.page_size,
+            start=start,
+            time_bound=self.time_bound if bounded else None,
+            # The page's last (lastupdated, id) is a point a killed run resumes from exactly.
+            on_full_page=self.write_checkpoint,
+        )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)
         start_date = self.start_date_ms
@@ -226,21 +178,18 @@ class KeysetAggregationStream(PendoStream):
         so incremental runs never re-emit them (they have no value to compare)."""
         id_field = self.id_field
 
-        def condition(_sort: t.Any, last_id: str | None) -> str:  # noqa: ANN401
+        def condition(cursor: Cursor) -> str:
             expression = f"isNull({LASTUPDATED})"
-            if last_id is not None:
-                expression += f" && {id_field} > {quote(last_id)}"
+            if cursor.id is not None:
+                expression += f" && {id_field} > {quote(cursor.id)}"
             return expression
 
-        def on_row(row: dict[str, t.Any]) -> tuple[t.Any, str]:
-            return None, row[id_field]
-
-        for row in self._pages(
+        for row in self._paginator(
             what=f"aggregation on {self.source_name} (rows without lastupdated)",
             condition=condition,
             sort=[id_field],
-            on_row=on_row,
-            first=(None, None),
+            cursor_of=lambda row: Cursor(None, row[id_field]),
+            start=Cursor(None, None),
         ):
             row["lastupdated"] = None
             yield row
@@ -250,32 +199,33 @@ class KeysetAggregationStream(PendoStream):
         id_field = self.id_field
         state = self.stream_state
 
-        def condition(last_sort: t.Any, last_key: str | None) -> str:  # noqa: ANN401
-            if last_sort is None:
+        def condition(cursor: Cursor) -> str:
+            if cursor.sort is None:
                 # First run, no start_date: every row with a timestamp.
                 return f"!isNull({LASTUPDATED})"
-            if last_key is None:
+            if cursor.id is None:
                 # From a bookmark without its id (or start_date): include the boundary.
-                return f"{LASTUPDATED} >= {int(last_sort)}"
-            return keyset_after(LASTUPDATED, id_field, int(last_sort), last_key)
+                return f"{LASTUPDATED} >= {int(cursor.sort)}"
+            return keyset_after(LASTUPDATED, id_field, int(cursor.sort), cursor.id)
 
-        def on_row(row: dict[str, t.Any]) -> tuple[t.Any, str]:
+        def cursor_of(row: dict[str, t.Any]) -> Cursor:
             metadata = row.get("metadata") or {}
             value = (metadata.get("auto") or {}).get("lastupdated")
             row["lastupdated"] = value
             key = row[id_field]
             state[LAST_ID_KEY] = key
-            return value, key
+            return Cursor(value, key)
 
-        yield from self._pages(
+        yield from self._paginator(
             what=f"aggregation on {self.source_name}",
             condition=condition,
             sort=[LASTUPDATED, id_field],
-            on_row=on_row,
-            first=(start, last_id),
+            cursor_of=cursor_of,
+            start=Cursor(start, last_id),
             bounded=True,
         )
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -351,6 +301,7 @@ class GetListStream(PendoStream):
             what=what,
         )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         bookmark = self.bookmark_ms(context)
         start = self.start_date_ms if self.replication_key else None
@@ -425,6 +376,7 @@ class MetadataFieldsStream(PendoStream):
     replication_key = None
     schema = schemas.METADATA_FIELD
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         for kind, groups in fetch_metadata_schemas(self._tap).items():
             for group, fields in (groups or {}).items():

@@ -304,7 +304,7 @@ class TapPendo(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         from tap_pendo.child_streams import derived_streams
-        from tap_pendo.event_streams import event_streams
+        from tap_pendo.events.streams import event_streams
         from tap_pendo.streams import entity_streams
 
         return [*entity_streams(self), *derived_streams(self), *event_streams(self)]

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pendo_http.jsonbody import json_bytes
+from pendo_http.times import ms_to_iso as iso_from_ms
 
 # Epoch numbers below this are seconds, above it milliseconds: 1e11 s is the year 5138,
 # 1e11 ms is 1973-03-03, so any real event time is unambiguous.
@@ -162,11 +163,6 @@ def _epoch_ms(value: Any) -> int:  # noqa: ANN401
             pass
         return _epoch_ms(parse_datetime(text))
     raise ConversionError(f"{type(value).__name__} value {value!r} is not a time")
-
-
-def iso_from_ms(ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- metadata field types -------------------------------------------------------------------

@@ -15,7 +15,12 @@ import typing as t
 
 import ijson
 
-from pendo_http.client import TRANSIENT_EXCEPTIONS, PendoClient
+from pendo_http.client import (
+    AGGREGATION_PATH,
+    TRANSIENT_EXCEPTIONS,
+    PendoClient,
+    aggregation_body,
+)
 from pendo_http.errors import PendoRetriableError
 
 START_TIME = re.compile(rb'"startTime"\s*:\s*"?(-?\d+)')
@@ -58,15 +63,11 @@ class Aggregation:
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
 
     def __iter__(self) -> t.Iterator[dict]:
-        body = {
-            "response": {"mimeType": "application/json"},
-            "request": {"requestId": self.what, "pipeline": self.pipeline},
-        }
         response = self.client.send(
             "POST",
-            "/api/v1/aggregation",
+            AGGREGATION_PATH,
             what=self.what,
-            body=body,
+            body=aggregation_body(self.pipeline, request_id=self.what),
             stream=True,
             aggregation=True,
             max_tries=self.max_tries,

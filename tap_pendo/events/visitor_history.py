@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
 from urllib.parse import quote as url_quote
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http.errors import PendoAuthError, PendoError, PendoFatalError
-from tap_pendo.client import PendoStream, to_ms
+from tap_pendo.client import PendoStream
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import DAY_MS
 from tap_pendo.filters import keyset_after, literal
+from tap_pendo.keyset import Cursor, KeysetPaginator, SourceTimeBound
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -37,7 +39,11 @@ if t.TYPE_CHECKING:
 LASTUPDATED = "metadata.auto.lastupdated"
 HISTORY_MAX_DAYS = 180  # Pendo keeps about 180 days of visitor activity (pendo-api.md §7.2)
 SAVE_EVERY_VISITORS = 200
+# Days read for each visitor on a first run without start_date.
+DEFAULT_START_DAYS = 30
 BASE64_HEADER = "x-pendo-base64-encoded-params"
+# The path of a history call, for metrics: never the visitor id itself.
+HISTORY_ENDPOINT = "/api/v1/visitor/{visitorId}/history"
 URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
@@ -98,6 +104,7 @@ class VisitorHistoryStream(PendoStream):
         ),
     ).to_dict()
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -114,74 +121,67 @@ class VisitorHistoryStream(PendoStream):
             state["days_from"] = days_from
         self.write_checkpoint()
 
-    def now_ms(self) -> int:
-        now = int(time.time() * 1000)
-        end = to_ms(self.config.get("end_date"))
-        return min(now, end) if end is not None else now
+    def _days(self, bookmark: int | None) -> range:
+        """The `starttime` of each day to read for every changed visitor.
+
+        From the bookmark (minus the lookback) or start_date, capped at Pendo's ~180 days of
+        history; an interrupted run's remaining visitors still need the days it started from.
+        """
+        now = self.now_ms()
+        start_date = self.start_date_ms
+        if bookmark is not None:
+            first_day = bookmark - self.lookback_days * DAY_MS
+        else:
+            first_day = start_date or now - DEFAULT_START_DAYS * DAY_MS
+        first_day = max(first_day, now - HISTORY_MAX_DAYS * DAY_MS)
+        if start_date is not None:
+            first_day = max(first_day, start_date)
+        days_from = self.get_context_state(None).get("days_from")
+        if days_from is not None and bookmark is not None:
+            first_day = min(first_day, int(days_from))
+        return range(first_day, now, DAY_MS)
 
     # -- visitors to visit -------------------------------------------------------------------
 
-    # Cleared when Pendo refuses a timeSeries inside the visitors source (then filter only).
-    bound_source = True
+    @cached_property
+    def time_bound(self) -> SourceTimeBound:
+        """The visitors source's timeSeries bound, dropped for the run once Pendo refuses it."""
+        return SourceTimeBound("visitors")
 
-    def _visitors_source(self, since: int | None) -> dict | None:
-        params: dict[str, t.Any] = {}
-        if not self.config.get("include_anonymous_visitors"):
-            params["identified"] = True
-        if since is not None and self.bound_source:
-            # Estuary's production connector bounds entity reads on update time in the source.
-            params["timeSeries"] = {"period": "hourRange", "first": int(since), "last": "now()"}
-        return params or None
+    def _visitors_pipeline(self, cursor: Cursor) -> list[dict[str, t.Any]]:
+        params = None if self.config.get("include_anonymous_visitors") else {"identified": True}
+        steps: list[dict[str, t.Any]] = [{"source": {"visitors": params}}]
+        if cursor.id is None:
+            if cursor.sort is not None:
+                steps.append({"filter": f"{LASTUPDATED} >= {literal(cursor.sort)}"})
+        elif cursor.sort is None:  # nulls sort first
+            steps.append(
+                {
+                    "filter": f"(isNull({LASTUPDATED}) && visitorId > {literal(cursor.id)})"
+                    f" || !isNull({LASTUPDATED})"
+                }
+            )
+        else:
+            steps.append({"filter": keyset_after(LASTUPDATED, "visitorId", cursor.sort, cursor.id)})
+        steps += [
+            {"select": {"visitorId": "visitorId", "lastupdated": LASTUPDATED}},
+            {"sort": ["lastupdated", "visitorId"]},
+        ]
+        return steps
 
-    def _changed_visitors(self, since: int | None) -> t.Iterator[tuple[str, int | None]]:
-        """(visitorId, lastupdated) of visitors updated since `since`, in key order, paged."""
-        page_size = int(self.config.get("page_size") or 50000)
-        last: tuple[int | None, str] | None = None
-        while True:
-            lower = last[0] if last is not None and last[0] is not None else since
-            source = self._visitors_source(lower)
-            pipeline: list[dict] = [{"source": {"visitors": source}}]
-            if since is not None:
-                pipeline.append({"filter": f"{LASTUPDATED} >= {literal(since)}"})
-            if last is not None:
-                if last[0] is None:  # nulls sort first
-                    pipeline.append(
-                        {
-                            "filter": f"(isNull({LASTUPDATED}) && visitorId > {literal(last[1])})"
-                            f" || !isNull({LASTUPDATED})"
-                        }
-                    )
-                else:
-                    pipeline.append(
-                        {"filter": keyset_after(LASTUPDATED, "visitorId", last[0], last[1])}
-                    )
-            pipeline += [
-                {"select": {"visitorId": "visitorId", "lastupdated": LASTUPDATED}},
-                {"sort": ["lastupdated", "visitorId"]},
-                {"limit": page_size},
-            ]
-            n = 0
-            rows = self.client.aggregate(pipeline, what="visitors changed (visitor_history)")
-            try:
-                for row in rows:
-                    n += 1
-                    lu = row.get("lastupdated")
-                    last = (lu, row["visitorId"])
-                    yield row["visitorId"], lu
-            except PendoFatalError as error:
-                bounded = "timeSeries" in (source or {})
-                if not bounded or n or error.status not in (400, 422):
-                    raise
-                self.bound_source = False
-                self.logger.info(
-                    "%s: Pendo refused a timeSeries in the visitors source (%s); "
-                    "reading with the filter alone",
-                    self.name,
-                    error,
-                )
-                continue
-            if n < page_size:
-                return
+    def _changed_visitors(self, since: int | None) -> t.Iterator[Visitor]:
+        """Visitors updated since `since` (every visitor when None), in key order, paged."""
+        paginator = KeysetPaginator(
+            self.client,
+            what="visitors changed (visitor_history)",
+            pipeline=self._visitors_pipeline,
+            cursor_of=lambda row: Cursor(row.get("lastupdated"), row["visitorId"]),
+            page_size=self.page_size,
+            start=Cursor(since, None),
+            time_bound=self.time_bound,
+        )
+        for row in paginator:
+            yield Visitor(row["visitorId"], row.get("lastupdated"))
 
     # -- history calls -----------------------------------------------------------------------
 
@@ -193,7 +193,7 @@ class VisitorHistoryStream(PendoStream):
         params = {"starttime": starttime}
         if URL_SAFE_ID.fullmatch(visitor_id) or not self.base64_ids:
             path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-            items = self.client.get_json(path, what=what, params=params)
+            items = self.client.get_json(path, what=what, params=params, endpoint=HISTORY_ENDPOINT)
             return items if isinstance(items, list) else []
         # Pendo's header for ids that are not URL-safe: the path carries the id base64-encoded.
         encoded = base64.urlsafe_b64encode(visitor_id.encode()).decode()
@@ -203,12 +203,13 @@ class VisitorHistoryStream(PendoStream):
                 what=what + " (base64 id)",
                 params=params,
                 headers={BASE64_HEADER: "true"},
+                endpoint=HISTORY_ENDPOINT,
             )
         except PendoFatalError as error:
             if error.status not in (400, 404) or isinstance(error, PendoAuthError):
                 raise
             path = f"/api/v1/visitor/{url_quote(visitor_id, safe='')}/history"
-            items = self.client.get_json(path, what=what, params=params)
+            items = self.client.get_json(path, what=what, params=params, endpoint=HISTORY_ENDPOINT)
             if self.base64_ids:
                 self.base64_ids = False
                 self.logger.info(
@@ -219,87 +220,134 @@ class VisitorHistoryStream(PendoStream):
                 )
         return items if isinstance(items, list) else []
 
+    # -- the run ------------------------------------------------------------------------------
+
+    def _calls(self, visitors: t.Iterable[Visitor], days: range) -> t.Iterator[HistoryCall]:
+        """Every (visitor, day) call, in order; a visitor with no day to read still gets one
+        (empty) call, so it still counts as complete."""
+        for visitor in visitors:
+            if not days:
+                yield HistoryCall(visitor, None, completes_visitor=True)
+            for day in days:
+                yield HistoryCall(visitor, day, completes_visitor=day == days[-1])
+
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        now = self.now_ms()
-        state = self.get_context_state(None)
-        bookmark = (
-            to_ms(state.get("replication_key_value"))
-            if state.get("replication_key") == self.replication_key
-            else None
-        )
-        start_date = to_ms(self.config.get("start_date"))
-        lookback = max(0, int(self.config.get("lookback_window", 1) or 0)) * DAY_MS
-        # Days to read for each changed visitor: from the bookmark (minus the lookback) or
-        # start_date, capped at Pendo's ~180 days of history.
-        first_day = (
-            bookmark - lookback if bookmark is not None else (start_date or now - 30 * DAY_MS)
-        )
-        first_day = max(first_day, now - HISTORY_MAX_DAYS * DAY_MS)
-        if start_date is not None:
-            first_day = max(first_day, start_date)
-        if state.get("days_from") is not None and bookmark is not None:
-            first_day = min(first_day, int(state["days_from"]))  # an interrupted run's days
-        days = list(range(first_day, now, DAY_MS))
+        bookmark = self.bookmark_ms(None)
+        days = self._days(bookmark)
         workers = max(1, int(self.config.get("visitor_history_concurrency") or 4))
-
-        pending: deque[tuple[str, int, bool, Future]] = deque()
-        completed_since_save = 0
-        max_seen: int | None = None
         add_row_key = self.row_key.add_to
+        tracker = BookmarkTracker()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="visitor-history") as pool:
-            visitors = self._changed_visitors(bookmark)
-
-            def fill() -> None:
-                nonlocal visitors
-                while len(pending) < workers * 2 and visitors is not None:
-                    if not pending or pending[-1][2]:  # previous visitor fully submitted
-                        try:
-                            vid, lu = next(visitors)
-                        except StopIteration:
-                            visitors = None
-                            return
-                        self._queue = iter(days)
-                        self._current = (vid, lu)
-                    vid, lu = self._current
-                    day = next(self._queue, None)
-                    if day is None:
-                        # A visitor with no day to read: a marker so it still counts as complete.
-                        pending.append((vid, lu, True, _done([])))
-                        continue
-                    last_day = day + DAY_MS >= now
-                    pending.append((vid, lu, last_day, pool.submit(self._history, vid, day)))
-
-            fill()
+            pending = _Submitter(
+                pool,
+                self._history,
+                self._calls(self._changed_visitors(bookmark), days),
+                workers * 2,
+            )
             while pending:
-                vid, lu, visitor_done, future = pending.popleft()
+                call, future = pending.take()
                 try:
                     items = future.result()
                 except PendoError as error:
-                    for *_, other in pending:
-                        other.cancel()
+                    pending.cancel()
                     self.fail(error)
                 for item in items:
-                    item["visitorId"] = vid
-                    item["visitorLastUpdated"] = lu
+                    item["visitorId"] = call.visitor.id
+                    item["visitorLastUpdated"] = call.visitor.lastupdated
                     yield add_row_key(item)
-                if visitor_done and lu is not None:
-                    max_seen = lu if max_seen is None else max(max_seen, lu)
-                    completed_since_save += 1
-                    if (
-                        completed_since_save >= SAVE_EVERY_VISITORS
-                        and pending
-                        and pending[0][1] is not None
-                    ):
-                        # Everything before the next queued visitor is complete.
-                        self._save_bookmark(pending[0][1], first_day)
-                        completed_since_save = 0
-                fill()
-        if max_seen is not None:
+                if call.completes_visitor:
+                    due = tracker.complete(call.visitor, pending.head())
+                    if due is not None:
+                        self._save_bookmark(due, days.start)
+        if tracker.max_seen is not None:
             # All changed visitors are done; ties on max_seen are re-read next time (>=).
-            self._save_bookmark(max_seen)
+            self._save_bookmark(tracker.max_seen)
 
 
-def _done(value: t.Any) -> Future:  # noqa: ANN401
-    future: Future = Future()
-    future.set_result(value)
-    return future
+class Visitor(t.NamedTuple):
+    """A visitor whose history is read, with its metadata.auto.lastupdated."""
+
+    id: str
+    lastupdated: int | None
+
+
+class HistoryCall(t.NamedTuple):
+    """One history call: a visitor's day (None: no day to read)."""
+
+    visitor: Visitor
+    day: int | None
+    completes_visitor: bool
+
+
+class _Submitter:
+    """Keeps up to `depth` calls submitted to `pool`, handed back in submission order."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        history: t.Callable[[str, int], list[dict]],
+        calls: t.Iterator[HistoryCall],
+        depth: int,
+    ) -> None:
+        self._pool = pool
+        self._history = history
+        self._calls = calls
+        self._depth = depth
+        self._pending: deque[tuple[HistoryCall, Future[list[dict]]]] = deque()
+        self._fill()
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def _fill(self) -> None:
+        while len(self._pending) < self._depth:
+            call = next(self._calls, None)
+            if call is None:
+                return
+            if call.day is None:
+                future: Future[list[dict]] = Future()
+                future.set_result([])
+            else:
+                future = self._pool.submit(self._history, call.visitor.id, call.day)
+            self._pending.append((call, future))
+
+    def take(self) -> tuple[HistoryCall, Future[list[dict]]]:
+        """The oldest call and its result; the queue is topped up first."""
+        head = self._pending.popleft()
+        self._fill()
+        return head
+
+    def head(self) -> Visitor | None:
+        """The visitor of the oldest call still queued."""
+        return self._pending[0][0].visitor if self._pending else None
+
+    def cancel(self) -> None:
+        for _, future in self._pending:
+            future.cancel()
+
+
+class BookmarkTracker:
+    """When to save the bookmark: every `SAVE_EVERY_VISITORS` complete visitors."""
+
+    def __init__(self) -> None:
+        self.max_seen: int | None = None
+        self._since_save = 0
+
+    def complete(self, visitor: Visitor, next_visitor: Visitor | None) -> int | None:
+        """Count `visitor` complete; the bookmark to save now, if one is due.
+
+        Every visitor before `next_visitor` (the first still queued) is complete, so its
+        `lastupdated` is a bookmark a restart re-reads from without skipping anyone.
+        """
+        if visitor.lastupdated is None:
+            return None
+        lastupdated = visitor.lastupdated
+        self.max_seen = lastupdated if self.max_seen is None else max(self.max_seen, lastupdated)
+        self._since_save += 1
+        if self._since_save < SAVE_EVERY_VISITORS or next_visitor is None:
+            return None
+        if next_visitor.lastupdated is None:
+            return None
+        self._since_save = 0
+        return next_visitor.lastupdated

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from pendo_sim import DatasetConfig, Simulator
+from pendo_sim import DatasetConfig, Fault, Simulator
 from tap_pendo.tap import TapPendo
 
 from ._tap import TAP, key_of, last_state, parse, primary_keys, records, run_tap, write_inputs
@@ -99,3 +99,35 @@ def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path)
     new_state = last_state(second)["bookmarks"]["visitor_history"]
     assert new_state["replication_key_value"] == bookmark + 60_000
     assert "days_from" not in new_state
+
+
+def test_a_broken_visitors_page_resumes_after_the_last_visitor(
+    small_sim: Simulator, tmp_path: Path
+) -> None:
+    """The changed visitors are read by the entity streams' keyset paginator: a visitors page
+    cut mid-body is asked again after the last visitor it delivered, and the run's records are
+    the clean run's."""
+    config = config_for(small_sim, start_date="2026-03-09T12:00:00Z", page_size=7)
+    clean = run_tap(tmp_path, config, {"visitor_history"})
+    keys = primary_keys(clean, "visitor_history")
+    expected = sorted(key_of(r, keys) for r in records(clean, "visitor_history"))
+    assert expected
+
+    mark = len(small_sim.aggregation_log)
+    fault = small_sim.faults.add(
+        Fault(path="/api/v1/aggregation", kind="truncate", after_bytes=250, skip=1)
+    )
+    try:
+        broken = run_tap(tmp_path, config, {"visitor_history"})
+    finally:
+        small_sim.faults.clear()
+    assert fault.fired == 1
+    assert sorted(key_of(r, keys) for r in records(broken, "visitor_history")) == expected
+    cut, resumed = small_sim.aggregation_log[mark + 1 : mark + 3]
+    filters = [
+        [s["filter"] for s in body["request"]["pipeline"] if "filter" in s]
+        for body in (cut, resumed)
+    ]
+    # The retry starts after a visitor the cut page delivered, not at the page's start again.
+    assert filters[1] != filters[0]
+    assert "visitorId >" in filters[1][-1]

@@ -14,7 +14,7 @@ import atexit
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from pendo_sim import DatasetConfig, Simulator
-from tap_pendo.event_streams import event_streams
+from tap_pendo.events.streams import event_streams
 from tap_pendo.tap import TapPendo
 
 

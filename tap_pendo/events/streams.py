@@ -23,12 +23,12 @@ window boundaries (`_save_bookmark`).
 from __future__ import annotations
 
 import datetime as dt
-import time
 import typing as t
 
 import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http.errors import (
     TRIES_BEFORE_SPLIT,
@@ -38,10 +38,12 @@ from pendo_http.errors import (
     PendoRetriableError,
     suggests_smaller_query,
 )
-from tap_pendo.client import PendoStream, to_ms
+from pendo_http.times import to_ms
+from tap_pendo.client import PendoStream
 from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.emitted import EmittedKeys
 from tap_pendo.events.row_key import ROW_KEY, RowKey
+from tap_pendo.events.visitor_history import VisitorHistoryStream
 from tap_pendo.events.windows import (
     DAY_MS,
     HOUR_MS,
@@ -188,13 +190,7 @@ class WindowedEventStream(PendoStream):
 
     @property
     def lookback_periods(self) -> int:
-        days = max(0, int(self.config.get("lookback_window", 1) or 0))
-        return days * (DAY_MS // PERIOD_MS[self.period])
-
-    def now_ms(self) -> int:
-        now = int(time.time() * 1000)
-        end = to_ms(self.config.get("end_date"))
-        return min(now, end) if end is not None else now
+        return self.lookback_days * (DAY_MS // PERIOD_MS[self.period])
 
     def settled_ms(self, now: int) -> int:
         """Events before this instant are taken as final: the bookmark never moves past it.
@@ -209,6 +205,7 @@ class WindowedEventStream(PendoStream):
 
     # -- state -------------------------------------------------------------------------------
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -256,6 +253,7 @@ class WindowedEventStream(PendoStream):
     def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
         return self.row_key.add_to(row)
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         period = self.period
         period_ms = PERIOD_MS[period]
@@ -514,8 +512,6 @@ class PollEventsStream(GuideEventsStream):
 
 
 def event_streams(tap: t.Any) -> list:  # noqa: ANN401
-    from tap_pendo.events.visitor_history import VisitorHistoryStream
-
     return [
         EventsStream(tap),
         PageEventsStream(tap),
