@@ -33,7 +33,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from pendo_http.errors import PendoError, PendoQueryTooLarge, PendoRetriableError
 from tap_pendo.client import PendoStream, to_ms
 from tap_pendo.events.aggregate import Aggregation
+from tap_pendo.events.bounds import exclusive_end
 from tap_pendo.events.emitted import EmittedKeys
+from tap_pendo.events.prefetch import PrefetchWindows
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.windows import (
     DAY_MS,
@@ -151,7 +153,7 @@ _ROW_EVENT_KEY = (
 # -- the windowed base -----------------------------------------------------------------------
 
 
-class WindowedEventStream(PendoStream):
+class WindowedEventStream(PrefetchWindows, PendoStream):
     """An aggregation source read window by window, bookmarked at window boundaries."""
 
     source: str = ""
@@ -188,7 +190,9 @@ class WindowedEventStream(PendoStream):
     def now_ms(self) -> int:
         now = int(time.time() * 1000)
         end = to_ms(self.config.get("end_date"))
-        return min(now, end) if end is not None else now
+        if end is None or end > now:
+            return now
+        return exclusive_end(self, end)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -244,16 +248,17 @@ class WindowedEventStream(PendoStream):
         period_ms = PERIOD_MS[period]
         now = self.now_ms()
         cursor = self._start_cursor(now)
-        while cursor <= now:
-            count, complete = plan_windows(cursor, now, period, self.periods_per_window)
-            window = Window(period, cursor, count)
-            exact = yield from self._emit(window)
-            if exact is not None:
-                cursor = recentre(cursor, exact, period_ms)
-            self._save_bookmark(cursor + complete * period_ms)
-            if complete < count:
-                break
-            cursor += count * period_ms
+        with self._prefetching(cursor, now):
+            while cursor <= now:
+                count, complete = plan_windows(cursor, now, period, self.periods_per_window)
+                window = Window(period, cursor, count)
+                exact = yield from self._emit(window)
+                if exact is not None:
+                    cursor = recentre(cursor, exact, period_ms)
+                self._save_bookmark(cursor + complete * period_ms)
+                if complete < count:
+                    break
+                cursor += count * period_ms
 
     def _emit(self, window: Window) -> t.Generator[dict, None, int | None]:
         """Emit every row of `window`; returns the exact start of its first period if learned."""
@@ -263,7 +268,7 @@ class WindowedEventStream(PendoStream):
         learn_from_rows = window.period == self.period and self.learns_from_rows
         already = EmittedKeys()
         while True:
-            aggregation = Aggregation(self.client, self.pipeline(window), what=what)
+            aggregation = self._aggregation(window, what)
             rows = iter(aggregation)
             emitted = 0
             smallest: int | None = None

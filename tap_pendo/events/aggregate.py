@@ -49,17 +49,31 @@ class Aggregation:
         self.start_time: int | None = None
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
 
-    def __iter__(self) -> t.Iterator[dict]:
-        body = {
+    def request_body(self) -> dict:
+        return {
             "response": {"mimeType": "application/json"},
             "request": {"requestId": self.what, "pipeline": self.pipeline},
         }
+
+    def __iter__(self) -> t.Iterator[dict]:
         response = self.client.send(
-            "POST", "/api/v1/aggregation", what=self.what, body=body, stream=True, aggregation=True
+            "POST",
+            "/api/v1/aggregation",
+            what=self.what,
+            body=self.request_body(),
+            stream=True,
+            aggregation=True,
         )
         self.sent = True
         raw = response.raw
         raw.decode_content = True
+        try:
+            yield from self.parse(raw)
+        finally:
+            response.close()
+
+    def parse(self, raw: t.Any) -> t.Iterator[dict]:  # noqa: ANN401
+        """The rows of a body read from `raw` (anything with `read(size)`)."""
         try:
             head = b""
             while len(head) < HEAD_LIMIT and b'"results"' not in head:
@@ -78,5 +92,3 @@ class Aggregation:
             ) from None
         except ijson.JSONError as exc:
             raise PendoRetriableError(f"broken JSON while reading {self.what}: {exc}") from None
-        finally:
-            response.close()
