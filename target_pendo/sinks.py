@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
 from pendo_http import PendoAuthError, PendoFatalError, PendoRetriableError, PendoTLSError
+from target_pendo.concurrent import send_chunks
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -242,6 +244,12 @@ class PendoSink(BatchSink):
 class MetadataSink(PendoSink):
     """Visitor, account and parent-account metadata: batched `POST .../value` writes."""
 
+    @property
+    @override
+    def max_size(self) -> int:
+        """A batch holds a request's worth of records per concurrent request."""
+        return super().max_size * self.target.max_concurrent_requests
+
     def setup(self) -> None:
         spec = self.spec
         self.kind, self.id_key = self.target.kind_and_id_key(spec.object)
@@ -397,8 +405,8 @@ class MetadataSink(PendoSink):
             if deleting and self.deleter is not None:
                 self.deleter.delete(phase)
                 continue
-            for chunk in _chunks_without_repeated_ids(phase, size):
-                self.writer.write(chunk)
+            chunks = _chunks_without_repeated_ids(phase, size)
+            send_chunks(chunks, self.writer.write, self.target.max_concurrent_requests)
 
 
 def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
