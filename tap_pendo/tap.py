@@ -212,7 +212,7 @@ class TapPendo(Tap):
                 base_seconds=float(self.config.get("retry_backoff_seconds", 1.0)),
             ),
         )
-        client.pacer = RatePacer(self.config.get("max_requests_per_second", 50))
+        client.pacer = RatePacer(float(self.config.get("max_requests_per_second", 50) or 0))
         # The client's redactor knows the key and any credentials in `api_url`.
         install_log_redaction(client.redactor)
         return client

@@ -48,9 +48,10 @@ class _Fetched:
 
 
 class _Job:
-    def __init__(self, window: Window, aggregation: Aggregation) -> None:
+    def __init__(self, window: Window, aggregation: Aggregation, planned_start: int) -> None:
         self.window = window
         self.aggregation = aggregation
+        self.planned_start = planned_start  # before any re-centring
         self.done = threading.Event()
         self.result = _Fetched()
         self.cancelled = False
@@ -130,7 +131,7 @@ class WindowPrefetch:
             self._fill()
             return None
         job = self._pending.popleft()
-        self._planner.shift(window.start - job.window.start)
+        self._planner.learn(window.start - job.planned_start)
         self._fill()
         return SpooledAggregation(job)
 
@@ -283,30 +284,33 @@ class PrefetchWindows:
 
 
 class Planner:
-    """The windows `get_records` will read from `cursor`, planned as it plans them; `shift`
-    moves the rest of the plan by the re-centring the stream applied to a read window."""
+    """The windows `get_records` will read from `cursor`, planned as it plans them; `learn`
+    moves the rest of the plan by the re-centring the stream applied to a window."""
 
     def __init__(self, stream: t.Any, cursor: int, now: int) -> None:  # noqa: ANN401
         self._stream = stream
         self._cursor = cursor
         self._now = now
+        self._offset = 0
         self._done = False
 
-    def shift(self, delta: int) -> None:
-        self._cursor += delta
+    def learn(self, offset: int) -> None:
+        """The stream read a planned window `offset` ms from where it was first planned."""
+        self._offset = offset
 
     def restart(self, cursor: int) -> None:
         self._cursor = cursor
+        self._offset = 0
 
-    def next(self) -> tuple[Window, Aggregation] | None:
+    def next(self) -> tuple[Window, Aggregation, int] | None:
         stream = self._stream
-        if self._done or self._cursor > self._now:
+        start = self._cursor + self._offset
+        if self._done or start > self._now:
             return None
-        count, complete = plan_windows(
-            self._cursor, self._now, stream.period, stream.periods_per_window
-        )
-        window = Window(stream.period, self._cursor, count)
+        count, complete = plan_windows(start, self._now, stream.period, stream.periods_per_window)
+        window = Window(stream.period, start, count)
         self._done = complete < count
+        planned_start = self._cursor
         self._cursor += count * window.period_ms
         what = f"{stream.source} aggregation ({window.label()})"
-        return window, Aggregation(stream.client, stream.pipeline(window), what=what)
+        return window, Aggregation(stream.client, stream.pipeline(window), what=what), planned_start
