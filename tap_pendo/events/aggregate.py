@@ -11,6 +11,7 @@ C parser then reads the buffered head followed by the rest of the stream.
 from __future__ import annotations
 
 import re
+import time
 import typing as t
 
 import ijson
@@ -48,6 +49,8 @@ class Aggregation:
         self.what = what
         self.start_time: int | None = None
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
+        self.wait_s: float | None = None  # request sent -> response headers (Pendo's work)
+        self.total_s: float | None = None  # request sent -> last row handed on
 
     def request_body(self) -> dict:
         return {
@@ -56,6 +59,7 @@ class Aggregation:
         }
 
     def __iter__(self) -> t.Iterator[dict]:
+        started = time.monotonic()
         response = self.client.send(
             "POST",
             "/api/v1/aggregation",
@@ -65,10 +69,12 @@ class Aggregation:
             aggregation=True,
         )
         self.sent = True
+        self.wait_s = time.monotonic() - started
         raw = response.raw
         raw.decode_content = True
         try:
             yield from self.parse(raw)
+            self.total_s = time.monotonic() - started
         finally:
             response.close()
 

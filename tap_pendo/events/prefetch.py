@@ -14,6 +14,12 @@ its rows, writes its bookmark, and only then does the next window's turn come. A
 `workers` windows are outstanding (in flight or spooled, waiting for their turn), so memory
 and disk stay bounded however far the backfill goes.
 
+Reading ahead starts after a window read directly showed Pendo to be the slow side: its wait
+before answering was at least a quarter of that whole read (and 20 ms); until then every
+window is read directly and judged. When Pendo answers at once and the time goes into
+handling rows, windows fetched ahead would only take CPU from the rows (and from a simulator
+on the same host).
+
 What a worker cannot finish is left to the stream's own logic, unchanged:
 * Pendo answered an error (after the client's retries): `SpooledAggregation` raises that
   same error before any row, so a refused window is split and retried as before;
@@ -112,6 +118,7 @@ class WindowPrefetch:
         # its first window and re-centred on Pendo's answer: that window is read directly and
         # the plan starts at the next window the stream asks for (`_sync`).
         self._first: Window | None = None
+        self._first_read: Aggregation | None = None
         self._synced = False
 
     # -- the stream's side -------------------------------------------------------------------
@@ -135,13 +142,31 @@ class WindowPrefetch:
         self._fill()
         return SpooledAggregation(job)
 
+    def observe(self, aggregation: Aggregation) -> None:
+        """A direct read of a window: its timings decide whether to read ahead."""
+        if self._first_read is None:
+            self._first_read = aggregation
+
+    @property
+    def worth_it(self) -> bool:
+        """False when Pendo answered the last window read directly faster than its rows were
+        handled: reading ahead would only compete for CPU (with a server on the same host)."""
+        read = self._first_read
+        if read is None or read.wait_s is None or read.total_s is None:
+            return True
+        return read.wait_s >= max(SLOW_SERVER_SECONDS, SLOW_SERVER_FRACTION * read.total_s)
+
     def _sync(self, window: Window) -> bool:
         first = self._first
         if first is None:
             self._first = window
             return False
         if window.period != first.period or window.start < first.end - first.period_ms // 2:
-            return False  # a part or a re-read of the first window
+            return False  # a part or a re-read of the window read directly
+        if not self.worth_it:
+            # Read this window directly too, and judge again by it.
+            self._first, self._first_read = window, None
+            return False
         self._synced = True
         self._planner.restart(window.start)
         self._fill()
@@ -246,7 +271,11 @@ def _same_periods(planned: Window, window: Window) -> bool:
     )
 
 
-SPOOL_MEMORY_BYTES = 64 << 20  # all of a stream's waiting windows together; beyond: disk
+SPOOL_MEMORY_BYTES = 16 << 20  # all of a stream's waiting windows together; beyond: disk
+# Read ahead only when Pendo's time before answering the first window was at least this
+# share of the whole read (answer + rows): when Pendo is slow, not when the tap is.
+SLOW_SERVER_FRACTION = 0.25
+SLOW_SERVER_SECONDS = 0.02  # and at least this long (an empty window takes no time at all)
 
 
 class PrefetchWindows:
@@ -280,6 +309,9 @@ class PrefetchWindows:
             ahead = self._prefetch.take(window)
             if ahead is not None:
                 return ahead
+            direct = Aggregation(self.client, self.pipeline(window), what=what)  # type: ignore[attr-defined]
+            self._prefetch.observe(direct)
+            return direct
         return Aggregation(self.client, self.pipeline(window), what=what)  # type: ignore[attr-defined]
 
 
