@@ -51,6 +51,7 @@ class Aggregation:
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
         self.wait_s: float | None = None  # request sent -> response headers (Pendo's work)
         self.total_s: float | None = None  # request sent -> last row handed on
+        self.body_bytes = 0
 
     def request_body(self) -> dict:
         return {
@@ -76,6 +77,7 @@ class Aggregation:
             yield from self.parse(raw)
             self.total_s = time.monotonic() - started
         finally:
+            self.body_bytes = raw.tell()
             response.close()
 
     def parse(self, raw: t.Any) -> t.Iterator[dict]:  # noqa: ANN401

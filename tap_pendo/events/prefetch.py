@@ -15,10 +15,10 @@ its rows, writes its bookmark, and only then does the next window's turn come. A
 and disk stay bounded however far the backfill goes.
 
 Reading ahead starts after a window read directly showed Pendo to be the slow side: its wait
-before answering was at least a quarter of that whole read (and 20 ms); until then every
-window is read directly and judged. When Pendo answers at once and the time goes into
-handling rows, windows fetched ahead would only take CPU from the rows (and from a simulator
-on the same host).
+before answering was at least a quarter of that whole read (and 20 ms), or two windows
+without rows in a row waited 20 ms; until then every window is read directly and judged.
+When Pendo answers at once and the time goes into handling rows, windows fetched ahead would
+only take CPU from the rows (and from a simulator on the same host).
 
 What a worker cannot finish is left to the stream's own logic, unchanged:
 * Pendo answered an error (after the client's retries): `SpooledAggregation` raises that
@@ -119,6 +119,7 @@ class WindowPrefetch:
         # the plan starts at the next window the stream asks for (`_sync`).
         self._first: Window | None = None
         self._first_read: Aggregation | None = None
+        self._slow_empty = 0
         self._synced = False
 
     # -- the stream's side -------------------------------------------------------------------
@@ -147,14 +148,20 @@ class WindowPrefetch:
         if self._first_read is None:
             self._first_read = aggregation
 
-    @property
-    def worth_it(self) -> bool:
-        """False when Pendo answered the last window read directly faster than its rows were
-        handled: reading ahead would only compete for CPU (with a server on the same host)."""
+    def _verdict(self) -> bool | None:
+        """Whether to read ahead, judged by the last window read directly: True when Pendo's
+        wait before answering was at least a quarter of the whole read (and 20 ms), False when
+        rows took the time (reading ahead would only compete for CPU, with a simulator on the
+        same host too). A window without rows says little: two slow ones in a row say yes."""
         read = self._first_read
         if read is None or read.wait_s is None or read.total_s is None:
-            return True
-        return read.wait_s >= max(SLOW_SERVER_SECONDS, SLOW_SERVER_FRACTION * read.total_s)
+            return None
+        slow = read.wait_s >= SLOW_SERVER_SECONDS
+        if read.body_bytes < NO_ROWS_BYTES:
+            self._slow_empty = self._slow_empty + 1 if slow else 0
+            return True if self._slow_empty >= 2 else None
+        self._slow_empty = 0
+        return slow and read.wait_s >= SLOW_SERVER_FRACTION * read.total_s
 
     def _sync(self, window: Window) -> bool:
         first = self._first
@@ -163,7 +170,7 @@ class WindowPrefetch:
             return False
         if window.period != first.period or window.start < first.end - first.period_ms // 2:
             return False  # a part or a re-read of the window read directly
-        if not self.worth_it:
+        if not self._verdict():
             # Read this window directly too, and judge again by it.
             self._first, self._first_read = window, None
             return False
@@ -275,7 +282,8 @@ SPOOL_MEMORY_BYTES = 16 << 20  # all of a stream's waiting windows together; bey
 # Read ahead only when Pendo's time before answering the first window was at least this
 # share of the whole read (answer + rows): when Pendo is slow, not when the tap is.
 SLOW_SERVER_FRACTION = 0.25
-SLOW_SERVER_SECONDS = 0.02  # and at least this long (an empty window takes no time at all)
+SLOW_SERVER_SECONDS = 0.02  # and at least this long
+NO_ROWS_BYTES = 256  # a body this small holds no rows
 
 
 class PrefetchWindows:

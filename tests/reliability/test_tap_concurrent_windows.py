@@ -119,3 +119,13 @@ def test_kills_during_concurrent_windows_resume_exactly(
     assert kills >= 1
     got, _ = by_key(emitted, keys)
     assert got == expected
+
+
+def test_no_reading_ahead_when_pendo_answers_at_once() -> None:
+    """Without latency the time goes into handling rows: windows are read one at a time."""
+    cfg = DatasetConfig(seed=43, visitors=50, accounts=5, event_days=3, event_rows_per_day=20000)
+    with Simulator(cfg) as sim:
+        config = {**config_for(sim, 8), "end_date": "2026-03-10T12:00:00Z"}
+        output = run_in_process(config, ["page_events"])
+        assert len(output.records["page_events"]) > 10000
+        assert sim.stats()["max_in_flight"] == 1
