@@ -172,6 +172,25 @@ class PendoClient:
         self.retries = 0
         # Hosts that answered once in this run: from then on a refused connection is a blip.
         self._answered: set[str] = set()
+        # Called before every attempt (e.g. a shared `RatePacer`); None: no pacing.
+        self.pacer: Callable[[], None] | None = None
+
+    def fork(self) -> PendoClient:
+        """A client with the same URL, key, timeouts, retries and pacer on its own session,
+        for a worker thread (a `requests.Session` is not documented as thread-safe)."""
+        other = PendoClient(
+            base_url=self.base_url,
+            integration_key=self._key,
+            retry=self.retry,
+            sleep=self._sleep,
+        )
+        other.timeout = self.timeout
+        other.redactor = self.redactor
+        other.pacer = self.pacer
+        other.session.verify = self.session.verify
+        other.session.trust_env = self.session.trust_env
+        other.session.proxies.update(self.session.proxies)
+        return other
 
     # -- the one request path -------------------------------------------------------------
 
@@ -221,6 +240,8 @@ class PendoClient:
         while True:
             attempt += 1
             self.calls += 1
+            if self.pacer is not None:
+                self.pacer()
             started = time.monotonic()
             try:
                 response = self.session.request(

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from .config import DatasetConfig
+from .config import LATENCY_PROFILES, DatasetConfig, latency_profile
 from .simulator import Simulator
 
 
@@ -30,6 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=float, default=None, help="requests/second per endpoint")
     p.add_argument(
         "--retry-after", action="store_true", help="send Retry-After with rate-limit 429s"
+    )
+    p.add_argument(
+        "--latency-profile",
+        default=None,
+        choices=sorted(LATENCY_PROFILES),
+        help="latency model preset (assumptions, see config.LATENCY_PROFILES); default off",
+    )
+    p.add_argument(
+        "--latency-scale",
+        type=float,
+        default=1.0,
+        help="multiply every latency cost (e.g. 0.05 to run a profile 20x faster)",
+    )
+    p.add_argument("--latency-request", type=float, default=None, help="seconds per API request")
+    p.add_argument(
+        "--latency-per-row", type=float, default=None, help="seconds per aggregation result row"
+    )
+    p.add_argument(
+        "--latency-per-day",
+        type=float,
+        default=None,
+        help="seconds per day of an event aggregation's range",
     )
     p.add_argument("--timezone", default="America/New_York")
     p.add_argument("--integration-key", default="sim-key-rw")
@@ -84,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         port=a.port,
         **{"rate_limit_retry_after": a.retry_after, **parse_options(a.option)},
     )
+    latency = latency_profile(a.latency_profile or "off", a.latency_scale)
+    for name, value in (
+        ("latency_request_s", a.latency_request),
+        ("latency_per_row_s", a.latency_per_row),
+        ("latency_per_day_s", a.latency_per_day),
+    ):
+        if value is not None:
+            latency[name] = value * a.latency_scale
+    sim.set_latency(**latency)
     stop = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001

@@ -8,6 +8,8 @@ from urllib.parse import unquote
 
 import orjson
 
+from .config import latency_profile
+
 if TYPE_CHECKING:
     from .simulator import Simulator
 
@@ -50,6 +52,25 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
             return 200, [f.to_dict() for f in sim.faults.list()]
     if route == "stats" and method == "GET":
         return 200, sim.stats()
+    if route == "stats/reset_rate" and method == "POST":
+        sim.reset_rate_stats()
+        return 200, {"max_requests_per_second": 0}
+    if route == "latency" and method == "GET":
+        return 200, sim.latency()
+    if route == "latency" and method == "POST":
+        data = _body(body) or {}
+        if not isinstance(data, dict):
+            raise HttpError(400, "expected an object")
+        try:
+            costs = dict(data)
+            profile = costs.pop("profile", None)
+            scale = float(costs.pop("scale", 1.0))
+            if profile is not None:
+                sim.set_latency(**latency_profile(str(profile), scale))
+            sim.set_latency(**costs)
+        except (TypeError, ValueError) as exc:
+            raise HttpError(400, str(exc)) from None
+        return 200, sim.latency()
     if route == "request_log" and method == "GET":
         return 200, [list(x) for x in sim.request_log]
     if route == "store/track_events" and method == "GET":

@@ -98,7 +98,9 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
-def stream_results(start_time: int, rows: Iterator[dict], chunk_rows: int) -> Iterator[bytes]:
+def stream_results(
+    start_time: int, rows: Iterator[dict], chunk_rows: int, row_cost_s: float = 0.0
+) -> Iterator[bytes]:
     yield b'{"startTime":' + str(int(start_time)).encode() + b',"results":['
     first = True
     batch: list = []
@@ -106,11 +108,15 @@ def stream_results(start_time: int, rows: Iterator[dict], chunk_rows: int) -> It
     for r in rows:
         append(r)
         if len(batch) >= chunk_rows:
+            if row_cost_s:
+                time.sleep(row_cost_s * len(batch))
             data = orjson.dumps(batch)[1:-1]
             yield data if first else b"," + data
             first = False
             batch.clear()
     if batch:
+        if row_cost_s:
+            time.sleep(row_cost_s * len(batch))
         data = orjson.dumps(batch)[1:-1]
         yield data if first else b"," + data
     yield b"]}"
@@ -201,6 +207,7 @@ class Handler(BaseHTTPRequestHandler):
                 if m == method:
                     route, groups = name, mt.groups()
                     break
+        sim._arrived()
         try:
             try:
                 self._dispatch(method, path, template, route, groups, body)
@@ -216,10 +223,13 @@ class Handler(BaseHTTPRequestHandler):
             except (Abort, OSError):
                 self.close_connection = True
         finally:
+            sim._finished()
             sim._record(method, self.path, template, self._status, self._fault)
 
     def _dispatch(self, method, path, template, route, groups, body) -> None:
         sim = self.sim
+        if sim.options.latency_request_s:
+            time.sleep(sim.options.latency_request_s)
         ok, wait = sim.rate_limiter.allow(method + " " + template)
         if not ok:
             headers = {}
@@ -460,7 +470,15 @@ class Handler(BaseHTTPRequestHandler):
                     wf.body or sim.options.aggregation_refusal_text,
                 )
             raise HttpError(wf.status, wf.body.encode())
-        self._send(200, stream_results(q.start_time, q.rows, sim.options.stream_chunk_rows))
+        options = sim.options
+        if options.latency_per_day_s and q.window_hours:
+            time.sleep(options.latency_per_day_s * q.window_hours / 24)
+        self._send(
+            200,
+            stream_results(
+                q.start_time, q.rows, options.stream_chunk_rows, options.latency_per_row_s
+            ),
+        )
 
     def _r_bulk(self, groups, body, access) -> None:
         kind, group = unquote(groups[0]), unquote(groups[1])

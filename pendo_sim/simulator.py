@@ -10,7 +10,7 @@ import uuid
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from .config import DatasetConfig, SimOptions
+from .config import LATENCY_FIELDS, DatasetConfig, SimOptions
 from .dataset import Dataset
 from .faults import Fault, FaultSet, RateLimiter
 from .server import Handler
@@ -79,6 +79,11 @@ class Simulator:
             "faults_fired": 0,
             "bytes_sent": 0,
         }
+        # arrival times (monotonic) of the last second's API requests, for max_requests_per_second
+        self._arrivals: collections.deque[float] = collections.deque()
+        self._max_rps = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -217,6 +222,42 @@ class Simulator:
             if fault is not None:
                 s["faults_fired"] += 1
 
+    def _arrived(self) -> None:
+        """Count an API request's arrival in the sliding one-second window."""
+        now = time.monotonic()
+        with self._stats_lock:
+            arrivals = self._arrivals
+            arrivals.append(now)
+            while arrivals[0] <= now - 1.0:
+                arrivals.popleft()
+            self._max_rps = max(self._max_rps, len(arrivals))
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _finished(self) -> None:
+        with self._stats_lock:
+            self._in_flight -= 1
+
+    def reset_rate_stats(self) -> None:
+        with self._stats_lock:
+            self._arrivals.clear()
+            self._max_rps = 0
+            self._max_in_flight = self._in_flight
+
+    def set_latency(self, **costs: float) -> None:
+        """Set the latency model's costs (seconds; see config.LATENCY_PROFILES)."""
+        unknown = set(costs) - set(LATENCY_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown latency costs {sorted(unknown)}")
+        for name, value in costs.items():
+            value = float(value)
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0")
+            setattr(self.options, name, value)
+
+    def latency(self) -> dict[str, float]:
+        return {name: getattr(self.options, name) for name in LATENCY_FIELDS}
+
     def _count(self, name: str) -> None:
         with self._stats_lock:
             self._stats[name] += 1
@@ -241,6 +282,8 @@ class Simulator:
                 "status_429": s["by_status"].get("429", 0),
                 "faults_fired": s["faults_fired"],
                 "bytes_sent": s["bytes_sent"],
+                "max_requests_per_second": self._max_rps,
+                "max_in_flight": self._max_in_flight,
                 "track_events": len(self.store.track_events),
                 "dropped_track_events": len(self.store.dropped_track_events),
             }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -12,9 +13,9 @@ from singer_sdk import typing as th
 from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from typing_extensions import override
 
 from pendo_http import (
@@ -30,10 +31,11 @@ from pendo_http import (
     secret_problems,
 )
 from pendo_http.keycheck import check_key
+from pendo_http.pacing import RatePacer
 from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
-from pendo_http.url_check import plain_http_warning
 from pendo_http.settings_check import unknown_settings_message
+from pendo_http.url_check import plain_http_warning
 from tap_pendo.client import stop
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -88,7 +90,11 @@ class TapPendo(Tap):
         th.Property(
             "end_date",
             th.DateTimeType,
-            description="Event streams stop at this time instead of now (ISO 8601): backfills and tests.",
+            description=(
+                "Exclusive end for event streams (ISO 8601): they read the periods before the "
+                "one containing end_date, which belongs to a run whose start_date it is, so "
+                "backfill partitions [a, b) and [b, c) meet without overlap. Default: now."
+            ),
         ),
         th.Property(
             "period",
@@ -166,6 +172,24 @@ class TapPendo(Tap):
             ),
         ),
         th.Property(
+            "max_concurrent_requests",
+            th.IntegerType,
+            default=8,
+            description=(
+                "Aggregation windows of an event stream requested at once (rows are still "
+                "emitted in window order, so STATE is the same as with 1). 1: one at a time."
+            ),
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.NumberType,
+            default=50,
+            description=(
+                "Ceiling on request starts per second, across all streams and threads "
+                "(Pendo's limit is reported as 100 per second per endpoint); 0: none."
+            ),
+        ),
+        th.Property(
             "visitor_history_concurrency",
             th.IntegerType,
             default=4,
@@ -231,6 +255,15 @@ class TapPendo(Tap):
         return key
 
     @cached_property
+    def max_concurrent_requests(self) -> int:
+        return max(1, int(self.config.get("max_concurrent_requests") or 1))
+
+    @cached_property
+    def request_slots(self) -> threading.BoundedSemaphore:
+        """Shared by every prefetching worker: at most `max_concurrent_requests` in flight."""
+        return threading.BoundedSemaphore(self.max_concurrent_requests)
+
+    @cached_property
     def client(self) -> PendoClient:
         """The one HTTP client every stream shares."""
         client = PendoClient(
@@ -242,6 +275,7 @@ class TapPendo(Tap):
                 base_seconds=float(self.config.get("retry_backoff_seconds", 1.0)),
             ),
         )
+        client.pacer = RatePacer(float(self.config.get("max_requests_per_second", 50) or 0))
         # The client's redactor knows the key and any credentials in `api_url`.
         install_log_redaction(client.redactor)
         return client

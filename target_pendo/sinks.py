@@ -26,6 +26,7 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.concurrent import send_chunks
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -260,6 +261,12 @@ class PendoSink(BatchSink):
 class MetadataSink(PendoSink):
     """Visitor, account and parent-account metadata: batched `POST .../value` writes."""
 
+    @property
+    @override
+    def max_size(self) -> int:
+        """A batch holds a request's worth of records per concurrent request."""
+        return super().max_size * self.target.max_concurrent_requests
+
     @override
     def check_stream(self) -> None:
         spec = self.spec
@@ -416,8 +423,8 @@ class MetadataSink(PendoSink):
             if deleting and self.deleter is not None:
                 self.deleter.delete(phase)
                 continue
-            for chunk in _chunks_without_repeated_ids(phase, size):
-                self.writer.write(chunk)
+            chunks = _chunks_without_repeated_ids(phase, size)
+            send_chunks(chunks, self.writer.write, self.target.max_concurrent_requests)
 
 
 def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:

@@ -40,8 +40,8 @@ from pendo_http import (
     url_secrets,
 )
 from pendo_http.regions import REGIONS
-from pendo_http.url_check import plain_http_warning
 from pendo_http.settings_check import unknown_settings_message
+from pendo_http.url_check import plain_http_warning
 from target_pendo.convert import json_safe
 from target_pendo.http import VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
@@ -428,6 +428,15 @@ class TargetPendo(Target):
             description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint).",
         ),
         th.Property(
+            "max_concurrent_requests",
+            th.IntegerType,
+            default=8,
+            description=(
+                "Metadata write requests in flight at once (requests touching different ids; "
+                "two writes of one id keep their order). 1: one at a time."
+            ),
+        ),
+        th.Property(
             "track_concurrency",
             th.IntegerType,
             default=8,
@@ -561,6 +570,10 @@ class TargetPendo(Target):
         return self.config.get("time_format") or "iso"
 
     @property
+    def max_concurrent_requests(self) -> int:
+        return max(1, int(self.config.get("max_concurrent_requests") or 1))
+
+    @property
     def track_concurrency(self) -> int:
         return max(1, int(self.config.get("track_concurrency") or 8))
 
@@ -610,7 +623,7 @@ class TargetPendo(Target):
             integration_key=self.integration_key,
             max_requests_per_second=float(self.config.get("max_requests_per_second") or 20),
             dry_run=self.dry_run,
-            pool_size=self.track_concurrency,
+            pool_size=max(self.track_concurrency, self.max_concurrent_requests),
             request_timeout=float(self.config.get("request_timeout") or 300),
             max_retries=int(self.config.get("max_retries") or 8),
             retry_backoff_seconds=float(self.config.get("retry_backoff_seconds") or 1.0),

@@ -11,6 +11,7 @@ C parser then reads the buffered head followed by the rest of the stream.
 from __future__ import annotations
 
 import re
+import time
 import typing as t
 
 import ijson
@@ -61,20 +62,38 @@ class Aggregation:
         self.max_tries = max_tries
         self.start_time: int | None = None
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
+        self.wait_s: float | None = None  # request sent -> response headers (Pendo's work)
+        self.total_s: float | None = None  # request sent -> last row handed on
+        self.body_bytes = 0
+
+    def request_body(self) -> dict[str, t.Any]:
+        """The aggregation request for this pipeline (the prefetching workers send it too)."""
+        return aggregation_body(self.pipeline, request_id=self.what)
 
     def __iter__(self) -> t.Iterator[dict]:
+        started = time.monotonic()
         response = self.client.send(
             "POST",
             AGGREGATION_PATH,
             what=self.what,
-            body=aggregation_body(self.pipeline, request_id=self.what),
+            body=self.request_body(),
             stream=True,
             aggregation=True,
             max_tries=self.max_tries,
         )
         self.sent = True
+        self.wait_s = time.monotonic() - started
         raw = response.raw
         raw.decode_content = True
+        try:
+            yield from self.parse(raw)
+            self.total_s = time.monotonic() - started
+        finally:
+            self.body_bytes = raw.tell()
+            response.close()
+
+    def parse(self, raw: t.Any) -> t.Iterator[dict]:  # noqa: ANN401
+        """The rows of a body read from `raw` (anything with `read(size)`)."""
         try:
             head = b""
             while len(head) < HEAD_LIMIT and b'"results"' not in head:
@@ -93,5 +112,3 @@ class Aggregation:
             ) from None
         except ijson.JSONError as exc:
             raise PendoRetriableError(f"broken JSON while reading {self.what}: {exc}") from None
-        finally:
-            response.close()

@@ -41,7 +41,9 @@ from pendo_http.errors import (
 from pendo_http.times import to_ms
 from tap_pendo.client import PendoStream
 from tap_pendo.events.aggregate import Aggregation
+from tap_pendo.events.bounds import exclusive_end
 from tap_pendo.events.emitted import EmittedKeys
+from tap_pendo.events.prefetch import PrefetchWindows
 from tap_pendo.events.row_key import ROW_KEY, RowKey
 from tap_pendo.events.visitor_history import VisitorHistoryStream
 from tap_pendo.events.windows import (
@@ -159,7 +161,7 @@ _ROW_EVENT_KEY = (
 # -- the windowed base -----------------------------------------------------------------------
 
 
-class WindowedEventStream(PendoStream):
+class WindowedEventStream(PrefetchWindows, PendoStream):
     """An aggregation source read window by window, bookmarked at window boundaries."""
 
     source: str = ""
@@ -202,6 +204,16 @@ class WindowedEventStream(PendoStream):
         if lag is None:
             lag = DEFAULT_HOURLY_LAG_HOURS if self.period == "hourRange" else 0
         return now - int(max(0.0, float(lag)) * HOUR_MS)
+
+    @override
+    def now_ms(self) -> int:
+        """Now, or just before the period that contains `end_date` (an exclusive end, so
+        date-range partitions meet without overlap)."""
+        now = super().now_ms()
+        end = to_ms(self.config.get("end_date"))
+        if end is None or end > now:
+            return now
+        return exclusive_end(self, end)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -261,18 +273,19 @@ class WindowedEventStream(PendoStream):
         settled = self.settled_ms(now)
         previous = self._bookmark()
         cursor = self._start_cursor(now)
-        while cursor <= now:
-            count, complete = plan_windows(cursor, now, period, self.periods_per_window)
-            window = Window(period, cursor, count)
-            exact = yield from self._emit(window)
-            if exact is not None:
-                cursor = recentre(cursor, exact, period_ms)
-            final = plan_windows(cursor, settled, period, count)[1] if settled > cursor else 0
-            bookmark = cursor + min(complete, final) * period_ms
-            self._save_bookmark(bookmark if previous is None else max(previous, bookmark))
-            if complete < count:
-                break
-            cursor += count * period_ms
+        with self._prefetching(cursor, now):
+            while cursor <= now:
+                count, complete = plan_windows(cursor, now, period, self.periods_per_window)
+                window = Window(period, cursor, count)
+                exact = yield from self._emit(window)
+                if exact is not None:
+                    cursor = recentre(cursor, exact, period_ms)
+                final = plan_windows(cursor, settled, period, count)[1] if settled > cursor else 0
+                bookmark = cursor + min(complete, final) * period_ms
+                self._save_bookmark(bookmark if previous is None else max(previous, bookmark))
+                if complete < count:
+                    break
+                cursor += count * period_ms
 
     def _emit(self, window: Window) -> t.Generator[dict, None, int | None]:
         """Emit every row of `window`; returns the exact start of its first period if learned."""
@@ -284,9 +297,7 @@ class WindowedEventStream(PendoStream):
         # A window that can be split is split after a few 5xx/timeouts, before giving up.
         tries = TRIES_BEFORE_SPLIT if window.split() else None
         while True:
-            aggregation = Aggregation(
-                self.client, self.pipeline(window), what=what, max_tries=tries
-            )
+            aggregation = self._aggregation(window, what, max_tries=tries)
             rows = iter(aggregation)
             emitted = 0
             smallest: int | None = None

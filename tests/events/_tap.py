@@ -13,7 +13,7 @@ TAP = [str(Path(sys.executable).with_name("tap-pendo"))]
 
 # The simulator's default event days are 2026-03-06..08 (America/New_York, DST on 03-08).
 START = "2026-03-05T12:00:00Z"
-END = "2026-03-10T12:00:00Z"
+END = "2026-03-11T12:00:00Z"  # exclusive: the last day read is 03-10
 
 
 def catalog(config: dict, streams: set[str]) -> dict:

@@ -67,9 +67,13 @@ def test_refusal_status_and_text_alternatives(
 @pytest.mark.parametrize(
     ("fault", "extra"),
     [
-        (Fault(path=AGGREGATION, status=503, times=3), {}),
-        (Fault(path=AGGREGATION, status=502, body="Bad Gateway", times=3), {}),
-        (Fault(path=AGGREGATION, kind="slow", delay_s=1.5, times=3), {"request_timeout": 1}),
+        # skip=1: the first aggregation is the end_date period probe, not the window.
+        (Fault(path=AGGREGATION, status=503, times=3, skip=1), {}),
+        (Fault(path=AGGREGATION, status=502, body="Bad Gateway", times=3, skip=1), {}),
+        (
+            Fault(path=AGGREGATION, kind="slow", delay_s=1.5, times=3, skip=1),
+            {"request_timeout": 1},
+        ),
     ],
     ids=["503", "502", "read timeout"],
 )
@@ -80,7 +84,7 @@ def test_repeated_5xx_or_timeouts_split_the_window(
     config = config_for(
         event_sim,
         start_date="2026-03-06T12:00:00Z",
-        end_date="2026-03-07T12:00:00Z",
+        end_date="2026-03-08T12:00:00Z",  # exclusive: its day is not read
         max_retries=6,
         **extra,
     )

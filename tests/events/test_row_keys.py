@@ -40,7 +40,7 @@ def key_sim():
 
 def _config(sim: Simulator) -> dict:
     # Two local days of events and history (visitor_history: one call per visitor per day).
-    return config_for(sim, start_date="2026-03-07T12:00:00Z", end_date="2026-03-09T12:00:00Z")
+    return config_for(sim, start_date="2026-03-07T12:00:00Z", end_date="2026-03-10T12:00:00Z")
 
 
 @pytest.fixture(scope="module")

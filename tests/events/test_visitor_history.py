@@ -72,7 +72,12 @@ def test_selected_but_not_enabled_reads_nothing_and_says_how(
 
 
 def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path) -> None:
-    config = config_for(small_sim, start_date="2026-03-08T12:00:00Z", visitor_history_concurrency=6)
+    config = config_for(
+        small_sim,
+        start_date="2026-03-08T12:00:00Z",
+        end_date="2026-03-10T12:00:00Z",
+        visitor_history_concurrency=6,
+    )
     first = run_tap(tmp_path, config, {"visitor_history"})
     calls = history_visitors(small_sim)
     identified = small_sim.dataset.visitors(identified_only=True)

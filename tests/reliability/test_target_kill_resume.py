@@ -43,7 +43,13 @@ REPLAY = str(Path(__file__).with_name("singer_replay.py"))
 SEEDS = (3, 17, 29, 41)
 KILLS_PER_SEED = 2
 SHAPE = {"rounds": 3, "visitors": 100, "accounts": 20, "events": 50, "state_every": 10}
-CONFIG = {"batch_size": 20, "track_concurrency": 4, "max_requests_per_second": 200}
+# Batches of batch_size x max_concurrent_requests = 20 records, sent as 4 concurrent requests.
+CONFIG = {
+    "batch_size": 5,
+    "max_concurrent_requests": 4,
+    "track_concurrency": 4,
+    "max_requests_per_second": 200,
+}
 
 
 @pytest.fixture(scope="module")

@@ -188,6 +188,7 @@ def test_state_is_emitted_only_after_its_records_are_confirmed(
 ) -> None:
     ids = visitor_ids(tsim, 8)
     tconfig["batch_size"] = 4
+    tconfig["max_concurrent_requests"] = 1  # a batch is one request: 4 records
     # Slow, failing-then-recovering writes: the STATE must still wait for them.
     tsim.faults.add(Fault(path="/api/v1/metadata/", kind="status", status=500, times=2))
     tsim.faults.add(Fault(path="/api/v1/metadata/", kind="slow", delay_s=0.5, times=1))

@@ -1,0 +1,111 @@
+"""Concurrent metadata writes (`max_concurrent_requests`): order per id, STATE gating."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from target_pendo.concurrent import send_chunks
+from target_pendo.ledger import Item
+from tests.target.conftest import VISITOR_PROPS, record, run_target, schema, visitor_ids
+from tests.target.test_track_and_state import _Staged
+
+
+def _chunks(ids: list[str], size: int) -> list[list[Item]]:
+    from target_pendo.sinks import _chunks_without_repeated_ids
+
+    items = [Item(seq=n, stream="s", record={}, id=i) for n, i in enumerate(ids)]
+    return _chunks_without_repeated_ids(items, size)
+
+
+def test_writes_of_one_id_keep_input_order_while_others_overlap() -> None:
+    rng = random.Random(5)
+    ids = [f"v{rng.randrange(40)}" for _ in range(600)]
+    chunks = _chunks(ids, 10)
+    lock = threading.Lock()
+    seen: dict[str, list[int]] = {}
+    active = peak = 0
+
+    def write(chunk: list[Item]) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(rng.random() / 500)  # interleaving only; nothing here is timed
+        with lock:
+            for item in chunk:
+                seen.setdefault(item.id, []).append(item.seq)
+            active -= 1
+
+    send_chunks(chunks, write, workers=6)
+    expected: dict[str, list[int]] = {}
+    for n, i in enumerate(ids):
+        expected.setdefault(i, []).append(n)
+    assert seen == expected
+    assert peak >= 2, "nothing overlapped"
+
+
+def test_a_failed_request_stops_the_rest_and_is_raised() -> None:
+    chunks = _chunks([f"v{n}" for n in range(100)], 5)
+    sent: list[int] = []
+
+    def write(chunk: list[Item]) -> None:
+        if chunk[0].seq == 20:
+            raise RuntimeError("boom")
+        sent.append(chunk[0].seq)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        send_chunks(chunks, write, workers=4)
+    assert 20 not in sent
+    assert len(sent) < len(chunks) - 1  # requests not yet started were not sent
+
+
+def test_concurrent_target_writes_last_value_per_id_and_gates_state(
+    tsim, tconfig, tmp_path: Path
+) -> None:
+    ids = visitor_ids(tsim, 30)
+    tconfig.update(batch_size=5, max_concurrent_requests=4)
+    tsim.set_latency(latency_request_s=0.02)
+    rng = random.Random(9)
+    messages: list = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
+    last: dict[str, int] = {}
+    for n in range(400):
+        vid = rng.choice(ids)
+        messages.append(record("visitors", {"visitorId": vid, "seats": n}))
+        last[vid] = n
+        if n % 97 == 96:
+            messages.append({"type": "STATE", "value": {"n": n + 1}})
+    messages.append({"type": "STATE", "value": {"n": 400}})
+    run = run_target(tconfig, messages, tmp_path)
+    assert run.rc == 0, run.stderr[-2000:]
+    for vid, seats in last.items():
+        assert tsim.store.metadata("visitor", vid)["custom"]["seats"] == seats
+    assert run.states[-1] == {"n": 400}
+    assert tsim.stats()["max_in_flight"] >= 2, "no writes overlapped"
+    assert run.summary()["visitors"]["updated"] == 400
+
+
+def test_state_waits_for_every_concurrent_request(tsim, tconfig, tmp_path: Path) -> None:
+    ids = visitor_ids(tsim, 12)
+    # A batch is batch_size x max_concurrent_requests = 8 records, sent as 4 requests at once.
+    tconfig.update(batch_size=2, max_concurrent_requests=4)
+    tsim.set_latency(latency_request_s=0.2)
+    staged = _Staged(tconfig, tmp_path)
+    staged.send([schema("visitors", VISITOR_PROPS, ["visitorId"])])
+    staged.send([record("visitors", {"visitorId": v, "plan": "c1"}) for v in ids[:7]])
+    staged.send([{"type": "STATE", "value": {"n": 7}}])
+    staged.send([record("visitors", {"visitorId": ids[7], "plan": "c1"})])  # fills the batch
+    assert staged.next_state() == {"n": 7}
+    # When the STATE appeared, every request of the batch had its answer.
+    for v in ids[:8]:
+        assert tsim.store.metadata("visitor", v)["custom"]["plan"] == "c1"
+    assert tsim.stats()["max_in_flight"] >= 2, "the batch's requests did not overlap"
+    staged.send([record("visitors", {"visitorId": v, "plan": "c2"}) for v in ids[8:]])
+    staged.send([{"type": "STATE", "value": {"n": 12}}])
+    assert staged.close() == [{"n": 12}]
+    for v in ids[8:]:
+        assert tsim.store.metadata("visitor", v)["custom"]["plan"] == "c2"
