@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -21,6 +22,24 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.open_connections = 0
+        self.idle = threading.Condition()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.idle:
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self.idle:
+                self.open_connections = max(0, self.open_connections - 1)
+                self.idle.notify_all()
 
 
 class Simulator:
@@ -90,6 +109,21 @@ class Simulator:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd = None
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every connection the server has accepted is finished; True if it is.
+
+        For tests that kill a client: a request whose bytes arrived before the kill is still
+        handled. A control request (not logged) goes through the accept queue after every
+        connection already waiting there, so once it is answered they have all been accepted
+        and counted; then the count of open connections must reach zero."""
+        httpd = self._httpd
+        if httpd is None:
+            return True
+        with urllib.request.urlopen(f"{self.url}/_sim/health", timeout=timeout_s) as response:
+            response.read()
+        with httpd.idle:
+            return httpd.idle.wait_for(lambda: httpd.open_connections == 0, timeout_s)
 
     def __enter__(self) -> "Simulator":
         return self.start()

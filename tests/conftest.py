@@ -1,4 +1,4 @@
-"""Fixtures every test directory shares: a real simulator on loopback."""
+"""Fixtures every test directory shares: a real simulator on loopback, and a socket guard."""
 
 from __future__ import annotations
 
@@ -7,6 +7,30 @@ from collections.abc import Iterator
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.socket_guard import guarded
+
+
+SLOW_TIMEOUT_S = 600  # the per-test limit of `slow` tests (the default is in pyproject.toml)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow` tests (Meltano runs, million-row streams) get a longer limit than the default,
+    unless they carry their own `timeout` marker."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
+@pytest.fixture(autouse=True)
+def socket_guard() -> Iterator[list[str]]:
+    """Fail any in-process connect or lookup of a non-loopback address (tests/helpers)."""
+    with guarded() as attempts:
+        yield attempts
+    if attempts:
+        pytest.fail(f"socket guard: non-loopback network use: {attempts}", pytrace=False)
+
+
+# -- the shared simulator --------------------------------------------------------------------
 
 
 @pytest.fixture
