@@ -23,6 +23,7 @@ class TapOutput:
     schemas: dict[str, dict] = field(default_factory=dict)
     key_properties: dict[str, list[str]] = field(default_factory=dict)
     states: list[dict] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)  # every message, in order
 
     @property
     def state(self) -> dict:
@@ -59,6 +60,7 @@ def sync(config: dict, streams: Iterable[str], state: dict | None = None) -> Tap
         if not line.strip():
             continue
         message = json.loads(line)
+        out.messages.append(message)
         if message["type"] == "RECORD":
             out.records[message["stream"]].append(message["record"])
         elif message["type"] == "SCHEMA":
