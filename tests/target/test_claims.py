@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from target_pendo.convert import ConversionError, to_boolean
 from tests.helpers.tap import sync, tap_config
 from tests.target.conftest import (
     VISITOR_PROPS,
@@ -226,3 +228,22 @@ def test_the_readme_stream_maps_example_renames_the_key(tmp_path: Path) -> None:
         assert len(rows) == len(sim.dataset.accounts())
         assert all("accountId" not in r for r in rows)
         assert {r["account_id"] for r in rows} == {a["accountId"] for a in sim.dataset.accounts()}
+
+
+# -- conversions the README lists ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, True), (0, False), (Decimal(1), True), (Decimal(0), False), (1.0, True), (0.0, False)],
+)
+def test_zero_and_one_become_booleans(value: object, expected: bool) -> None:
+    """README: `0`/`1` -> boolean (found by mutation testing: `bool(None)` for numbers
+    survived every test)."""
+    assert to_boolean(value) is expected
+
+
+@pytest.mark.parametrize("value", [2, -1, Decimal("0.5"), 0.5])
+def test_other_numbers_are_not_booleans(value: object) -> None:
+    with pytest.raises(ConversionError):
+        to_boolean(value)
