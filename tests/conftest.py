@@ -9,7 +9,6 @@ import pytest
 from pendo_sim import DatasetConfig, Simulator
 from tests.helpers.socket_guard import guarded
 
-
 SLOW_TIMEOUT_S = 600  # the per-test limit of `slow` tests (the default is in pyproject.toml)
 
 
