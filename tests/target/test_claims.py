@@ -9,6 +9,7 @@ tap-pendo: ACTIVATE_VERSION for the full-table streams; the README's stream-maps
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
-from target_pendo.convert import ConversionError, to_boolean
+from target_pendo.convert import ConversionError, convert_metadata_value, to_boolean
 from tests.helpers.tap import sync, tap_config
 from tests.target.conftest import (
     VISITOR_PROPS,
@@ -247,3 +248,20 @@ def test_zero_and_one_become_booleans(value: object, expected: bool) -> None:
 def test_other_numbers_are_not_booleans(value: object) -> None:
     with pytest.raises(ConversionError):
         to_boolean(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2023-11-14T22:13:20Z",
+        "2023-11-14T17:13:20-05:00",
+        dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc),
+        1_700_000_000,  # epoch seconds
+        1_700_000_000_000,  # epoch ms
+    ],
+)
+def test_time_values_are_sent_as_epoch_milliseconds_by_default(value: object) -> None:
+    """README: time fields go to Pendo as epoch milliseconds unless `time_format: iso`
+    (found by mutation testing: the default was never checked)."""
+    assert convert_metadata_value(value, "time") == 1_700_000_000_000
+    assert convert_metadata_value(value, "time", time_format="iso") == "2023-11-14T22:13:20.000Z"
