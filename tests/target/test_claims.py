@@ -265,3 +265,14 @@ def test_time_values_are_sent_as_epoch_milliseconds_by_default(value: object) ->
     (found by mutation testing: the default was never checked)."""
     assert convert_metadata_value(value, "time") == 1_700_000_000_000
     assert convert_metadata_value(value, "time", time_format="iso") == "2023-11-14T22:13:20.000Z"
+
+
+@pytest.mark.parametrize("pendo_type", ["", "somethingnew"])
+def test_a_datetime_for_an_untyped_field_is_sent_as_a_time_too(pendo_type: str) -> None:
+    """A field whose Pendo type is unset (or unknown) still gets times in `time_format`
+    (found by mutation testing: that branch's format was never checked)."""
+    moment = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
+    assert convert_metadata_value(moment, pendo_type) == 1_700_000_000_000
+    assert convert_metadata_value(moment, pendo_type, time_format="iso") == (
+        "2023-11-14T22:13:20.000Z"
+    )
