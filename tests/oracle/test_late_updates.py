@@ -10,6 +10,7 @@ change is missed too: that is what the lookback is for.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ import pytest
 from pendo_sim import DatasetConfig, Simulator
 from tests.helpers.tap import sync, tap_config
 from tests.oracle.reference import Params, Raw, expected_page_events, natural_key
-from tests.oracle.test_oracle import ms
 
 FIRST_NOW = "2026-03-08T15:00:00Z"  # 11:00 EDT on the DST day: 03-08 is not over
 SECOND_NOW = "2026-03-09T12:00:00Z"
@@ -27,6 +27,12 @@ START = "2026-03-06T12:00:00Z"
 DAY_03_06 = 1772773200000  # 2026-03-06 00:00 EST = 05:00Z
 DAY_03_07 = 1772859600000  # 2026-03-07 00:00 EST = 05:00Z
 DAY_03_08 = 1772946000000  # 2026-03-08 00:00 EST = 05:00Z
+
+
+def ms(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 KEY = ("visitorId", "accountId", "appId", "server", "remoteIp", "userAgent", "pageId", "day")
 
 
