@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +28,21 @@ def socket_guard() -> Iterator[list[str]]:
         yield attempts
     if attempts:
         pytest.fail(f"socket guard: non-loopback network use: {attempts}", pytrace=False)
+
+
+# Taken when this conftest is imported: before any test module builds a tap at import time.
+_SESSION_SIGNAL_HANDLERS = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.fixture(autouse=True)
+def restore_signal_handlers() -> Iterator[None]:
+    """A TapPendo built in-process installs the SDK's SIGINT/SIGTERM handlers (sys.exit(0)) and
+    never removes them; a Ctrl-C (or a stray SIGTERM) during a later test then ends pytest with
+    an INTERNALERROR instead of a normal interruption. Put pytest's own handlers back."""
+    yield
+    for sig, handler in _SESSION_SIGNAL_HANDLERS.items():
+        if signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 # -- the shared simulator --------------------------------------------------------------------
