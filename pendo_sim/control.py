@@ -117,6 +117,18 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
         except KeyError as exc:
             raise HttpError(404, f"unknown id {exc}") from None
         return 200, {"touched": len(data.get("ids", []))}
+    if route == "revise" and method == "POST":
+        # A late update: {"source": "pageEvents", "match": {...}, "set": {...}}.
+        data = _body(body) or {}
+        if not isinstance(data, dict) or not isinstance(data.get("match"), dict):
+            raise HttpError(400, 'expected {"source": ..., "match": {...}, "set": {...}}')
+        try:
+            matched = ds.revise_events(
+                str(data.get("source")), data["match"], dict(data.get("set") or {})
+            )
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+        return 200, {"matched": matched}
     if route == "expected" and method == "GET":
         return 200, expected(sim, query)
     raise HttpError(404, "unknown control endpoint")

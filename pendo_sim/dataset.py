@@ -16,7 +16,7 @@ from .entities import (
     make_schema,
     make_track_types,
 )
-from .events import source_rows
+from .events import AGG_SOURCES, ROW_SOURCES, aggregated_atoms, row_events, source_rows
 from .hashing import mix, mix2
 from .metatable import MetaTable
 from .timeutil import DAY_MS, SubscriptionClock
@@ -69,6 +69,8 @@ class Dataset:
         self.account_table = self._make_accounts()
         self.visitor_table = self._make_visitors()
         self.base_visitors = len(self.visitor_table.ids)
+        # Late updates of aggregated events: (source, fields to match, fields to set).
+        self.revisions: list[tuple[str, dict, dict]] = []
 
     # ------------------------------------------------------------------ time
     @property
@@ -331,6 +333,39 @@ class Dataset:
 
     def event_range(self) -> tuple[int, int]:
         return self.cfg.start_ms, self.event_end_ms
+
+    # ------------------------------------------------------------------ raw data (oracles)
+    def raw_events(self, source: str) -> list[dict]:
+        """Every generated event of `source` over the event days, before any query logic.
+
+        For tests that compute expected rows on their own (tests/oracle). pageEvents,
+        featureEvents and trackEvents give their generated hourly atoms with `hour` (the
+        atom's local hour start) and no `day`: deriving the day is the reader's job.
+        guideEvents and pollEvents give one row per event. Late updates are applied."""
+        days = self.clock.days_between(self.cfg.start_ms, self.event_end_ms)
+        out: list[dict] = []
+        for day in days:
+            if source in AGG_SOURCES:
+                for atom in aggregated_atoms(self, source, day):
+                    del atom["day"]
+                    out.append(atom)
+            elif source in ROW_SOURCES:
+                out.extend(row_events(self, source, day))
+            else:
+                raise ValueError(f"no raw events for {source!r}")
+        return out
+
+    def revise_events(self, source: str, match: dict, changes: dict) -> int:
+        """Change an aggregate after the fact, as Pendo does: every atom of `source`
+        (pageEvents, featureEvents, trackEvents) whose fields equal `match` takes `changes`,
+        from now on, in every query. Returns how many atoms matched."""
+        if source not in AGG_SOURCES:
+            raise ValueError(f"late updates apply to {sorted(AGG_SOURCES)}, not {source!r}")
+        matched = sum(
+            1 for a in self.raw_events(source) if all(a.get(k) == v for k, v in match.items())
+        )
+        self.revisions.append((source, dict(match), dict(changes)))
+        return matched
 
     # ------------------------------------------------------------------ changes between syncs
     def touch_visitors(self, ids: Iterable[str], now_ms: int | None = None) -> None:

@@ -70,7 +70,19 @@ def aggregated_atoms(
         if (hour_lo is not None and hour < hour_lo) or (hour_hi is not None and hour >= hour_hi):
             continue
         count = per_hour + (1 if h_idx < extra else 0)
-        yield from _hour_atoms(ds, source, entities, day_ms, hour, h_idx * cap, count)
+        atoms = _hour_atoms(ds, source, entities, day_ms, hour, h_idx * cap, count)
+        if ds.revisions:
+            atoms = _revised(ds.revisions, source, atoms)
+        yield from atoms
+
+
+def _revised(revisions: list, source: str, atoms: Iterator[dict]) -> Iterator[dict]:
+    """Late updates (`Dataset.revise_events`) applied to the atoms they match, in order."""
+    for atom in atoms:
+        for rev_source, match, changes in revisions:
+            if rev_source == source and all(atom.get(k) == v for k, v in match.items()):
+                atom.update(changes)
+        yield atom
 
 
 def _hour_atoms(

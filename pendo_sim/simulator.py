@@ -6,6 +6,7 @@ import collections
 import dataclasses
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -31,6 +32,24 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.open_connections = 0
+        self.idle = threading.Condition()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.idle:
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self.idle:
+                self.open_connections = max(0, self.open_connections - 1)
+                self.idle.notify_all()
 
 
 class Simulator:
@@ -108,6 +127,21 @@ class Simulator:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd = None
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every connection the server has accepted is finished; True if it is.
+
+        For tests that kill a client: a request whose bytes arrived before the kill is still
+        handled. A control request (not logged) goes through the accept queue after every
+        connection already waiting there, so once it is answered they have all been accepted
+        and counted; then the count of open connections must reach zero."""
+        httpd = self._httpd
+        if httpd is None:
+            return True
+        with urllib.request.urlopen(f"{self.url}/_sim/health", timeout=timeout_s) as response:
+            response.read()
+        with httpd.idle:
+            return httpd.idle.wait_for(lambda: httpd.open_connections == 0, timeout_s)
 
     def __enter__(self) -> "Simulator":
         return self.start()

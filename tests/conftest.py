@@ -1,12 +1,51 @@
-"""Fixtures every test directory shares: a real simulator on loopback."""
+"""Fixtures every test directory shares: a real simulator on loopback, and a socket guard."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.socket_guard import guarded
+
+SLOW_TIMEOUT_S = 600  # the per-test limit of `slow` tests (the default is in pyproject.toml)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow` tests (Meltano runs, million-row streams) get a longer limit than the default,
+    unless they carry their own `timeout` marker."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
+@pytest.fixture(autouse=True)
+def socket_guard() -> Iterator[list[str]]:
+    """Fail any in-process connect or lookup of a non-loopback address (tests/helpers)."""
+    with guarded() as attempts:
+        yield attempts
+    if attempts:
+        pytest.fail(f"socket guard: non-loopback network use: {attempts}", pytrace=False)
+
+
+# Taken when this conftest is imported: before any test module builds a tap at import time.
+_SESSION_SIGNAL_HANDLERS = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.fixture(autouse=True)
+def restore_signal_handlers() -> Iterator[None]:
+    """A TapPendo built in-process installs the SDK's SIGINT/SIGTERM handlers (sys.exit(0)) and
+    never removes them; a Ctrl-C (or a stray SIGTERM) during a later test then ends pytest with
+    an INTERNALERROR instead of a normal interruption. Put pytest's own handlers back."""
+    yield
+    for sig, handler in _SESSION_SIGNAL_HANDLERS.items():
+        if signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
+
+
+# -- the shared simulator --------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -98,11 +98,37 @@ def test_incremental_run_picks_up_only_changed_accounts(
     meltano("run", "tap-pendo", "target-postgres")
     total = pg.count("accounts")
 
-    changed = [a["accountId"] for a in sim.dataset.accounts()[:3]]
-    sim.dataset.touch_accounts(changed, now_ms=sim.dataset.now_ms + 60_000)
+    # Pendo changes three accounts after the first run: a new custom value, a new lastupdated.
+    accounts = sim.dataset.accounts()
+    changed = [a["accountId"] for a in accounts[:3]]
+    untouched = accounts[3]
+    changed_at = sim.dataset.now_ms + 60_000
+    table = sim.dataset.account_table
+    for n, aid in enumerate(changed):
+        table.set_values(table.index_of(aid), "custom", {"tier": f"late-{n}"}, changed_at)
     meltano("run", "tap-pendo", "target-postgres")
     assert pg.count("accounts") == total
     assert pg.count("accounts", distinct="accountId") == total
+
+    # The changed values are what PostgreSQL now holds (upserted in place), and only they.
+    schema_ = pg.schema
+    rows = pg.query(
+        f'SELECT "accountId", metadata, lastupdated FROM "{schema_}"."accounts"'
+        ' WHERE "accountId" = ANY(%s)',
+        ([*changed, untouched["accountId"]],),
+    )
+    found = {aid: (_json(md), lu) for aid, md, lu in rows}
+    for n, aid in enumerate(changed):
+        metadata, lastupdated = found[aid]
+        assert metadata["custom"]["tier"] == f"late-{n}", aid
+        assert int(lastupdated) == changed_at, aid
+    metadata, lastupdated = found[untouched["accountId"]]
+    assert metadata["custom"]["tier"] == untouched["metadata"]["custom"]["tier"]
+    assert int(lastupdated) == untouched["metadata"]["auto"]["lastupdated"]
+
+
+def _json(value: Any) -> dict:  # noqa: ANN401 - jsonb arrives parsed, json/text as a string
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_plain_pipe_tap_pendo_into_target_postgres(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -125,10 +127,10 @@ def test_day_range_window_edges(
     """Starts one minute before/at a local midnight, windows of 1-3 days over the DST change."""
     config = config_for(event_sim, event_window_days=window_days, start_date=start)
     messages = run_tap(tmp_path, config, {"feature_events", "guide_events"})
-    clock = event_sim.dataset.clock
-    first_day = clock.day_floor(
-        1000 * int(time.mktime(time.strptime(start, "%Y-%m-%dT%H:%M:%SZ"))) - 1000 * time.timezone
-    )
+    # The local day holding `start`, from the zone database (not the host's zone, not the sim).
+    zone = ZoneInfo(event_sim.dataset.cfg.timezone)
+    local = dt.datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(zone)
+    first_day = int(dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone).timestamp() * 1000)
     lo, hi = event_sim.dataset.event_range()
     lo = max(lo, first_day)
     for stream, source in (("feature_events", "featureEvents"), ("guide_events", "guideEvents")):
@@ -301,6 +303,7 @@ def _peak_rss_kb(pid: int) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.timeout(480)
 def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
     """250k rows in one window: the tap streams them, its peak RSS stays small."""
     cfg = DatasetConfig(
@@ -316,9 +319,14 @@ def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
         peak = 0
         with (tmp_path / "out").open("wb") as out:
             proc = subprocess.Popen([*TAP, *args], stdout=out, stderr=subprocess.DEVNULL)
-            while proc.poll() is None:
+            deadline = time.monotonic() + 400
+            while proc.poll() is None and time.monotonic() < deadline:
                 peak = max(peak, _peak_rss_kb(proc.pid) or 0)
                 time.sleep(0.05)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                pytest.fail("the tap did not finish 250k rows within 400 s")
         assert proc.returncode == 0
         assert 0 < peak < 200 * 1024, f"peak RSS {peak // 1024} MB"
         with (tmp_path / "out").open("rb") as f:

@@ -57,3 +57,21 @@ def test_plan_stops_at_the_unfinished_period() -> None:
 def test_recentre_keeps_the_nearest_period_start() -> None:
     assert recentre(MARCH_6 + 3 * HOUR_MS, MARCH_6 - 5 * DAY_MS, DAY_MS) == MARCH_6
     assert recentre(MARCH_6 - HOUR_MS, MARCH_6 + DAY_MS, DAY_MS) == MARCH_6
+
+
+def test_a_day_is_complete_only_an_hour_after_its_nominal_end() -> None:
+    """The cursor is an estimate; across a DST change the real day can be 25 hours long. So a
+    day counts as over only an hour (the DST slack) after its nominal 24: found by mutation
+    testing (dropping or flipping the slack survived every other test)."""
+    half_hour_after_nominal_end = MARCH_6 + DAY_MS + 30 * 60_000
+    assert plan_windows(MARCH_6, half_hour_after_nominal_end, "dayRange", 3) == (1, 0)
+    assert plan_windows(MARCH_6, MARCH_6 + DAY_MS + HOUR_MS, "dayRange", 3) == (2, 1)
+    # Hours need no slack: an hour is over when the next begins.
+    assert plan_windows(MARCH_6, MARCH_6 + HOUR_MS, "hourRange", 3) == (2, 1)
+
+
+def test_a_two_day_window_splits_into_two_days_not_hours() -> None:
+    assert Window("dayRange", MARCH_6, 2).split() == [
+        Window("dayRange", MARCH_6, 1),
+        Window("dayRange", MARCH_6 + DAY_MS, 1),
+    ]

@@ -118,6 +118,7 @@ def http_line(result: Run) -> dict[str, int]:
     return dict(zip(("requests", "writes", "reads", "retries"), map(int, found.groups())))
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -> None:
     overrides, events = CASES[case]
@@ -177,11 +178,9 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
         assert counts["writes"] == batches + meta_429 + events + track_429
         assert counts["retries"] == meta_429 + track_429
         assert counts["requests"] == len(log)
-        if overrides.get("max_requests_per_second", 20) > PENDO_LIMIT:
-            assert track_429 > 0, (
-                "the target never went over the simulator's limit: nothing was tested"
-            )
-        else:
+        # Whether the 1000/s case meets 429s depends on the machine's throughput (a slow one
+        # never reaches 100/s): the test below makes sure 429s happen; here they may.
+        if overrides.get("max_requests_per_second", 20) <= PENDO_LIMIT:
             # Its own limit (bursts of at most that many) keeps it under Pendo's: no 429 at all.
             assert meta_429 == track_429 == 0
         FIGURES.notes.append(
@@ -190,3 +189,49 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
             f"429s, {events} events + {track_429} retried 429s, {counts['reads']} reads), every value and event "
             f"in place, {wall:.1f} s"
         )
+
+
+def test_a_target_over_the_limit_meets_429s_and_retries_each_until_it_lands(
+    tmp_path: Path,
+) -> None:
+    """The simulator's limit is set so low (4/s, a bucket of 4) that 16 concurrent track
+    requests exceed it on any machine: 429s are certain, and each is retried until it lands."""
+    events, limit = 24, 4
+    cfg = DatasetConfig(seed=5, visitors=50, accounts=5, event_days=1, event_rows_per_day=10)
+    with Simulator(cfg, rate_limit_per_second=limit, track_secret=TRACK_SECRET) as sim:
+        visitor_ids = sim.dataset.visitor_table.ids[:events]
+        config = {
+            "integration_key": sim.integration_key,
+            "track_event_secret": TRACK_SECRET,
+            "api_url": sim.url,
+            "dead_letter_path": str(tmp_path / "dead.jsonl"),
+            "retry_backoff_seconds": 0.2,
+            "max_retries": 20,
+            "request_timeout": 30,
+            "max_requests_per_second": 1000,
+            "track_concurrency": 16,
+        }
+
+        def lines() -> Iterator[str]:
+            yield json.dumps(schema("track_events", TRACK_PROPS))
+            for seq in range(events):
+                message = record(
+                    "track_events",
+                    {
+                        "visitorId": visitor_ids[seq],
+                        "accountId": None,
+                        "event": "over_the_limit",
+                        "timestamp": EVENT_TIME_MS + seq,
+                        "properties": {"seq": seq},
+                    },
+                )
+                yield json.dumps(message)
+
+        result = run_streaming(config, lines(), tmp_path)
+        assert result.rc == 0, result.stderr[-3000:]
+        accepted = Counter(json.loads(e)["properties"]["seq"] for e in track_events(sim).elements())
+        assert accepted == Counter(range(events))  # each exactly once
+        statuses = Counter(status for method, path, status in sim.request_log if path == TRACK_PATH)
+        assert statuses[429] > 0, "16 concurrent requests against a bucket of 4 met no 429"
+        assert statuses[200] == events
+        assert http_line(result)["retries"] == statuses[429]

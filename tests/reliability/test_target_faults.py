@@ -145,8 +145,13 @@ def _run_with_faults(
 
 
 def _assert_same_as_clean(
-    sim: Simulator, result: Any, messages: list[dict], clean_state: dict, duplicates: int
-) -> int:  # noqa: ANN401
+    sim: Simulator,
+    result: Any,  # noqa: ANN401
+    messages: list[dict],
+    clean_state: dict,
+    duplicates: int,
+    timeout: int,
+) -> int:
     assert result.rc == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     totals = summary_totals(result)
@@ -158,7 +163,12 @@ def _assert_same_as_clean(
     events = track_events(sim)
     assert set(events) == set(clean_state["events"])  # every event landed, nothing else did
     extra = sum(events.values()) - sum(clean_state["events"].values())
-    assert extra == duplicates
+    if timeout >= 10:
+        assert extra == duplicates  # no response is anywhere near 10 s: no timing involved
+    else:
+        # Under a 1 s request_timeout a slow machine can time out a healthy track request
+        # too, and its re-send lands twice: the injected faults give a lower bound only.
+        assert extra >= duplicates
     return extra
 
 
@@ -169,7 +179,7 @@ def test_fault_scenario_ends_like_a_clean_run(name: str, clean_state: dict, tmp_
     try:
         fired = sum(f.fired for f in sim.faults.list())
         assert fired == sum(f.get("times", 1) for f in faults), "every injected fault fired"
-        extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates)
+        extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates, timeout)
         statuses = Counter(status for _, _, status in sim.request_log)
         print(
             f"[faults] {name}: injected {fired}, survived {fired}, track duplicates {extra}, statuses {dict(statuses)}"
@@ -185,7 +195,7 @@ def test_every_fault_kind_at_once(seed: int, clean_state: dict, tmp_path: Path) 
     try:
         fired = sum(f.fired for f in sim.faults.list())
         assert fired == len(faults) == 18
-        extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates)
+        extra = _assert_same_as_clean(sim, result, messages, clean_state, duplicates, 1)
         print(
             f"[faults] mix seed {seed}: injected {fired}, survived {fired}, track duplicates {extra}"
         )

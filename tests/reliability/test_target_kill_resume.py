@@ -75,18 +75,10 @@ def _posts(sim: Simulator) -> int:
     return sum(1 for method, _, _ in list(sim.request_log) if method == "POST")
 
 
-def _quiet(sim: Simulator, seconds: float = 0.3, limit_s: float = 10) -> None:
-    """Wait until the simulator has logged no request for `seconds` (a request whose body
-    arrived before the kill is still processed)."""
-    deadline = time.monotonic() + limit_s
-    count, since = len(sim.request_log), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        now = len(sim.request_log)
-        if now != count:
-            count, since = now, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return
+def _quiet(sim: Simulator) -> None:
+    """Wait until the simulator has finished every request it received: one whose body
+    arrived before the kill is still processed (a condition, not a silence)."""
+    assert sim.wait_idle(timeout_s=30), "the simulator still has requests in flight after 30 s"
 
 
 def _pipeline(

@@ -177,7 +177,7 @@ def keyset_pages(sim, limit, ts_field="metadata.auto.lastupdated"):
     seen = []
     cursor = None
     requests_made = 0
-    while True:
+    for _ in range(10_000):  # a cursor that never advances must not loop for ever
         pipe = [{"source": {"visitors": None}}, {"identified": "visitorId"}]
         if cursor is None:
             pipe.append({"filter": f"{ts_field} >= 0"})
@@ -195,6 +195,7 @@ def keyset_pages(sim, limit, ts_field="metadata.auto.lastupdated"):
             return seen, requests_made
         last = batch[-1]
         cursor = (last["metadata"]["auto"]["lastupdated"], last["visitorId"])
+    raise AssertionError("keyset paging did not end after 10,000 pages")
 
 
 def test_keyset_paging_over_ties_returns_every_identified_visitor_once():
@@ -212,7 +213,7 @@ def test_keyset_paging_over_ties_returns_every_identified_visitor_once():
         assert set(ids) == truth and n > 60
         # tap-pendo style paging on visitorId alone
         seen2, cursor = [], None
-        while True:
+        for _ in range(1_000):
             pipe = [{"source": {"visitors": None}}, {"identified": "visitorId"}]
             if cursor is not None:
                 esc = cursor.replace("\\", "\\\\").replace('"', '\\"')
@@ -222,6 +223,8 @@ def test_keyset_paging_over_ties_returns_every_identified_visitor_once():
             if len(batch) < 50:
                 break
             cursor = batch[-1]["visitorId"]
+        else:
+            raise AssertionError("visitorId paging did not end after 1,000 pages")
         assert len(seen2) == 500 and set(seen2) == {v["visitorId"] for v in s.dataset.visitors()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+import tap_pendo.streams
 from pendo_sim import Simulator
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 from tap_pendo.tap import TapPendo
@@ -68,15 +69,21 @@ def test_values_that_are_not_exact_forms_are_still_refused() -> None:
     assert any("lookback_window" in error for error in raised.value.errors)
 
 
-def test_a_key_ending_in_eu_picks_the_eu_region_unless_region_or_url_is_set() -> None:
-    # No discovery (setup_mapper=False): no Pendo is reachable here.
-    offline = {"max_retries": 1, "request_timeout": 1}
-    eu = TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"}, setup_mapper=False)
+def test_a_key_ending_in_eu_picks_the_eu_region_unless_region_or_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Discovery would GET the metadata schemas from the real regional host: the tap never
+    # contacts it here (the socket guard fails the test if it tries); metadata is typed loosely.
+    monkeypatch.setattr(
+        tap_pendo.streams,
+        "fetch_metadata_schemas",
+        lambda tap: dict.fromkeys(("visitor", "account", "parentAccount")),
+    )
+    eu = TapPendo(config={"x_pendo_integration_key": "abc.eu"})
     assert eu.config["region"] == "eu"
-    us = TapPendo(config={**offline, "integration_key": "abc"}, setup_mapper=False)
+    assert eu.client.base_url == "https://app.eu.pendo.io"
+    us = TapPendo(config={"integration_key": "abc"})
     assert us.config["region"] == "us"
-    # With discovery, the first request goes to the EU host, which cannot be reached here.
-    with pytest.raises(SystemExit, match=r"Cannot reach app\.eu\.pendo\.io"):
-        TapPendo(config={**offline, "x_pendo_integration_key": "abc.eu"})
+    assert us.client.base_url == "https://app.pendo.io"
     assert legacy_region({"integration_key": "abc.eu", "region": "us"}) is None
     assert legacy_region({"integration_key": "abc.eu", "api_url": "http://127.0.0.1:1"}) is None

@@ -1,0 +1,235 @@
+"""The tap's output, field by field, against an independent reference (tests/oracle/reference.py).
+
+The data set is small on purpose and awkward on purpose: its event days (2026-03-06..08,
+America/New_York) cross the DST change of 03-08 (a 23-hour day), visitor and account
+`lastupdated` values come in ties of 4, and ids hold quotes, backslashes, tabs, emoji and
+markup. The expected rows come from the simulator's raw generated data only, never from the
+code that answers the tap's queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import TapOutput, stream_names, sync, tap_config
+from tests.oracle.reference import STREAMS, Params, Raw, local_day, natural_key
+
+ROW_KEY = "rowKey"  # the tap's own hash of a row's natural key: compared for uniqueness only
+EVENTS_START = "2026-03-07T12:00:00Z"  # local day 03-07 (EST) on; the data ends 03-09 00:00 EDT
+EVENTS_END = "2026-03-09T12:00:00Z"
+DAY_STREAMS = (
+    "events",
+    "page_events",
+    "feature_events",
+    "track_events",
+    "guide_events",
+    "poll_events",
+    "visitor_history",
+)
+HOUR_STREAMS = ("events", "page_events", "feature_events", "track_events")
+
+
+def ms(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def iso(value: int) -> str:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
+
+
+def small_dataset() -> DatasetConfig:
+    return DatasetConfig(
+        seed=3,
+        visitors=40,  # >= 33: the awkward ids are used
+        accounts=12,  # >= 10: the awkward account ids too
+        anonymous_visitors=5,
+        apps=2,
+        pages=12,
+        features=15,
+        guides=6,
+        track_types=5,
+        reports=2,
+        event_days=3,
+        event_rows_per_day=150,
+        guide_events_per_day=40,
+        poll_events_per_day=15,
+        lastupdated_tie_group=4,
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[tuple[Simulator, Raw]]:
+    # The simulator's clock is the tap's end_date: Pendo holds nothing later than `now`.
+    with Simulator(small_dataset(), now_ms=ms(EVENTS_END)) as sim:
+        yield sim, Raw.from_dataset(sim.dataset)
+
+
+def _norm(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_matches(stream: str, out: TapOutput, raw: Raw, params: Params) -> int:
+    """Same rows (by natural key) and, in each, the same value in every field."""
+    expected_fn, key_fields = STREAMS[stream]
+    got_rows = out.records.get(stream, [])
+    want_rows = expected_fn(raw, params)
+    got = {natural_key(r, key_fields, params.period): r for r in got_rows}
+    want = {natural_key(r, key_fields, params.period): r for r in want_rows}
+    assert len(want) == len(want_rows), f"{stream}: the reference's natural key is not unique"
+    assert len(got) == len(got_rows), f"{stream}: the tap emitted a natural key twice"
+    missing, extra = want.keys() - got.keys(), got.keys() - want.keys()
+    assert not missing and not extra, (
+        f"{stream}: {len(missing)} rows missing, e.g. {sorted(missing)[:2]}; "
+        f"{len(extra)} rows extra, e.g. {sorted(extra)[:2]}"
+    )
+    diffs = []
+    for key, expected in want.items():
+        actual = got[key]
+        for name in (set(expected) | set(actual)) - {ROW_KEY}:
+            if _norm(expected.get(name)) != _norm(actual.get(name)):
+                diffs.append((key, name, expected.get(name), actual.get(name)))
+    assert not diffs, f"{stream}: {len(diffs)} field values differ, e.g. {diffs[:3]}"
+    if ROW_KEY in out.schemas[stream].get("properties", {}):
+        assert len({r[ROW_KEY] for r in got_rows}) == len(got_rows), f"{stream}: rowKey collides"
+    return len(got_rows)
+
+
+def test_every_tap_stream_has_a_reference(world: tuple[Simulator, Raw]) -> None:
+    """A stream added to the tap without an oracle function fails here."""
+    sim, _ = world
+    assert stream_names(tap_config(sim)) == set(STREAMS)
+
+
+def test_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
+    sim, raw = world
+    # start_date ON the second tie group of the accounts' lastupdated (>= keeps that group):
+    # both visitors and accounts are cut in two.
+    account_values = sorted({a["metadata"]["auto"]["lastupdated"] for a in raw.accounts})
+    cut = account_values[1]
+    params = Params(start_ms=cut, now_ms=ms(EVENTS_END))
+    streams = ("visitors", "accounts", "reports", "metadata_fields")
+    # Pages of 7 rows: keyset paging crosses the ties of 4 on lastupdated many times.
+    config = tap_config(sim, start_date=iso(cut), end_date=EVENTS_END, page_size=7)
+    out = sync(config, streams)
+    counts = {s: assert_matches(s, out, raw, params) for s in streams}
+    # The cut is real: some identified visitors are left out, some kept, and the awkward ids
+    # and the rows without lastupdated are among the rows compared.
+    identified = [v for v in raw.visitors if not v["visitorId"].startswith("_PENDO_T_")]
+    assert 0 < counts["visitors"] < len(identified)
+    assert 0 < counts["accounts"] < len(raw.accounts)
+    ids = {r["visitorId"] for r in out.records["visitors"]}
+    assert any(r["lastupdated"] is None for r in out.records["visitors"])
+    assert sum(1 for i in ids if any(c in i for c in "\"\\\t<'🚀 ")) >= 1
+    assert all(counts.values()), counts
+
+
+def test_catalog_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
+    sim, raw = world
+    # start_date ON the second tie group of lastUpdatedAt: every list is cut in two.
+    streams = ("pages", "features", "guides", "track_types")
+    cut = sorted({r["lastUpdatedAt"] for s in streams for r in raw.catalog[s]})[1]
+    params = Params(start_ms=cut, now_ms=ms(EVENTS_END))
+    out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
+    for stream in streams:
+        assert 0 < assert_matches(stream, out, raw, params) < len(raw.catalog[stream]), stream
+
+
+def test_event_streams_match_the_reference_by_day(world: tuple[Simulator, Raw]) -> None:
+    sim, raw = world
+    params = Params(start_ms=ms(EVENTS_START), now_ms=ms(EVENTS_END))
+    out = sync(
+        tap_config(sim, start_date=EVENTS_START, end_date=EVENTS_END, lookback_window=0),
+        DAY_STREAMS,
+    )
+    for stream in DAY_STREAMS:
+        assert assert_matches(stream, out, raw, params) > 0, stream
+    # Every window stream's bookmark is the start of the local day holding `now`: that day
+    # is not over, so the next run reads it again (a bookmark past it would skip its rest).
+    today = local_day(params.now_ms, raw.timezone)
+    for stream in DAY_STREAMS[:-1]:
+        assert out.state["bookmarks"][stream]["replication_key_value"] == today, stream
+    # The window really starts mid-data and crosses DST: 03-07 (EST) and 03-08 (23 h).
+    days = {r["day"] for r in out.records["page_events"]}
+    assert days == {
+        local_day(ms("2026-03-07T12:00:00Z"), raw.timezone),
+        local_day(ms("2026-03-08T12:00:00Z"), raw.timezone),
+    }
+
+
+def test_aggregated_streams_match_the_reference_by_hour(world: tuple[Simulator, Raw]) -> None:
+    sim, raw = world
+    start = "2026-03-08T03:30:00Z"  # 22:30 EST on 03-07: the hour before the DST day
+    params = Params(start_ms=ms(start), now_ms=ms(EVENTS_END), period="hourRange")
+    config = tap_config(
+        sim, start_date=start, end_date=EVENTS_END, period="hourRange", lookback_window=0
+    )
+    out = sync(config, HOUR_STREAMS)
+    for stream in HOUR_STREAMS:
+        assert assert_matches(stream, out, raw, params) > 0, stream
+
+
+# -- golden values, worked out by hand --------------------------------------------------------
+
+
+def test_golden_the_dst_day_has_23_hours(world: tuple[Simulator, Raw]) -> None:
+    """2026-03-08 in New York: 00:00 EST is 05:00Z; 02:00 local does not exist; the next
+    midnight (EDT) is 2026-03-09 04:00Z, 23 hours later."""
+    sim, _ = world
+    config = tap_config(
+        sim,
+        start_date="2026-03-08T05:00:00Z",
+        end_date="2026-03-09T04:00:00Z",
+        period="hourRange",
+        lookback_window=0,
+    )
+    hours = {r["hour"] for r in sync(config, {"page_events"}).records["page_events"]}
+    midnight = 1772946000000  # 2026-03-08T05:00:00Z
+    assert midnight + 23 * 3_600_000 == 1773028800000  # 2026-03-09T04:00:00Z
+    assert hours == {midnight + k * 3_600_000 for k in range(23)}
+    assert 1772949600000 in hours  # 01:00 EST (06:00Z)
+    assert 1772953200000 in hours  # 03:00 EDT (07:00Z): no 02:00
+
+
+def test_golden_one_visitors_numevents_on_one_day(world: tuple[Simulator, Raw]) -> None:
+    """The page events of visitor `both\\"mixed` (a backslash and a quote in the id) on
+    2026-03-07, local day [05:00Z, 05:00Z next day), counted by hand from the raw atoms of
+    seed 3 (GOLDEN_ATOMS): 10 + 4 + 15 + 2 = 31 events in 4 rows; the last two are twins
+    that differ only by userAgent, so they stay two rows."""
+    sim, raw = world
+    day = 1772859600000  # 2026-03-07 00:00 EST = 05:00Z
+    atoms = sorted(
+        (a["hour"], a["numEvents"])
+        for a in raw.events["pageEvents"]
+        if a["visitorId"] == GOLDEN_VISITOR and day <= a["hour"] < day + 86_400_000
+    )
+    assert atoms == GOLDEN_ATOMS  # the raw data is what was counted by hand
+    out = sync(
+        tap_config(
+            sim,
+            start_date="2026-03-07T05:00:00Z",
+            end_date="2026-03-08T05:00:00Z",
+            lookback_window=0,
+        ),
+        {"page_events"},
+    )
+    rows = [
+        r
+        for r in out.records["page_events"]
+        if r["visitorId"] == GOLDEN_VISITOR and r["day"] == day
+    ]
+    assert sum(r["numEvents"] for r in rows) == 31
+    assert len(rows) == 4
+
+
+GOLDEN_VISITOR = 'both\\"mixed'
+GOLDEN_ATOMS = [
+    (1772863200000, 10),  # 01:00 EST, eu.example.com, 10.0.0.11
+    (1772913600000, 4),  # 15:00 EST, www.example.com, 10.0.0.107
+    (1772920800000, 2),  # 17:00 EST, app.example.com, 10.0.0.122 (twin: other userAgent)
+    (1772920800000, 15),  # 17:00 EST, app.example.com, 10.0.0.122
+]
