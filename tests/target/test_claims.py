@@ -218,9 +218,9 @@ def test_activate_version_for_the_full_table_streams(sim: Simulator) -> None:
 
 
 def test_the_readme_stream_maps_example_renames_the_key(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "migrating-from-singer-io.md").read_text()
     found = re.search(r'```json\n("stream_maps": \{"accounts".*?)\n```', readme, re.S)
-    assert found, "the README's stream-maps example moved"
+    assert found, "the stream-maps example in docs/migrating-from-singer-io.md moved"
     stream_maps = json.loads("{" + found.group(1) + "}")["stream_maps"]
     with Simulator(DatasetConfig(seed=7, visitors=40, accounts=12)) as sim:
         out = sync(tap_config(sim, stream_maps=stream_maps), {"accounts"})
