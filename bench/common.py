@@ -105,7 +105,7 @@ class Sim:
         # Keep draining stdout so the simulator never blocks on a full pipe.
         import threading
 
-        def drain(stream) -> None:  # noqa: ANN001
+        def drain(stream) -> None:
             for _ in iter(stream.readline, b""):
                 pass
 
@@ -124,22 +124,22 @@ class Sim:
     # Control endpoints of the simulator (best effort: the bench works without them).
     def get_json(self, path: str) -> object | None:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(self.url + path, timeout=30) as resp:
                 return json.loads(resp.read())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"GET {path} failed: {exc}")
             return None
 
     def post_json(self, path: str, body: object | None = None) -> object | None:
         data = json.dumps(body or {}).encode()
-        req = urllib.request.Request(  # noqa: S310
+        req = urllib.request.Request(
             self.url + path, data=data, method="POST", headers={"content-type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()
                 return json.loads(raw) if raw else {}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"POST {path} failed: {exc}")
             return None
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PEER_PY, WORK, log, tmpdir  # noqa: E402
-import tap_bench  # noqa: E402
-import target_bench  # noqa: E402
+import tap_bench
+import target_bench
+from common import PEER_PY, WORK, log, tmpdir
 
 FULL = {
     "visitors": 200_000,
@@ -215,12 +215,12 @@ def main() -> int:
             emit(target_bench.target_tables(t, args.batch_size))
             emit()
         if "profile-target" in parts:
-            import profile_target  # noqa: PLC0415
+            import profile_target
 
             emit(profile_target.profile(sizes["target_meta"], work, batch_size=args.batch_size))
             emit()
         if "profile" in parts:
-            import profile_tap  # noqa: PLC0415
+            import profile_tap
 
             for stream in streams:
                 emit(profile_tap.profile(stream, sizes[stream], work))

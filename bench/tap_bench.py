@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
+    BENCH,
     INTEGRATION_KEY,
     PEER_PY,
     PY,
-    RSS_GOAL_MB,
-    BENCH,
     ROOT,
+    RSS_GOAL_MB,
     VENV_BIN,
     RunResult,
     Sim,
@@ -222,14 +222,14 @@ def side_by_side(
         ours_files = None
         try:
             ours_files = our_tap_files(work, sim.url, case.stream)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             notes.append(f"our tap could not run: {str(exc).strip().splitlines()[-1][:200]}")
             log(notes[-1])
         peer = None
         if with_peer:
             try:
                 peer = peer_files(work, sim.url, case.stream)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 notes.append(
                     f"singer-io tap could not run: {str(exc).strip().splitlines()[-1][:200]}"
                 )
@@ -360,7 +360,7 @@ def growth(
             try:
                 end = None if to_now or stream == "visitors" else DATA_END_DATE
                 files = our_tap_files(work, sim.url, stream, end)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"growth {stream} {n}: our tap could not run: {exc}")
                 out.append({"stream": stream, "size": n, "res": None})
                 continue
@@ -378,7 +378,7 @@ def growth(
 
 
 def _ms(iso: str) -> int:
-    import datetime as dt  # noqa: PLC0415
+    import datetime as dt
 
     return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 

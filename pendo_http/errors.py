@@ -54,7 +54,8 @@ class PendoAuthError(PendoFatalError):
 
 class PendoTLSError(PendoFatalError):
     """The server's TLS certificate could not be verified: retrying cannot fix it, and
-    verification is never turned off."""
+    verification is never turned off.
+    """
 
 
 def tls_message(url: str, what: str, exc: BaseException) -> str:
@@ -76,7 +77,8 @@ def tls_message(url: str, what: str, exc: BaseException) -> str:
 class PendoRedirectError(PendoFatalError):
     """Pendo's API never redirects: a 3xx points somewhere else (a proxy, a captive portal, a
     hostile host). Following it would send the key and the body there, so it is not followed,
-    not retried, and nothing the request carried counts as written."""
+    not retried, and nothing the request carried counts as written.
+    """
 
 
 def redirect_message(response: requests.Response, what: str) -> str:
@@ -102,7 +104,8 @@ def redirect_message(response: requests.Response, what: str) -> str:
 class PendoUnreachableError(PendoFatalError):
     """The host could not be reached at all (its name does not resolve, the connection is
     refused, no route): a wrong `region` or `api_url`, or no network. Raised for a host that
-    has not answered yet in this run, where retrying only delays the same answer."""
+    has not answered yet in this run, where retrying only delays the same answer.
+    """
 
 
 # Connection failures that say "this host cannot be reached from here", not "it is busy".
@@ -174,7 +177,7 @@ def body_snippet(response: requests.Response, redact: Callable[[str], str] | Non
     """
     try:
         text = response.text
-    except Exception:  # noqa: BLE001 - a broken body must not hide the status
+    except Exception:
         return ""
     text = " ".join(text.split())
     if redact is not None:

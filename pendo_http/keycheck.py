@@ -45,7 +45,7 @@ class KeyCheck:
         return text
 
 
-def _parsed(content: bytes) -> Any:  # noqa: ANN401
+def _parsed(content: bytes) -> Any:
     if not content.strip():
         return None
     try:

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     stop = threading.Event()
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum, frame):
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)

@@ -26,7 +26,7 @@ def _body(body: bytes) -> Any:
         raise HttpError(400, "malformed JSON") from None
 
 
-def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: bytes):
+def handle_control(sim: Simulator, method: str, path: str, query: dict, body: bytes):
     from .server import HttpError
 
     ds = sim.dataset
@@ -101,7 +101,7 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
     raise HttpError(404, "unknown control endpoint")
 
 
-def expected(sim: "Simulator", query: dict) -> Any:
+def expected(sim: Simulator, query: dict) -> Any:
     """Ground truth: ?what=visitors[&identified_only=false]|accounts|pages|features|guides|
     trackTypes|event_totals|event_rows (&source=&first=&last=&period=dayRange|hourRange)|
     event_range."""

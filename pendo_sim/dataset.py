@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .catalog import make_apps, make_awkward, make_segments
 from .config import DEFAULT_APP_ID, DatasetConfig
@@ -261,7 +262,7 @@ class Dataset:
     def track_types(self, app_ids: Iterable[int] | None = None) -> list[dict]:
         return self._entities(self.track_type_rows, app_ids)
 
-    trackTypes = track_types  # noqa: N815 - the aggregation source name
+    trackTypes = track_types
 
     def reports(self) -> list[dict]:
         return list(self.report_rows)

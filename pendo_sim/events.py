@@ -9,7 +9,8 @@ differ from another only by server, remoteIp or userAgent.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .hashing import seed_for
 from .timeutil import HOUR_MS
@@ -46,7 +47,7 @@ GEO = [
 
 
 def aggregated_atoms(
-    ds: "Dataset", source: str, day_ms: int, hour_lo: int | None = None, hour_hi: int | None = None
+    ds: Dataset, source: str, day_ms: int, hour_lo: int | None = None, hour_hi: int | None = None
 ) -> Iterator[dict]:
     """Atoms of one aggregated source (pageEvents/featureEvents/trackEvents) for one local day.
 
@@ -74,7 +75,7 @@ def aggregated_atoms(
 
 
 def _hour_atoms(
-    ds: "Dataset", source: str, entities: list, day_ms: int, hour: int, b0: int, n: int
+    ds: Dataset, source: str, entities: list, day_ms: int, hour: int, b0: int, n: int
 ) -> Iterator[dict]:
     field = AGG_SOURCES[source]
     rng = random.Random(seed_for(ds.cfg.seed, source, hour))
@@ -132,7 +133,7 @@ def _hour_atoms(
         b += 1
 
 
-def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
+def row_events(ds: Dataset, source: str, day_ms: int) -> Iterator[dict]:
     """guideEvents / pollEvents for one local day: one row per event, browserTime ascending."""
     cfg = ds.cfg
     n = cfg.guide_events_per_day if source == "guideEvents" else cfg.poll_events_per_day
@@ -186,7 +187,7 @@ def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
 
 
 def source_rows(
-    ds: "Dataset",
+    ds: Dataset,
     source: str,
     start_ms: int,
     end_ms: int,

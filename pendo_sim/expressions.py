@@ -10,8 +10,9 @@ string comparison is lexicographic by code point.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class ExpressionError(ValueError):

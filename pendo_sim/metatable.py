@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .expressions import sort_key
 

@@ -8,8 +8,9 @@ import re
 import socket
 import struct
 import time
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
@@ -124,10 +125,10 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     @property
-    def sim(self) -> "Simulator":
+    def sim(self) -> Simulator:
         return self.server.sim  # type: ignore[attr-defined]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -186,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._send(exc.status, exc.body, exc.content_type)
                 except (Abort, BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
-                except Exception as exc:  # noqa: BLE001 - report, keep serving
+                except Exception as exc:
                     self._internal_error(exc)
             except (Abort, OSError):
                 self.close_connection = True
@@ -210,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as exc:  # noqa: BLE001 - a simulator bug: answer 500, keep serving
+        except Exception as exc:
             try:
                 self._internal_error(exc)
             except (Abort, OSError):

@@ -23,7 +23,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up (a tap stopped after its first record by `--test`, a kill)
         is normal for a server: no traceback for it. Anything else is reported as before."""
         import sys
@@ -83,7 +83,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._httpd is not None:
             return self
         self._httpd = _Server((self._host, self._port), Handler)
@@ -104,7 +104,7 @@ class Simulator:
         self._httpd.server_close()
         self._httpd = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

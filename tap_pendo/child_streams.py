@@ -115,9 +115,10 @@ class DerivedStream(PendoStream):
         except PendoError as error:
             self.fail(error)
 
-    def changed(self, value: t.Any, context: Context | None, *, start_date: bool = True) -> bool:  # noqa: ANN401
+    def changed(self, value: t.Any, context: Context | None, *, start_date: bool = True) -> bool:
         """True when a row with replication value `value` is new for this stream's bookmark
-        (and not older than `start_date`, unless told to ignore it)."""
+        (and not older than `start_date`, unless told to ignore it).
+        """
         bookmark = self.bookmark_ms(context)
         if bookmark is not None and (value is None or value <= bookmark):
             return False
@@ -132,7 +133,7 @@ class ChildStream(DerivedStream):
     parent_label: str = ""  # `page` -> pageId, pageLastUpdatedAt
     child_key: str = ""
 
-    def __init_subclass__(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.parent:
             cls.parents = (cls.parent,)
@@ -157,7 +158,7 @@ class ChildStream(DerivedStream):
                 yield row
 
 
-def _list(value: t.Any) -> list[t.Any]:  # noqa: ANN401
+def _list(value: t.Any) -> list[t.Any]:
     return value if isinstance(value, list) else []
 
 
@@ -280,7 +281,8 @@ class PendoUsersStream(DerivedStream):
 
 class VisitorAccountsStream(VisitorsStream):
     """One row per (visitor version, account) from `metadata.auto.accountids`: the visitors
-    stream's keyset pages and bookmark rules, other rows."""
+    stream's keyset pages and bookmark rules, other rows.
+    """
 
     name = "visitor_accounts"
     primary_keys: t.ClassVar[list[str]] = ["visitorId", "visitorLastUpdatedAt", "accountId"]

@@ -105,7 +105,7 @@ class PendoStream(Stream):
         """The `appId` of aggregation sources: every app, or the configured list."""
         return self.app_ids if self.app_ids is not None else ALL_APPS
 
-    def app_selected(self, app_id: t.Any) -> bool:  # noqa: ANN401
+    def app_selected(self, app_id: t.Any) -> bool:
         """True when a row's appId is among the configured apps (always, when unset)."""
         if self.app_ids is None:
             return True

@@ -20,7 +20,7 @@ def quote(value: str) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def literal(value: t.Any) -> str:  # noqa: ANN401
+def literal(value: t.Any) -> str:
     """A filter literal for a number or string."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -29,7 +29,7 @@ def literal(value: t.Any) -> str:  # noqa: ANN401
     return quote(value)
 
 
-def keyset_after(sort_field: str, id_field: str, last_sort: t.Any, last_id: str) -> str:  # noqa: ANN401
+def keyset_after(sort_field: str, id_field: str, last_sort: t.Any, last_id: str) -> str:
     """Rows strictly after (last_sort, last_id) in `sort [sort_field, id_field]` order."""
     s, i = literal(last_sort), quote(last_id)
     return f"({sort_field} > {s}) || ({sort_field} == {s} && {id_field} > {i})"

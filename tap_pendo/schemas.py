@@ -13,7 +13,7 @@ import typing as t
 EPOCH_MS = "Epoch milliseconds (UTC)."
 
 
-def nullable(*types: str, **extra: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+def nullable(*types: str, **extra: t.Any) -> dict[str, t.Any]:
     return {"type": [*types, "null"], **extra}
 
 
@@ -235,7 +235,7 @@ _METADATA_TYPES: dict[str, dict[str, t.Any]] = {
 }
 
 
-def metadata_field_schema(descriptor: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+def metadata_field_schema(descriptor: t.Any) -> dict[str, t.Any]:
     """The JSON schema of one metadata field from its `metadata/schema` descriptor."""
     kind = (
         str((descriptor or {}).get("Type") or "").strip().lower()

@@ -135,7 +135,8 @@ class KeysetAggregationStream(PendoStream):
         bounded: bool = False,
     ) -> KeysetPaginator:
         """Keyset pages; `condition(cursor)` builds the filter from progress;
-        `bounded`: progress is an update time, also sent as a timeSeries on the source."""
+        `bounded`: progress is an update time, also sent as a timeSeries on the source.
+        """
 
         def pipeline(cursor: Cursor) -> list[dict[str, t.Any]]:
             steps = self.base_pipeline()
@@ -175,7 +176,8 @@ class KeysetAggregationStream(PendoStream):
 
     def _null_rows(self) -> Iterator[Record]:
         """Rows without metadata.auto.lastupdated: read only on a run without a bookmark,
-        so incremental runs never re-emit them (they have no value to compare)."""
+        so incremental runs never re-emit them (they have no value to compare).
+        """
         id_field = self.id_field
 
         def condition(cursor: Cursor) -> str:
@@ -356,7 +358,8 @@ class TrackTypesStream(GetListStream):
 
 class ReportsStream(GetListStream):
     """Saved reports: full table (a report's lastUpdatedAt is not a reliable change marker
-    for its results, and the list is small)."""
+    for its results, and the list is small).
+    """
 
     name = "reports"
     path = "/api/v1/report"

@@ -12,9 +12,9 @@ from singer_sdk import typing as th
 from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from typing_extensions import override
 
 from pendo_http import (
@@ -32,8 +32,8 @@ from pendo_http import (
 from pendo_http.keycheck import check_key
 from pendo_http.probe import ProbeReport
 from pendo_http.regions import REGIONS
-from pendo_http.url_check import plain_http_warning
 from pendo_http.settings_check import unknown_settings_message
+from pendo_http.url_check import plain_http_warning
 from tap_pendo.client import stop
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 
@@ -186,7 +186,8 @@ class TapPendo(Tap):
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """The SDK's built-in settings, plus `emit_activate_version_messages`, which the SDK's
-        streams read but do not advertise: declared, Meltano maps its environment variable."""
+        streams read but do not advertise: declared, Meltano maps its environment variable.
+        """
         super().append_builtin_config(config_jsonschema)
         merge_missing_config_jsonschema(EMIT_ACTIVATE_VERSION_CONFIG, config_jsonschema)
 

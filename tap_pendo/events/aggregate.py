@@ -30,7 +30,7 @@ HEAD_LIMIT = 65536
 class _HeadThenRest:
     """A file-like object: the bytes already read, then the rest of `raw`."""
 
-    def __init__(self, head: bytes, raw: t.Any) -> None:  # noqa: ANN401
+    def __init__(self, head: bytes, raw: t.Any) -> None:
         self._head = head
         self._raw = raw
 

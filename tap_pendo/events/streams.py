@@ -250,7 +250,7 @@ class WindowedEventStream(PendoStream):
             }
         ]
 
-    def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
+    def prepare_row(self, row: dict, window: Window) -> dict:
         return self.row_key.add_to(row)
 
     @override
@@ -296,7 +296,7 @@ class WindowedEventStream(PendoStream):
                         value = row.get(period_field)
                         if value is not None and (smallest is None or value < smallest):
                             smallest = value
-                    row = self.prepare_row(row, window)  # noqa: PLW2901
+                    row = self.prepare_row(row, window)
                     key = row[ROW_KEY]
                     if key in already:
                         continue
@@ -368,7 +368,8 @@ class WindowedEventStream(PendoStream):
 
     def _period_start(self, expression: str) -> int | None:
         """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in
-        the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation."""
+        the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation.
+        """
         pipeline = [
             {
                 "source": {
@@ -414,7 +415,7 @@ class WindowedEventStream(PendoStream):
 class AggregatedEventStream(WindowedEventStream):
     """Aggregated rows (one per visitor x account x entity x period x server x IP x agent)."""
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.replication_key = PERIOD_FIELD[self.period]
 
@@ -511,7 +512,7 @@ class PollEventsStream(GuideEventsStream):
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
 
 
-def event_streams(tap: t.Any) -> list:  # noqa: ANN401
+def event_streams(tap: t.Any) -> list:
     return [
         EventsStream(tap),
         PageEventsStream(tap),

@@ -224,7 +224,8 @@ class VisitorHistoryStream(PendoStream):
 
     def _calls(self, visitors: t.Iterable[Visitor], days: range) -> t.Iterator[HistoryCall]:
         """Every (visitor, day) call, in order; a visitor with no day to read still gets one
-        (empty) call, so it still counts as complete."""
+        (empty) call, so it still counts as complete.
+        """
         for visitor in visitors:
             if not days:
                 yield HistoryCall(visitor, None, completes_visitor=True)

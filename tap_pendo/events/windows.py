@@ -86,7 +86,8 @@ class Window:
 
 def recentre(estimate: int, exact: int, period_ms: int) -> int:
     """The period start nearest to `estimate` that is a whole number of nominal periods away
-    from `exact`, a known period start (Pendo's `startTime`, or a `day`/`hour` value)."""
+    from `exact`, a known period start (Pendo's `startTime`, or a `day`/`hour` value).
+    """
     steps = round((estimate - exact) / period_ms)
     return exact + steps * period_ms
 
