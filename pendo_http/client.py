@@ -291,11 +291,10 @@ class PendoClient:
         """
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         sent = f"; body {len(data)} bytes: {data[:500].decode('utf-8', 'replace')}" if data else ""
+        elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug(
             "%s",
-            self.redactor(
-                f"HTTP {method} {url}{query} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms{sent}"
-            ),
+            self.redactor(f"HTTP {method} {url}{query} -> {status} in {elapsed_ms:.0f} ms{sent}"),
         )
 
     def backoff(self, attempt: int, error: PendoRetriableError) -> None:

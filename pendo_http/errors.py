@@ -59,6 +59,7 @@ class PendoTLSError(PendoFatalError):
 
 
 def tls_message(url: str, what: str, exc: BaseException) -> str:
+    """The message of a PendoTLSError: the host, the verifier's reason, and what to check."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -82,6 +83,7 @@ class PendoRedirectError(PendoFatalError):
 
 
 def redirect_message(response: requests.Response, what: str) -> str:
+    """The message of a PendoRedirectError: where the 3xx pointed (host only), and what to check."""
     from urllib.parse import urlsplit
 
     location = response.headers.get("Location") or ""
@@ -150,6 +152,7 @@ def unreachable_reason(exc: BaseException) -> str | None:
 
 
 def unreachable_message(url: str, what: str, reason: str) -> str:
+    """The message for a host that cannot be reached: the host, the reason, what to check."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -212,6 +215,7 @@ SECRET_HINTS = {
 
 
 def auth_message(setting: str, status: int, what: str) -> str:
+    """The message for a 401/403: which setting holds the refused key, and the region hint."""
     return (
         f"Pendo refused the {what} (HTTP {status}). Check the `{setting}` setting, and that "
         "`region` (or `api_url`) is the region of the Pendo subscription the key belongs to: "

@@ -22,6 +22,8 @@ MAX_KEYS_SHOWN = 8
 
 @dataclass
 class ProbeRow:
+    """One line of a probe report: an endpoint, its answer's status and shape, and any surprise."""
+
     endpoint: str
     status: str
     shape: str

@@ -80,6 +80,7 @@ def _unique(items: Iterable[t.Any]) -> list[dict[str, t.Any]]:
 
 
 def shared_lists(tap: Tap) -> SharedLists:
+    """The tap's one SharedLists, made on first use."""
     lists = tap.__dict__.get("_pendo_shared_lists")
     if lists is None:
         lists = tap.__dict__["_pendo_shared_lists"] = SharedLists(tap)
@@ -163,6 +164,8 @@ def _list(value: t.Any) -> list[t.Any]:
 
 
 class PageRulesStream(ChildStream):
+    """A page's `rules` (URL rules), one row per position."""
+
     name = "page_rules"
     parent, parent_label, child_key = "pages", "page", "position"
     schema = schemas.PAGE_RULE
@@ -186,6 +189,8 @@ class FeatureRulesStream(ChildStream):
 
 
 class TrackTypeRulesStream(ChildStream):
+    """A track type's `trackTypeRules`, one row per position."""
+
     name = "track_type_rules"
     parent, parent_label, child_key = "track_types", "trackType", "position"
     schema = schemas.TRACK_TYPE_RULE
@@ -196,6 +201,8 @@ class TrackTypeRulesStream(ChildStream):
 
 
 class GuideStepsStream(ChildStream):
+    """The steps of guides, one row per step id."""
+
     name = "guide_steps"
     parent, parent_label, child_key = "guides", "guide", "id"
     schema = schemas.GUIDE_STEP
@@ -356,6 +363,7 @@ class SegmentsStream(GetListStream):
 
 
 def derived_streams(tap: Tap) -> list[PendoStream]:
+    """The streams derived from other lists (children, product areas, users) and small lists."""
     return [
         ApplicationsStream(tap),
         SegmentsStream(tap),

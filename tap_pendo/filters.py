@@ -12,9 +12,9 @@ import typing as t
 
 
 def quote(value: str) -> str:
-    """A double-quoted filter string literal for `value`.
+    r"""A double-quoted filter string literal for `value`.
 
-    JSON string escaping (`\\"`, `\\\\`, `\\n`, `\\uXXXX`) is the escaping Pendo's expression
+    JSON string escaping (`\"`, `\\`, `\n`, `\uXXXX`) is the escaping Pendo's expression
     language accepts; non-ASCII characters are kept as themselves (UTF-8 body).
     """
     return json.dumps(str(value), ensure_ascii=False)

@@ -57,14 +57,14 @@ def normalize_legacy_config(config: dict[str, t.Any], schema: dict) -> list[str]
             if converted:
                 config[name] = new_value
                 changed.append(name)
-        elif isinstance(value, list) and (prop.get("items") or {}).get("type") in (
-            "string",
-            ["string"],
-        ):
+        elif (
+            isinstance(value, list)
+            and (prop.get("items") or {}).get("type") in ("string", ["string"])
             # `app_ids: [123, 456]`: Pendo app ids are numbers, the setting lists strings.
-            if any(isinstance(item, int) and not isinstance(item, bool) for item in value):
-                config[name] = [str(item) if isinstance(item, int) else item for item in value]
-                changed.append(name)
+            and any(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        ):
+            config[name] = [str(item) if isinstance(item, int) else item for item in value]
+            changed.append(name)
     return changed
 
 

@@ -333,24 +333,32 @@ class GetListStream(PendoStream):
 
 
 class PagesStream(GetListStream):
+    """Pages: incremental on lastUpdatedAt."""
+
     name = "pages"
     path = "/api/v1/page"
     schema = schemas.PAGE
 
 
 class FeaturesStream(GetListStream):
+    """Features: incremental on lastUpdatedAt."""
+
     name = "features"
     path = "/api/v1/feature"
     schema = schemas.FEATURE
 
 
 class GuidesStream(GetListStream):
+    """Guides: incremental on lastUpdatedAt."""
+
     name = "guides"
     path = "/api/v1/guide"
     schema = schemas.GUIDE
 
 
 class TrackTypesStream(GetListStream):
+    """Track types: incremental on lastUpdatedAt."""
+
     name = "track_types"
     path = "/api/v1/tracktype"
     schema = schemas.TRACK_TYPE
@@ -392,6 +400,7 @@ class MetadataFieldsStream(PendoStream):
 
 
 def entity_streams(tap: Tap) -> list[PendoStream]:
+    """The streams of Pendo's objects, visitors and accounts typed from the metadata schema."""
     metadata = fetch_metadata_schemas(tap)
     return [
         AccountsStream(tap, schema=schemas.account_schema(metadata.get("account"))),

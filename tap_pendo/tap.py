@@ -65,7 +65,10 @@ class TapPendo(Tap):
             th.StringType,
             secret=True,
             title="Integration key (legacy name)",
-            description="The singer-io tap-pendo name for `integration_key`; accepted so old configs work unchanged.",
+            description=(
+                "The singer-io tap-pendo name for `integration_key`; "
+                "accepted so old configs work unchanged."
+            ),
         ),
         th.Property(
             "region",
@@ -77,33 +80,42 @@ class TapPendo(Tap):
             "api_url",
             th.StringType,
             description=(
-                "Base URL without `/api/v1`; overrides `region` (Pendo Adopt, a custom host, or the local simulator)."
+                "Base URL without `/api/v1`; overrides `region` "
+                "(Pendo Adopt, a custom host, or the local simulator)."
             ),
         ),
         th.Property(
             "start_date",
             th.DateTimeType,
-            description="Earliest time to extract incremental data from (ISO 8601). Default: 30 days ago for events, everything for objects.",
+            description=(
+                "Earliest time to extract incremental data from (ISO 8601). "
+                "Default: 30 days ago for events, everything for objects."
+            ),
         ),
         th.Property(
             "end_date",
             th.DateTimeType,
-            description="Event streams stop at this time instead of now (ISO 8601): backfills and tests.",
+            description=(
+                "Event streams stop at this time instead of now (ISO 8601): backfills and tests."
+            ),
         ),
         th.Property(
             "period",
             th.StringType(allowed_values=["dayRange", "hourRange"]),
             default="dayRange",
             description=(
-                "Aggregation granularity of events, page_events, feature_events and track_events rows: "
-                "`dayRange` (a `day` column) or `hourRange` (an `hour` column)."
+                "Aggregation granularity of events, page_events, feature_events and "
+                "track_events rows: `dayRange` (a `day` column) or `hourRange` (an `hour` column)."
             ),
         ),
         th.Property(
             "lookback_window",
             th.IntegerType,
             default=1,
-            description="Days before the bookmark that event streams re-read each run, since Pendo updates aggregates late.",
+            description=(
+                "Days before the bookmark that event streams re-read each run, "
+                "since Pendo updates aggregates late."
+            ),
         ),
         th.Property(
             "event_lag_hours",
@@ -118,7 +130,9 @@ class TapPendo(Tap):
             "event_window_days",
             th.IntegerType,
             default=1,
-            description="Days covered by one event aggregation request (1 to 30; Pendo asks for 1).",
+            description=(
+                "Days covered by one event aggregation request (1 to 30; Pendo asks for 1)."
+            ),
         ),
         th.Property(
             "include_anonymous_visitors",
@@ -176,8 +190,9 @@ class TapPendo(Tap):
             th.NumberType,
             default=30,
             description=(
-                "Seconds between progress lines in the log (`visitors: 120000 records, 8010 rec/s`, "
-                "one per running stream); 0 turns them off."
+                "Seconds between progress lines in the log "
+                "(`visitors: 120000 records, 8010 rec/s`, one per running stream); "
+                "0 turns them off."
             ),
         ),
     ).to_dict()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from itertools import pairwise
 
 import orjson
 from singer_sdk import typing as th
@@ -406,7 +407,7 @@ class WindowedEventStream(PendoStream):
             )
             return None
         ordered = sorted(starts.values())
-        for first, following in zip(ordered, ordered[1:]):
+        for first, following in pairwise(ordered):
             if first <= hint < following:
                 return first, following
         return None
@@ -435,6 +436,8 @@ class AggregatedEventStream(WindowedEventStream):
 
 
 class EventsStream(AggregatedEventStream):
+    """Page and feature events together, one row per aggregate."""
+
     name = "events"
     source = "events"
     row_key = _aggregated_row_key("pageId", "featureId", "trackTypeId", "parameters")
@@ -458,6 +461,8 @@ class EventsStream(AggregatedEventStream):
 
 
 class PageEventsStream(AggregatedEventStream):
+    """Page events, one row per aggregate."""
+
     name = "page_events"
     source = "pageEvents"
     row_key = _aggregated_row_key("pageId", "parameters")
@@ -471,6 +476,8 @@ class PageEventsStream(AggregatedEventStream):
 
 
 class FeatureEventsStream(AggregatedEventStream):
+    """Feature events, one row per aggregate."""
+
     name = "feature_events"
     source = "featureEvents"
     row_key = _aggregated_row_key("featureId")
@@ -478,6 +485,8 @@ class FeatureEventsStream(AggregatedEventStream):
 
 
 class TrackEventsStream(AggregatedEventStream):
+    """Track events, one row per aggregate."""
+
     name = "track_events"
     source = "trackEvents"
     row_key = _aggregated_row_key("trackTypeId")
@@ -506,13 +515,16 @@ class GuideEventsStream(WindowedEventStream):
 
 
 class PollEventsStream(GuideEventsStream):
+    """One row per poll answer; windows and bookmark as guide_events."""
+
     name = "poll_events"
     source = "pollEvents"
     row_key = RowKey(("pollId", "pollResponse", *_ROW_EVENT_KEY))
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
 
 
-def event_streams(tap: t.Any) -> list:
+def event_streams(tap: t.Any) -> list[PendoStream]:
+    """The event streams: the aggregated ones, guide and poll events, and visitor history."""
     return [
         EventsStream(tap),
         PageEventsStream(tap),

@@ -48,6 +48,8 @@ URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
 class VisitorHistoryStream(PendoStream):
+    """Each changed visitor's history, day by day; opt-in, one request per visitor and day."""
+
     name = "visitor_history"
     selected_by_default = False
     opt_in_setting = "visitor_history_enabled"
