@@ -68,7 +68,10 @@ def visitors_bodies(page_size: int, start_ms: int):
             expr = f"{LASTUPDATED} >= {last_sort}"
         else:
             q = json.dumps(last_id)
-            expr = f"({LASTUPDATED} > {last_sort}) || ({LASTUPDATED} == {last_sort} && visitorId > {q})"
+            expr = (
+                f"({LASTUPDATED} > {last_sort}) "
+                f"|| ({LASTUPDATED} == {last_sort} && visitorId > {q})"
+            )
         rows = yield _visitors_pipeline(expr, [LASTUPDATED, "visitorId"], page_size)
         if len(rows) < page_size:
             return

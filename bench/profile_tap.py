@@ -22,9 +22,13 @@ def profile(stream: str, rows: int, work: Path, top: int = 20) -> str:
         files = tap_bench.our_tap_files(work, sim.url, stream)
         res = tap_bench.run_ours(*files, stream, profile=prof)
     if res.rc != 0 or not prof.exists():
-        return f"### Profile `{stream}`: run failed (rc={res.rc})\n\n```\n{res.stderr_tail[-1500:]}\n```"
+        return (
+            f"### Profile `{stream}`: run failed (rc={res.rc})\n\n"
+            f"```\n{res.stderr_tail[-1500:]}\n```"
+        )
     return (
-        f"### Profile `{stream}` ({res.records or 0:,} records, {res.wall_s:.1f}s under cProfile)\n\n"
+        f"### Profile `{stream}` ({res.records or 0:,} records, "
+        f"{res.wall_s:.1f}s under cProfile)\n\n"
         + hotspot_tables(prof, ("tap_pendo", "pendo_http"), top)
     )
 

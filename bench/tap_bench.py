@@ -352,7 +352,8 @@ def growth(
     stream: str, sizes: list[int], work: Path, *, to_now: bool = False, with_floor: bool = False
 ) -> list[dict]:
     """Our tap at each size (and the floor on the same data when ``with_floor``, to tell the
-    simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless ``to_now``."""
+    simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless
+    ``to_now``."""
     out = []
     for n in sizes:
         case = case_for(stream, n)

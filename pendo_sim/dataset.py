@@ -103,7 +103,6 @@ class Dataset:
             lu[k + 2] = None
             lu[k + 3] = None
             missing.add(k + 3)
-        seed = cfg.seed
         n_acc = len(self.account_ids)
         acc_ids = self.account_ids
         vh = self._visitor_hash

@@ -149,7 +149,8 @@ def tokenize(src: str) -> list[Tok]:
 
 # ----------------------------------------------------------------------------- AST
 
-# Nodes are tuples: ("lit", v) ("path", [steps]) ("call", name, [args]) ("un", op, x) ("bin", op, a, b)
+# Nodes are tuples: ("lit", v) ("path", [steps]) ("call", name, [args]) ("un", op, x)
+# ("bin", op, a, b)
 
 _PREC = {
     "||": 1,
@@ -621,12 +622,14 @@ def _node_bounds(node, path: list[Any], ctx: EvalContext):
         for op, v in bounds:
             if (lo is not None and not _ordered(lo, v)) or (hi is not None and not _ordered(hi, v)):
                 continue
-            if op in (">", ">=", "=="):
-                if lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">"))):
-                    lo, lo_incl = v, op != ">"
-            if op in ("<", "<=", "=="):
-                if hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<"))):
-                    hi, hi_incl = v, op != "<"
+            if op in (">", ">=", "==") and (
+                lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">")))
+            ):
+                lo, lo_incl = v, op != ">"
+            if op in ("<", "<=", "==") and (
+                hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<")))
+            ):
+                hi, hi_incl = v, op != "<"
     return lo, lo_incl, hi, hi_incl, exact
 
 
