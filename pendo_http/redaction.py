@@ -7,6 +7,8 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
+from typing_extensions import override
+
 MASK = "***"
 
 
@@ -87,6 +89,7 @@ class _RedactingFilter(logging.Filter):
         super().__init__()
         self.redactor = redactor
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             self._redact(record)

@@ -18,6 +18,7 @@ import typing as t
 from collections.abc import Iterable, Iterator
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo import derived_schemas as schemas
@@ -110,6 +111,7 @@ class DerivedStream(PendoStream):
     def rows(self, context: Context | None) -> Iterator[Record]:
         raise NotImplementedError
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         try:
             yield from self.rows(context)
@@ -134,6 +136,7 @@ class ChildStream(DerivedStream):
     parent_label: str = ""  # `page` -> pageId, pageLastUpdatedAt
     child_key: str = ""
 
+    @override
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.parent:
@@ -144,6 +147,7 @@ class ChildStream(DerivedStream):
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         raise NotImplementedError
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         parent_stream = t.cast("GetListStream", self._tap.streams[self.parent])
         id_key, updated_key = f"{self.parent_label}Id", self.replication_key
@@ -170,6 +174,7 @@ class PageRulesStream(ChildStream):
     parent, parent_label, child_key = "pages", "page", "position"
     schema = schemas.PAGE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("rules"))):
             if isinstance(rule, dict):
@@ -183,6 +188,7 @@ class FeatureRulesStream(ChildStream):
     parent, parent_label, child_key = "features", "feature", "position"
     schema = schemas.FEATURE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("elementPathRules"))):
             yield {"position": position, "rule": rule}
@@ -195,6 +201,7 @@ class TrackTypeRulesStream(ChildStream):
     parent, parent_label, child_key = "track_types", "trackType", "position"
     schema = schemas.TRACK_TYPE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("trackTypeRules"))):
             yield {"position": position, "rule": rule}
@@ -207,6 +214,7 @@ class GuideStepsStream(ChildStream):
     parent, parent_label, child_key = "guides", "guide", "id"
     schema = schemas.GUIDE_STEP
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for step in _list(parent.get("steps")):
             if isinstance(step, dict) and step.get("id"):
@@ -220,6 +228,7 @@ class PollsStream(ChildStream):
     parent, parent_label, child_key = "guides", "guide", "id"
     schema = schemas.POLL
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for poll in _list(parent.get("polls")):
             if isinstance(poll, dict) and poll.get("id"):
@@ -239,6 +248,7 @@ class ProductAreasStream(DerivedStream):
     replication_key = "lastUpdatedAt"
     schema = schemas.PRODUCT_AREA
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         areas: dict[tuple[t.Any, t.Any], dict[str, t.Any]] = {}
         apps: dict[tuple[t.Any, t.Any], set[t.Any]] = {}
@@ -273,6 +283,7 @@ class PendoUsersStream(DerivedStream):
     replication_key = None
     schema = schemas.PENDO_USER
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         seen: set[str] = set()
         for parent in self.parents:
@@ -295,6 +306,7 @@ class VisitorAccountsStream(VisitorsStream):
     primary_keys: t.ClassVar[list[str]] = ["visitorId", "visitorLastUpdatedAt", "accountId"]
     replication_key = "visitorLastUpdatedAt"
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         for visitor in super().get_records(context):
             auto = (visitor.get("metadata") or {}).get("auto") or {}
@@ -324,6 +336,7 @@ class ApplicationsStream(GetListStream):
     schema = schemas.APPLICATION
     per_app = False
 
+    @override
     def read_items(self) -> Iterator[dict[str, t.Any]]:
         what = "aggregation on apps"
         try:
@@ -358,6 +371,7 @@ class SegmentsStream(GetListStream):
     schema = schemas.SEGMENT
     per_app = False
 
+    @override
     def params(self) -> dict[str, t.Any]:
         return {}
 

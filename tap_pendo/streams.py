@@ -245,9 +245,11 @@ class VisitorsStream(KeysetAggregationStream):
     primary_keys: t.ClassVar[list[str]] = ["visitorId"]
     source_name = "visitors"
 
+    @override
     def source_step(self) -> dict[str, t.Any]:
         return {"source": {"visitors": None}}
 
+    @override
     def base_pipeline(self) -> list[dict[str, t.Any]]:
         pipeline = [self.source_step()]
         if not self.config.get("include_anonymous_visitors", False):
@@ -263,6 +265,7 @@ class AccountsStream(KeysetAggregationStream):
     primary_keys: t.ClassVar[list[str]] = ["accountId"]
     source_name = "accounts"
 
+    @override
     def source_step(self) -> dict[str, t.Any]:
         return {"source": {"accounts": {"appId": self.app_id_param}}}
 
@@ -375,6 +378,7 @@ class ReportsStream(GetListStream):
     replication_key = None
     per_app = False
 
+    @override
     def params(self) -> dict[str, t.Any]:
         return {}
 

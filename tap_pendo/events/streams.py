@@ -421,13 +421,16 @@ class AggregatedEventStream(WindowedEventStream):
         self.replication_key = PERIOD_FIELD[self.period]
 
     @property
+    @override
     def period(self) -> str:
         return self.config.get("period") or "dayRange"
 
+    @override
     def _bookmark_keys(self) -> tuple[str, ...]:
         # A bookmark written under the other period is still an (estimated) period start.
         return ("day", "hour")
 
+    @override
     def prepare_row(self, row: dict, window: Window) -> dict:
         if window.period != self.period:
             # Hour rows of a day Pendo refused whole: `day` carries the hour so keys stay unique.
@@ -451,6 +454,7 @@ class EventsStream(AggregatedEventStream):
         ),
     )
 
+    @override
     def prepare_row(self, row: dict, window: Window) -> dict:
         # A row is a page row or a feature row; both columns are always present (one null).
         if "pageId" not in row:
@@ -507,6 +511,7 @@ class GuideEventsStream(WindowedEventStream):
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
     learns_from_rows = False  # browserTime is not a period start
 
+    @override
     def prepare_row(self, row: dict, window: Window) -> dict:
         response = row.get("pollResponse")
         if response is not None and not isinstance(response, str):
