@@ -258,15 +258,16 @@ class PendoClient:
                 ) from None
             else:
                 self._answered.add(_host(url))
-                error = classify(
+                answer = classify(
                     response,
                     what=what,
                     secret_setting=secret_setting,
                     aggregation=aggregation,
                     redact=self.redactor,
                 )
-                if error is None:
+                if answer is None:
                     return response
+                error = answer
                 response.close()
                 if isinstance(error, PendoRetriableError) and error.status in not_retried:
                     error = PendoFatalError(str(error), status=error.status)

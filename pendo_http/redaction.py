@@ -55,7 +55,8 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(set(self._secrets) | _forms(secret), key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: object) -> str:
+        # Usually a str; a log call's argument can be anything, hence object and the check.
         if not isinstance(text, str):
             text = _safe_str(text)
         for secret in self._secrets:
@@ -143,5 +144,5 @@ def install_log_redaction(redactor: Redactor) -> None:
         log_filter.filter(record)
         return record
 
-    factory._pendo_redacting = True  # type: ignore[attr-defined]
+    factory._pendo_redacting = True  # type: ignore[attr-defined]  # a marker on a function
     logging.setLogRecordFactory(factory)

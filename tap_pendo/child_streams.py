@@ -88,7 +88,7 @@ def shared_lists(tap: Tap) -> SharedLists:
     return lists
 
 
-def parent_items(stream: GetListStream) -> Iterator[dict[str, t.Any]]:
+def parent_items(stream: GetListStream) -> Iterator[t.Any]:
     """A parent stream's list: shared with its selected children, else streamed as before."""
     lists = shared_lists(stream._tap)
     if lists.shared(stream.name):
@@ -141,8 +141,15 @@ class ChildStream(DerivedStream):
         super().__init_subclass__(**kwargs)
         if cls.parent:
             cls.parents = (cls.parent,)
-            cls.replication_key = f"{cls.parent_label}LastUpdatedAt"
-            cls.primary_keys = [f"{cls.parent_label}Id", cls.replication_key, cls.child_key]
+            # The SDK types these two as properties, yet documents (and its own streams use)
+            # plain class attributes in their place, which is what this sets.
+            replication_key = f"{cls.parent_label}LastUpdatedAt"
+            cls.replication_key = replication_key  # type: ignore[method-assign,assignment]
+            cls.primary_keys = [  # type: ignore[method-assign,assignment]
+                f"{cls.parent_label}Id",
+                replication_key,
+                cls.child_key,
+            ]
 
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         raise NotImplementedError
@@ -150,7 +157,8 @@ class ChildStream(DerivedStream):
     @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         parent_stream = t.cast("GetListStream", self._tap.streams[self.parent])
-        id_key, updated_key = f"{self.parent_label}Id", self.replication_key
+        # The replication key is always set for a child (__init_subclass__).
+        id_key, updated_key = f"{self.parent_label}Id", t.cast("str", self.replication_key)
         for parent in self.parent_rows(self.parent):
             updated = parent.get("lastUpdatedAt")
             if parent_stream.per_app and not self.app_selected(parent.get("appId")):
@@ -288,7 +296,8 @@ class PendoUsersStream(DerivedStream):
         seen: set[str] = set()
         for parent in self.parents:
             for row in self.parent_rows(parent):
-                holders = [row, row.get("group") if isinstance(row.get("group"), dict) else {}]
+                group = row.get("group")
+                holders = [row, group if isinstance(group, dict) else {}]
                 for holder in holders:
                     for field in ("createdByUser", "lastUpdatedByUser"):
                         user = holder.get(field)

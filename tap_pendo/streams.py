@@ -53,7 +53,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
     could not be read: discovery then falls back to permissive metadata instead of crashing.
     A refused key stops the tap with the one-line auth message.
     """
-    cached = tap.__dict__.get("_pendo_metadata_schemas")
+    cached: dict[str, dict[str, t.Any] | None] | None = tap.__dict__.get("_pendo_metadata_schemas")
     if cached is not None:
         return cached
     result: dict[str, dict[str, t.Any] | None] = {}
@@ -292,12 +292,13 @@ class GetListStream(PendoStream):
         # configured app_ids are then applied client-side on `appId`.
         return {"expand": "*"}
 
-    def items(self) -> Iterator[dict[str, t.Any]]:
+    def items(self) -> Iterator[t.Any]:
         from tap_pendo.child_streams import parent_items
 
         return parent_items(self)
 
-    def read_items(self) -> Iterator[dict[str, t.Any]]:
+    def read_items(self) -> Iterator[t.Any]:
+        # The list's JSON items as Pendo sent them: objects, unless an answer is malformed.
         what = f"GET {self.path}"
         yield from self.client.resumable(
             lambda: self.client.iter_json_items(

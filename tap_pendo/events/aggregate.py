@@ -27,10 +27,16 @@ START_TIME = re.compile(rb'"startTime"\s*:\s*"?(-?\d+)')
 HEAD_LIMIT = 65536
 
 
+class _Reader(t.Protocol):
+    """What `_HeadThenRest` needs of the response's raw stream (urllib3's HTTPResponse)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _HeadThenRest:
     """A file-like object: the bytes already read, then the rest of `raw`."""
 
-    def __init__(self, head: bytes, raw: t.Any) -> None:
+    def __init__(self, head: bytes, raw: _Reader) -> None:
         self._head = head
         self._raw = raw
 
@@ -50,7 +56,7 @@ class Aggregation:
     def __init__(
         self,
         client: PendoClient,
-        pipeline: list[dict],
+        pipeline: list[dict[str, t.Any]],
         *,
         what: str,
         max_tries: int | None = None,
@@ -62,7 +68,7 @@ class Aggregation:
         self.start_time: int | None = None
         self.sent = False  # True once Pendo answered 2xx: later errors are in the body
 
-    def __iter__(self) -> t.Iterator[dict]:
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
         response = self.client.send(
             "POST",
             AGGREGATION_PATH,

@@ -106,7 +106,7 @@ def _aggregated_row_key(*entity_fields: str) -> RowKey:
     return RowKey((*entity_fields, *_AGGREGATED_KEY))
 
 
-def _aggregated_schema(row_key: RowKey, *extra: th.Property) -> dict:
+def _aggregated_schema(row_key: RowKey, *extra: th.Property[t.Any]) -> dict[str, t.Any]:
     return th.PropertiesList(row_key.schema_property(), *extra, *_AGGREGATED_COMMON).to_dict()
 
 
@@ -241,7 +241,7 @@ class WindowedEventStream(PendoStream):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def pipeline(self, window: Window) -> list[dict]:
+    def pipeline(self, window: Window) -> list[dict[str, t.Any]]:
         return [
             {
                 "source": {
@@ -251,11 +251,11 @@ class WindowedEventStream(PendoStream):
             }
         ]
 
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         return self.row_key.add_to(row)
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         period = self.period
         period_ms = PERIOD_MS[period]
         now = self.now_ms()
@@ -275,7 +275,7 @@ class WindowedEventStream(PendoStream):
                 break
             cursor += count * period_ms
 
-    def _emit(self, window: Window) -> t.Generator[dict, None, int | None]:
+    def _emit(self, window: Window) -> t.Generator[dict[str, t.Any], None, int | None]:
         """Emit every row of `window`; returns the exact start of its first period if learned."""
         attempt = 0
         what = f"{self.source} aggregation ({window.label()})"
@@ -333,10 +333,12 @@ class WindowedEventStream(PendoStream):
                 return None
             return aggregation.start_time if aggregation.start_time is not None else smallest
 
-    def _split(self, window: Window, error: Exception) -> t.Generator[dict, None, int | None]:
+    def _split(
+        self, window: Window, error: PendoError
+    ) -> t.Generator[dict[str, t.Any], None, int | None]:
         parts = window.split()
         if not parts:
-            self.fail(error)  # type: ignore[arg-type]
+            self.fail(error)
         if window.period == "dayRange" and window.count == 1:
             # One whole day refused: read its hours. The day's exact bounds matter here (the
             # next whole-day window starts at the real next midnight), so ask Pendo for them.
@@ -371,7 +373,7 @@ class WindowedEventStream(PendoStream):
         """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in
         the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation.
         """
-        pipeline = [
+        pipeline: list[dict[str, t.Any]] = [
             {
                 "source": {
                     self.source: {"appId": self.app_id_param},
@@ -431,7 +433,7 @@ class AggregatedEventStream(WindowedEventStream):
         return ("day", "hour")
 
     @override
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         if window.period != self.period:
             # Hour rows of a day Pendo refused whole: `day` carries the hour so keys stay unique.
             row["day"] = row["hour"]
@@ -455,7 +457,7 @@ class EventsStream(AggregatedEventStream):
     )
 
     @override
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         # A row is a page row or a feature row; both columns are always present (one null).
         if "pageId" not in row:
             row["pageId"] = None
@@ -512,7 +514,7 @@ class GuideEventsStream(WindowedEventStream):
     learns_from_rows = False  # browserTime is not a period start
 
     @override
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         response = row.get("pollResponse")
         if response is not None and not isinstance(response, str):
             row["pollResponse"] = orjson.dumps(response).decode()

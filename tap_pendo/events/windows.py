@@ -27,6 +27,7 @@ a period start itself. It lets Pendo do it:
 
 from __future__ import annotations
 
+import typing as t
 from dataclasses import dataclass
 
 HOUR_MS = 3_600_000
@@ -61,7 +62,7 @@ class Window:
         """Estimated start of the period after the window."""
         return self.start + self.count * self.period_ms
 
-    def time_series(self) -> dict:
+    def time_series(self) -> dict[str, t.Any]:
         return {"period": self.period, "first": self.first, "count": self.count}
 
     def split(self) -> list[Window]:
