@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import unquote
 
 import orjson
@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 
+@overload
+def _q(query: dict, name: str, default: str) -> str: ...
+@overload
+def _q(query: dict, name: str, default: None = None) -> str | None: ...
 def _q(query: dict, name: str, default: str | None = None) -> str | None:
     v = query.get(name)
     return v[0] if v else default

@@ -54,7 +54,7 @@ class Dataset:
         self._now_ms = now_ms
         self.apps = app_ids(cfg)
         self.default_app = DEFAULT_APP_ID
-        self.event_end_ms = self.clock.add_days(cfg.start_ms, cfg.event_days)
+        self.event_end_ms = self.clock.add_days(cfg.first_day_ms, cfg.event_days)
         self.page_rows = make_pages(cfg)
         self.feature_rows = make_features(cfg, self.page_rows)
         self.guide_rows = make_guides(cfg, self.page_rows)
@@ -81,7 +81,7 @@ class Dataset:
 
     # ------------------------------------------------------------------ visitors
     def _lu_base(self) -> int:
-        return self.cfg.start_ms - 30 * DAY_MS
+        return self.cfg.first_day_ms - 30 * DAY_MS
 
     def _make_visitors(self) -> MetaTable:
         cfg = self.cfg
@@ -330,7 +330,7 @@ class Dataset:
         return list(latest.values())
 
     def event_range(self) -> tuple[int, int]:
-        return self.cfg.start_ms, self.event_end_ms
+        return self.cfg.first_day_ms, self.event_end_ms
 
     # ------------------------------------------------------------------ changes between syncs
     def touch_visitors(self, ids: Iterable[str], now_ms: int | None = None) -> None:

@@ -204,10 +204,10 @@ def source_rows(
     cfg = ds.cfg
     arrived = now_ms - delay_ms
     ev_end = ds.event_end_ms
-    first_day = ds.clock.day_floor(max(start_ms, cfg.start_ms))
+    first_day = ds.clock.day_floor(max(start_ms, cfg.first_day_ms))
     subs = ("pageEvents", "featureEvents") if source == "events" else (source,)
     for day in ds.clock.days_between(first_day, min(end_ms, ev_end)):
-        if day < cfg.start_ms:
+        if day < cfg.first_day_ms:
             continue
         for sub in subs:
             if sub in AGG_SOURCES:

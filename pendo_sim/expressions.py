@@ -33,7 +33,7 @@ class Tok:
 
 
 def _read_string(src: str, i: int) -> tuple[str, int]:
-    out = []
+    out: list[str] = []
     n = len(src)
     i += 1
     while i < n:

@@ -282,22 +282,21 @@ class Handler(BaseHTTPRequestHandler):
         cut = (
             fault.after_bytes if fault is not None and fault.kind in ("drop", "truncate") else None
         )
-        streamed = not isinstance(body, (bytes, bytearray))
         self.send_response(status)
         self.send_header("Content-Type", content_type if body else "text/plain")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        if streamed:
+        if not isinstance(body, (bytes, bytearray)):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self._send_chunked(body, cut, fault)
             return
         data = bytes(body)
-        if cut is not None and fault.kind == "truncate":
+        if cut is not None and fault is not None and fault.kind == "truncate":
             data = data[:cut]
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if cut is not None and fault.kind == "drop":
+        if cut is not None and fault is not None and fault.kind == "drop":
             self.wfile.write(data[:cut])
             self._abort()
         self.wfile.write(data)
@@ -318,7 +317,7 @@ class Handler(BaseHTTPRequestHandler):
                     buf += piece[: cut - sent - len(buf)]
                     flush_chunk(bytes(buf))
                     sent += len(buf)
-                    if fault.kind == "drop":
+                    if fault is not None and fault.kind == "drop":
                         self._abort()
                     w(b"0\r\n\r\n")
                     self.sim._add_bytes(sent)
