@@ -238,8 +238,8 @@ def run_measured(
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     out.close()
-    if stdin_path:
-        stdin.close()  # type: ignore[union-attr]
+    if not isinstance(stdin, int):  # an open file, not subprocess.DEVNULL
+        stdin.close()
     err.seek(0)
     stderr_text = err.read().decode(errors="replace")
     err.close()

@@ -37,9 +37,10 @@ def hotspot_tables(prof: Path, ours: tuple[str, ...], top: int = 20) -> str:
     """Top functions by own time, and our own functions (path contains one of `ours`) by
     cumulative time, from a cProfile file."""
     st = pstats.Stats(str(prof), stream=io.StringIO())
-    total = st.total_tt  # type: ignore[attr-defined]
+    total = st.total_tt  # type: ignore[attr-defined]  # typeshed's pstats.Stats lacks it
     entries = []
-    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    stats = st.stats  # type: ignore[attr-defined]  # typeshed's pstats.Stats lacks it
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.items():
         entries.append((tt, ct, nc, f"{_short(file)}:{line}({func})"))
     by_self = sorted(entries, reverse=True)[:top]
     rows = [

@@ -10,7 +10,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
@@ -21,7 +21,7 @@ from .pipeline import PipelineError, parse_app_ids, run_aggregation
 from .writes import WriteError, accept_track, validate_track
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from .simulator import Simulator, _Server
 
 _SEG = r"([^/]+)"
 ROUTES: list[tuple[str, re.Pattern, str, str]] = [
@@ -126,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def sim(self) -> Simulator:
-        return self.server.sim  # type: ignore[attr-defined]
+        # Always our _Server (Simulator.start); typeshed types it as any BaseServer.
+        return cast("_Server", self.server).sim
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -19,6 +19,7 @@ from .writes import MetadataWriter
 
 
 class _Server(ThreadingHTTPServer):
+    sim: Simulator  # set by Simulator.start; the handlers reach the simulator through it
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -87,7 +88,7 @@ class Simulator:
         if self._httpd is not None:
             return self
         self._httpd = _Server((self._host, self._port), Handler)
-        self._httpd.sim = self  # type: ignore[attr-defined]
+        self._httpd.sim = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
