@@ -81,7 +81,9 @@ class Sim:
         self.cfg = cfg
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
-        self.errlog = tempfile.NamedTemporaryFile(prefix="pendo-sim-", suffix=".log", delete=False)
+        self.errlog = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the sim's stderr while it lives
+            prefix="pendo-sim-", suffix=".log", delete=False
+        )
 
     def __enter__(self) -> Sim:
         log(f"starting simulator: {' '.join(self.cfg.argv()[1:])}")
@@ -105,7 +107,7 @@ class Sim:
         # Keep draining stdout so the simulator never blocks on a full pipe.
         import threading
 
-        def drain(stream) -> None:  # noqa: ANN001
+        def drain(stream) -> None:
             for _ in iter(stream.readline, b""):
                 pass
 
@@ -124,22 +126,22 @@ class Sim:
     # Control endpoints of the simulator (best effort: the bench works without them).
     def get_json(self, path: str) -> object | None:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(self.url + path, timeout=30) as resp:
                 return json.loads(resp.read())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"GET {path} failed: {exc}")
             return None
 
     def post_json(self, path: str, body: object | None = None) -> object | None:
         data = json.dumps(body or {}).encode()
-        req = urllib.request.Request(  # noqa: S310
+        req = urllib.request.Request(
             self.url + path, data=data, method="POST", headers={"content-type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()
                 return json.loads(raw) if raw else {}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log(f"POST {path} failed: {exc}")
             return None
 
@@ -153,7 +155,8 @@ class Sim:
         if not isinstance(got, list):
             return []
         return [
-            dict(zip(("method", "path", "status"), e)) if isinstance(e, list) else e for e in got
+            dict(zip(("method", "path", "status"), e, strict=False)) if isinstance(e, list) else e
+            for e in got
         ]
 
 
@@ -214,9 +217,10 @@ def run_measured(
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("PYTHONUNBUFFERED", "0")
-    err = tempfile.TemporaryFile()
-    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
-    out = open(stdout_path, "wb")  # noqa: SIM115
+    # The three files are closed explicitly once wait4 has reaped the process.
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - closed after wait4
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115 - same
+    out = open(stdout_path, "wb")  # noqa: SIM115 - closed after wait4
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(argv), stdin=stdin, stdout=out, stderr=err, env=full_env, cwd=cwd)
     deadline = t0 + timeout
@@ -234,8 +238,8 @@ def run_measured(
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     out.close()
-    if stdin_path:
-        stdin.close()  # type: ignore[union-attr]
+    if not isinstance(stdin, int):  # an open file, not subprocess.DEVNULL
+        stdin.close()
     err.seek(0)
     stderr_text = err.read().decode(errors="replace")
     err.close()
@@ -287,7 +291,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

@@ -50,7 +50,7 @@ def _visitors_pipeline(expression: str, sort: list, page_size: int) -> dict:
     return {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
 
 
-def visitors_bodies(page_size: int, start_ms: int):  # noqa: ANN201
+def visitors_bodies(page_size: int, start_ms: int):
     """Our tap's full-sync visitor pages: rows without lastupdated by id, then keyset pages
     on (lastupdated, visitorId) from start_date (tap_pendo/streams.py, KeysetAggregationStream)."""
     last = None
@@ -68,14 +68,17 @@ def visitors_bodies(page_size: int, start_ms: int):  # noqa: ANN201
             expr = f"{LASTUPDATED} >= {last_sort}"
         else:
             q = json.dumps(last_id)
-            expr = f"({LASTUPDATED} > {last_sort}) || ({LASTUPDATED} == {last_sort} && visitorId > {q})"
+            expr = (
+                f"({LASTUPDATED} > {last_sort}) "
+                f"|| ({LASTUPDATED} == {last_sort} && visitorId > {q})"
+            )
         rows = yield _visitors_pipeline(expr, [LASTUPDATED, "visitorId"], page_size)
         if len(rows) < page_size:
             return
         last_sort, last_id = rows[-1]["metadata"]["auto"]["lastupdated"], rows[-1]["visitorId"]
 
 
-def page_events_bodies(first_day_ms: int, now_ms: int, app_id: object = ALL_APPS):  # noqa: ANN201
+def page_events_bodies(first_day_ms: int, now_ms: int, app_id: object = ALL_APPS):
     """Our tap's windows: one day per request (event_window_days=1), `first` mid-day, `app_id`
     (all apps unless given), from the start_date's day up to now (tap_pendo/events/streams.py)."""
     day = first_day_ms

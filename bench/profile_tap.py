@@ -22,9 +22,13 @@ def profile(stream: str, rows: int, work: Path, top: int = 20) -> str:
         files = tap_bench.our_tap_files(work, sim.url, stream)
         res = tap_bench.run_ours(*files, stream, profile=prof)
     if res.rc != 0 or not prof.exists():
-        return f"### Profile `{stream}`: run failed (rc={res.rc})\n\n```\n{res.stderr_tail[-1500:]}\n```"
+        return (
+            f"### Profile `{stream}`: run failed (rc={res.rc})\n\n"
+            f"```\n{res.stderr_tail[-1500:]}\n```"
+        )
     return (
-        f"### Profile `{stream}` ({res.records or 0:,} records, {res.wall_s:.1f}s under cProfile)\n\n"
+        f"### Profile `{stream}` ({res.records or 0:,} records, "
+        f"{res.wall_s:.1f}s under cProfile)\n\n"
         + hotspot_tables(prof, ("tap_pendo", "pendo_http"), top)
     )
 
@@ -33,9 +37,10 @@ def hotspot_tables(prof: Path, ours: tuple[str, ...], top: int = 20) -> str:
     """Top functions by own time, and our own functions (path contains one of `ours`) by
     cumulative time, from a cProfile file."""
     st = pstats.Stats(str(prof), stream=io.StringIO())
-    total = st.total_tt  # type: ignore[attr-defined]
+    total = st.total_tt  # type: ignore[attr-defined]  # typeshed's pstats.Stats lacks it
     entries = []
-    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    stats = st.stats  # type: ignore[attr-defined]  # typeshed's pstats.Stats lacks it
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.items():
         entries.append((tt, ct, nc, f"{_short(file)}:{line}({func})"))
     by_self = sorted(entries, reverse=True)[:top]
     rows = [

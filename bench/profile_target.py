@@ -42,6 +42,7 @@ def profile(n_meta: int, work: Path, batch_size: int = 500, top: int = 20) -> st
             f"### Profile target: run failed (rc={res.rc})\n\n```\n{res.stderr_tail[-1500:]}\n```"
         )
     return (
-        f"### Profile target-pendo ({n_meta:,} visitor metadata updates, {res.wall_s:.1f}s under cProfile)\n\n"
+        f"### Profile target-pendo ({n_meta:,} visitor metadata updates, "
+        f"{res.wall_s:.1f}s under cProfile)\n\n"
         + hotspot_tables(prof, ("target_pendo", "pendo_http"), top)
     )

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PEER_PY, WORK, log, tmpdir  # noqa: E402
-import tap_bench  # noqa: E402
-import target_bench  # noqa: E402
+import tap_bench
+import target_bench
+from common import PEER_PY, WORK, log, tmpdir
 
 FULL = {
     "visitors": 200_000,
@@ -64,7 +64,10 @@ def main() -> int:
     ap.add_argument(
         "--parts",
         default="tap,growth,target",
-        help="comma list of: tap, growth, target, profile, profile-target (default tap,growth,target)",
+        help=(
+            "comma list of: tap, growth, target, profile, profile-target "
+            "(default tap,growth,target)"
+        ),
     )
     ap.add_argument("--streams", default="visitors,page_events")
     ap.add_argument("--no-peer", action="store_true", help="skip singer-io tap-pendo")
@@ -124,12 +127,14 @@ def main() -> int:
     emit(f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     emit()
     emit(
-        f"Mode: {'quick' if args.quick else 'full'}; command: `{' '.join(['.venv/bin/python'] + sys.argv)}`  "
+        f"Mode: {'quick' if args.quick else 'full'}; "
+        f"command: `{' '.join(['.venv/bin/python'] + sys.argv)}`  "
     )
     emit(
         f"Host: {platform.platform()}, Python {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} CPUs. Every plugin writes to /dev/null; peak RSS is the plugin "
-        "process's own `ru_maxrss` (os.wait4), the simulator runs as a separate process."
+        f"{__import__('os').cpu_count()} CPUs. Every plugin writes to /dev/null; "
+        "peak RSS is the plugin process's own `ru_maxrss` (os.wait4), "
+        "the simulator runs as a separate process."
     )
     emit()
 
@@ -144,7 +149,8 @@ def main() -> int:
                     )
                 )
             emit(
-                f"## Tap side by side ({rounds} round(s), order ours → singer-io → floor each round; medians)"
+                f"## Tap side by side ({rounds} round(s), "
+                "order ours → singer-io → floor each round; medians)"
             )
             if peer_rounds:
                 emit()
@@ -161,13 +167,16 @@ def main() -> int:
                     + "; ".join(o["notes"])
                 )
             emit(
-                "- singer-io tap-pendo 1.2.0 runs in its own venv with `pyhumps>=3`, its host globals "
-                "pointed at the simulator and **its fixed 1-request-per-2-s `time.sleep` rate limiter "
-                "patched out** (bench/peer_wrapper.py); its retry sleeps are untouched. For page_events "
-                "it must also sync its parent `pages` (a few dozen rows, not counted)."
+                "- singer-io tap-pendo 1.2.0 runs in its own venv with `pyhumps>=3`, "
+                "its host globals pointed at the simulator and **its fixed "
+                "1-request-per-2-s `time.sleep` rate limiter patched out** "
+                "(bench/peer_wrapper.py); its retry sleeps are untouched. "
+                "For page_events it must also sync its parent `pages` "
+                "(a few dozen rows, not counted)."
             )
             emit(
-                "- floor = bench/floor.py: same aggregation requests, one orjson RECORD line per row."
+                "- floor = bench/floor.py: same aggregation requests, "
+                "one orjson RECORD line per row."
             )
             emit()
             emit(tap_bench.side_by_side_table(outcomes))
@@ -215,12 +224,12 @@ def main() -> int:
             emit(target_bench.target_tables(t, args.batch_size))
             emit()
         if "profile-target" in parts:
-            import profile_target  # noqa: PLC0415
+            import profile_target
 
             emit(profile_target.profile(sizes["target_meta"], work, batch_size=args.batch_size))
             emit()
         if "profile" in parts:
-            import profile_tap  # noqa: PLC0415
+            import profile_tap
 
             for stream in streams:
                 emit(profile_tap.profile(stream, sizes[stream], work))

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
+    BENCH,
     INTEGRATION_KEY,
     PEER_PY,
     PY,
-    RSS_GOAL_MB,
-    BENCH,
     ROOT,
+    RSS_GOAL_MB,
     VENV_BIN,
     RunResult,
     Sim,
@@ -222,14 +222,14 @@ def side_by_side(
         ours_files = None
         try:
             ours_files = our_tap_files(work, sim.url, case.stream)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             notes.append(f"our tap could not run: {str(exc).strip().splitlines()[-1][:200]}")
             log(notes[-1])
         peer = None
         if with_peer:
             try:
                 peer = peer_files(work, sim.url, case.stream)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 notes.append(
                     f"singer-io tap could not run: {str(exc).strip().splitlines()[-1][:200]}"
                 )
@@ -352,7 +352,8 @@ def growth(
     stream: str, sizes: list[int], work: Path, *, to_now: bool = False, with_floor: bool = False
 ) -> list[dict]:
     """Our tap at each size (and the floor on the same data when ``with_floor``, to tell the
-    simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless ``to_now``."""
+    simulator's share of the time from ours). Event streams stop at DATA_END_DATE unless
+    ``to_now``."""
     out = []
     for n in sizes:
         case = case_for(stream, n)
@@ -360,7 +361,7 @@ def growth(
             try:
                 end = None if to_now or stream == "visitors" else DATA_END_DATE
                 files = our_tap_files(work, sim.url, stream, end)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"growth {stream} {n}: our tap could not run: {exc}")
                 out.append({"stream": stream, "size": n, "res": None})
                 continue
@@ -378,7 +379,7 @@ def growth(
 
 
 def _ms(iso: str) -> int:
-    import datetime as dt  # noqa: PLC0415
+    import datetime as dt
 
     return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 

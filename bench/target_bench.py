@@ -8,15 +8,14 @@ from pathlib import Path
 
 from common import (
     INTEGRATION_KEY,
-    TRACK_SECRET,
-    RSS_GOAL_MB,
     ROOT,
+    RSS_GOAL_MB,
+    TRACK_SECRET,
     VENV_BIN,
     RunResult,
     Sim,
     SimConfig,
     fmt,
-    log,
     run_measured,
     table,
     verdict,

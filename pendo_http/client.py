@@ -72,8 +72,9 @@ def aggregation_body(pipeline: list[dict[str, Any]], *, request_id: str) -> dict
 
 def equal_jitter(seconds: float) -> float:
     """Between half and all of `seconds`: clients retrying together spread out, and no wait
-    collapses to nothing (backoff's `full_jitter` can draw 0)."""
-    return seconds * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+    collapses to nothing (backoff's `full_jitter` can draw 0).
+    """
+    return seconds * random.uniform(0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class RetryPolicy:
 
 def log_request_duration(response: requests.Response, endpoint: str) -> None:
     """The `http_request_duration` metric point the SDK's RESTStream writes for each answer
-    (time to the response headers), which our own client would otherwise lose."""
+    (time to the response headers), which our own client would otherwise lose.
+    """
     metrics_logger = metrics.get_metrics_logger()
     if not metrics_logger.isEnabledFor(logging.INFO):
         return
@@ -277,15 +279,16 @@ class PendoClient:
                 ) from None
             else:
                 self._answered.add(_host(url))
-                error = classify(
+                answer = classify(
                     response,
                     what=what,
                     secret_setting=secret_setting,
                     aggregation=aggregation,
                     redact=self.redactor,
                 )
-                if error is None:
+                if answer is None:
                     return response
+                error = answer
                 response.close()
                 if isinstance(error, PendoRetriableError) and error.status in not_retried:
                     error = PendoFatalError(str(error), status=error.status)
@@ -306,14 +309,14 @@ class PendoClient:
         started: float,
     ) -> None:
         """One DEBUG line per HTTP attempt (`LOGLEVEL=DEBUG`): what was asked, the answer's
-        status and how long the headers took; the body's first 500 bytes, secrets masked."""
+        status and how long the headers took; the body's first 500 bytes, secrets masked.
+        """
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         sent = f"; body {len(data)} bytes: {data[:500].decode('utf-8', 'replace')}" if data else ""
+        elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug(
             "%s",
-            self.redactor(
-                f"HTTP {method} {url}{query} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms{sent}"
-            ),
+            self.redactor(f"HTTP {method} {url}{query} -> {status} in {elapsed_ms:.0f} ms{sent}"),
         )
 
     def backoff(self, attempt: int, error: PendoRetriableError) -> None:
@@ -364,7 +367,8 @@ class PendoClient:
     ) -> Iterator[Any]:
         """Stream the items at `prefix` ("item" for a bare array, "results.item" for an
         aggregation) without holding the body. Errors while the body is read raise
-        PendoRetriableError: the caller decides where to resume."""
+        PendoRetriableError: the caller decides where to resume.
+        """
         response = self.send(
             method,
             path,

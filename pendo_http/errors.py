@@ -54,10 +54,12 @@ class PendoAuthError(PendoFatalError):
 
 class PendoTLSError(PendoFatalError):
     """The server's TLS certificate could not be verified: retrying cannot fix it, and
-    verification is never turned off."""
+    verification is never turned off.
+    """
 
 
 def tls_message(url: str, what: str, exc: BaseException) -> str:
+    """The message of a PendoTLSError: the host, the verifier's reason, and what to check."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -76,10 +78,12 @@ def tls_message(url: str, what: str, exc: BaseException) -> str:
 class PendoRedirectError(PendoFatalError):
     """Pendo's API never redirects: a 3xx points somewhere else (a proxy, a captive portal, a
     hostile host). Following it would send the key and the body there, so it is not followed,
-    not retried, and nothing the request carried counts as written."""
+    not retried, and nothing the request carried counts as written.
+    """
 
 
 def redirect_message(response: requests.Response, what: str) -> str:
+    """The message of a PendoRedirectError: where the 3xx pointed (host only), and what to check."""
     from urllib.parse import urlsplit
 
     location = response.headers.get("Location") or ""
@@ -102,7 +106,8 @@ def redirect_message(response: requests.Response, what: str) -> str:
 class PendoUnreachableError(PendoFatalError):
     """The host could not be reached at all (its name does not resolve, the connection is
     refused, no route): a wrong `region` or `api_url`, or no network. Raised for a host that
-    has not answered yet in this run, where retrying only delays the same answer."""
+    has not answered yet in this run, where retrying only delays the same answer.
+    """
 
 
 # Connection failures that say "this host cannot be reached from here", not "it is busy".
@@ -147,6 +152,7 @@ def unreachable_reason(exc: BaseException) -> str | None:
 
 
 def unreachable_message(url: str, what: str, reason: str) -> str:
+    """The message for a host that cannot be reached: the host, the reason, what to check."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -174,7 +180,7 @@ def body_snippet(response: requests.Response, redact: Callable[[str], str] | Non
     """
     try:
         text = response.text
-    except Exception:  # noqa: BLE001 - a broken body must not hide the status
+    except Exception:
         return ""
     text = " ".join(text.split())
     if redact is not None:
@@ -209,6 +215,7 @@ SECRET_HINTS = {
 
 
 def auth_message(setting: str, status: int, what: str) -> str:
+    """The message for a 401/403: which setting holds the refused key, and the region hint."""
     return (
         f"Pendo refused the {what} (HTTP {status}). Check the `{setting}` setting, and that "
         "`region` (or `api_url`) is the region of the Pendo subscription the key belongs to: "

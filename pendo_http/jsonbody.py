@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 
-def json_bytes(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:  # noqa: ANN401
+def json_bytes(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """`value` as JSON bytes: orjson, or the standard library for what orjson refuses."""
     try:
         return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:

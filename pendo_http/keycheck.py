@@ -32,9 +32,8 @@ class KeyCheck:
     @property
     def write_access(self) -> bool | None:
         """True/False when token/verify said so; None when the fallback cannot tell."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("writeAccess"), bool):
-            return self.body["writeAccess"]
-        return None
+        access = self.body.get("writeAccess") if isinstance(self.body, dict) else None
+        return access if isinstance(access, bool) else None
 
     def describe(self) -> str:
         text = f"GET {self.path} answered {self.status}"
@@ -45,7 +44,7 @@ class KeyCheck:
         return text
 
 
-def _parsed(content: bytes) -> Any:  # noqa: ANN401
+def _parsed(content: bytes) -> Any:
     if not content.strip():
         return None
     try:

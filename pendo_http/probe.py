@@ -22,6 +22,8 @@ MAX_KEYS_SHOWN = 8
 
 @dataclass
 class ProbeRow:
+    """One line of a probe report: an endpoint, its answer's status and shape, and any surprise."""
+
     endpoint: str
     status: str
     shape: str
@@ -30,9 +32,10 @@ class ProbeRow:
     note: str = ""
 
 
-def shape_of(value: Any, depth: int = 2) -> str:  # noqa: ANN401
+def shape_of(value: Any, depth: int = 2) -> str:
     """A short description of a JSON value: `object{valid: bool, writeAccess: bool}`,
-    `array[12] of object{id, name, ...}`, `empty body`. Values are never shown."""
+    `array[12] of object{id, name, ...}`, `empty body`. Values are never shown.
+    """
     if value is None:
         return "empty body"
     if isinstance(value, bool):

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
+from typing_extensions import override
+
 MASK = "***"
 
 
 def _forms(secret: str) -> set[str]:
     """A secret as written and as other texts quote it: inside a URL (percent-encoded, either
-    case of hex), in a repr (what requests' InvalidHeader and tracebacks show), in JSON."""
+    case of hex), in a repr (what requests' InvalidHeader and tracebacks show), in JSON.
+    """
     url_forms = {quote(secret, safe=""), quote_plus(secret), quote(secret)}
     url_forms |= {form.lower() for form in url_forms if "%" in form}
     quoted = {
@@ -52,7 +55,8 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(set(self._secrets) | _forms(secret), key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: object) -> str:
+        # Usually a str; a log call's argument can be anything, hence object and the check.
         if not isinstance(text, str):
             text = _safe_str(text)
         for secret in self._secrets:
@@ -73,22 +77,24 @@ def exception_chain(exc: BaseException | None) -> list[BaseException]:
 def _safe_str(value: object) -> str:
     try:
         return str(value)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not break logging
+    except Exception:
         return f"<{type(value).__name__} whose str() fails>"
 
 
 class _RedactingFilter(logging.Filter):
     """Masks secrets in a record's message and in its exception chain. Never raises: a log
-    call whose arguments do not match its format is logged as such."""
+    call whose arguments do not match its format is logged as such.
+    """
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             self._redact(record)
-        except Exception:  # noqa: BLE001 - last resort: keep nothing that could hold a secret
+        except Exception:
             record.msg, record.args = "<log record dropped: it could not be redacted>", None
             record.exc_info, record.exc_text = None, None
         return True
@@ -96,7 +102,7 @@ class _RedactingFilter(logging.Filter):
     def _redact(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-        except Exception as error:  # noqa: BLE001 - logging itself would swallow it later
+        except Exception as error:
             message = (
                 f"<log call whose arguments do not match its format ({type(error).__name__}): "
                 f"msg={_safe_str(record.msg)!r}, {len(record.args or ())} argument(s)>"
@@ -138,5 +144,5 @@ def install_log_redaction(redactor: Redactor) -> None:
         log_filter.filter(record)
         return record
 
-    factory._pendo_redacting = True  # type: ignore[attr-defined]
+    factory._pendo_redacting = True  # type: ignore[attr-defined]  # a marker on a function
     logging.setLogRecordFactory(factory)

@@ -14,7 +14,7 @@ from typing import Any
 SECRET_SETTINGS = ("integration_key", "x_pendo_integration_key", "track_event_secret")
 
 
-def secret_problem(setting: str, value: Any) -> str | None:  # noqa: ANN401
+def secret_problem(setting: str, value: Any) -> str | None:
     """Why `value` cannot be a Pendo secret, or None when it can."""
     if value is None or value == "":
         return None

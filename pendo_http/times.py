@@ -45,9 +45,10 @@ def parse_iso(text: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def to_ms(value: t.Any) -> int | None:  # noqa: ANN401
+def to_ms(value: t.Any) -> int | None:
     """A bookmark or setting to epoch ms: numbers pass through as ints, ISO strings and
-    datetimes convert; None and "" stay None."""
+    datetimes convert; None and "" stay None.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool):

@@ -22,7 +22,7 @@ PLATFORMS = ["web", "ios", "android"]
 def make_apps(cfg: DatasetConfig, app_ids: list[int]) -> list[dict]:
     out = []
     for k, app in enumerate(app_ids):
-        created = cfg.start_ms - 300 * DAY + k * DAY
+        created = cfg.first_day_ms - 300 * DAY + k * DAY
         out.append(
             {
                 "id": app,
@@ -32,7 +32,7 @@ def make_apps(cfg: DatasetConfig, app_ids: list[int]) -> list[dict]:
                 "description": "",
                 "createdAt": created,
                 "createdByUser": _user(k % 3),
-                "lastUpdatedAt": cfg.start_ms - 20 * DAY + k * 60_000,
+                "lastUpdatedAt": cfg.first_day_ms - 20 * DAY + k * 60_000,
                 "lastUpdatedByUser": _user((k + 1) % 3),
             }
         )
@@ -47,9 +47,9 @@ def make_segments(cfg: DatasetConfig) -> list[dict]:
             {
                 "id": sid,
                 "name": f"Segment {k}",
-                "createdAt": cfg.start_ms - 100 * DAY,
+                "createdAt": cfg.first_day_ms - 100 * DAY,
                 "createdByUser": _user(k % 3),
-                "lastUpdatedAt": cfg.start_ms - 15 * DAY + k * 60_000,
+                "lastUpdatedAt": cfg.first_day_ms - 15 * DAY + k * 60_000,
                 "lastUpdatedByUser": None if k == 2 else _user(0),
                 "shared": k % 2 == 0,
                 "definition": None if k == 3 else {"kind": "visitor", "pipeline": []},

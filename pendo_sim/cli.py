@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.set_latency(**latency)
     stop = threading.Event()
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum, frame):
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)

@@ -30,6 +30,12 @@ class DatasetConfig:
     lastupdated_tie_group: int = 50
     parent_accounts: bool = True
 
+    @property
+    def first_day_ms(self) -> int:
+        """`start_ms` as resolved by `__post_init__` (never None once constructed)."""
+        assert self.start_ms is not None
+        return self.start_ms
+
     def __post_init__(self) -> None:
         clock = SubscriptionClock(self.timezone)
         if self.start_ms is None:

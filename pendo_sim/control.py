@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import unquote
 
 import orjson
@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 
+@overload
+def _q(query: dict, name: str, default: str) -> str: ...
+@overload
+def _q(query: dict, name: str, default: None = None) -> str | None: ...
 def _q(query: dict, name: str, default: str | None = None) -> str | None:
     v = query.get(name)
     return v[0] if v else default
@@ -28,7 +32,7 @@ def _body(body: bytes) -> Any:
         raise HttpError(400, "malformed JSON") from None
 
 
-def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: bytes):
+def handle_control(sim: Simulator, method: str, path: str, query: dict, body: bytes):
     from .server import HttpError
 
     ds = sim.dataset
@@ -134,7 +138,7 @@ def handle_control(sim: "Simulator", method: str, path: str, query: dict, body: 
     raise HttpError(404, "unknown control endpoint")
 
 
-def expected(sim: "Simulator", query: dict) -> Any:
+def expected(sim: Simulator, query: dict) -> Any:
     """Ground truth: ?what=visitors[&identified_only=false]|accounts|pages|features|guides|
     trackTypes|event_totals|event_rows (&source=&first=&last=&period=dayRange|hourRange)|
     event_range."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .catalog import make_apps, make_awkward, make_segments
 from .config import DEFAULT_APP_ID, DatasetConfig
@@ -53,7 +54,7 @@ class Dataset:
         self._now_ms = now_ms
         self.apps = app_ids(cfg)
         self.default_app = DEFAULT_APP_ID
-        self.event_end_ms = self.clock.add_days(cfg.start_ms, cfg.event_days)
+        self.event_end_ms = self.clock.add_days(cfg.first_day_ms, cfg.event_days)
         self.page_rows = make_pages(cfg)
         self.feature_rows = make_features(cfg, self.page_rows)
         self.guide_rows = make_guides(cfg, self.page_rows)
@@ -82,7 +83,7 @@ class Dataset:
 
     # ------------------------------------------------------------------ visitors
     def _lu_base(self) -> int:
-        return self.cfg.start_ms - 30 * DAY_MS
+        return self.cfg.first_day_ms - 30 * DAY_MS
 
     def _make_visitors(self) -> MetaTable:
         cfg = self.cfg
@@ -104,7 +105,6 @@ class Dataset:
             lu[k + 2] = None
             lu[k + 3] = None
             missing.add(k + 3)
-        seed = cfg.seed
         n_acc = len(self.account_ids)
         acc_ids = self.account_ids
         vh = self._visitor_hash
@@ -263,7 +263,7 @@ class Dataset:
     def track_types(self, app_ids: Iterable[int] | None = None) -> list[dict]:
         return self._entities(self.track_type_rows, app_ids)
 
-    trackTypes = track_types  # noqa: N815 - the aggregation source name
+    trackTypes = track_types
 
     def reports(self) -> list[dict]:
         return list(self.report_rows)
@@ -332,7 +332,7 @@ class Dataset:
         return list(latest.values())
 
     def event_range(self) -> tuple[int, int]:
-        return self.cfg.start_ms, self.event_end_ms
+        return self.cfg.first_day_ms, self.event_end_ms
 
     # ------------------------------------------------------------------ raw data (oracles)
     def raw_events(self, source: str) -> list[dict]:

@@ -34,9 +34,9 @@ def _user(k: int) -> dict:
 def _envelope(cfg: DatasetConfig, kind: str, k: int, app: int, name: str) -> dict:
     eid = pendo_id(cfg.seed, kind, k)
     h = mix2(cfg.seed, seed_for(kind, k))
-    created = cfg.start_ms - 200 * DAY + (h % (100 * DAY))
+    created = cfg.first_day_ms - 200 * DAY + (h % (100 * DAY))
     # a few share the same lastUpdatedAt so cursor paging on it crosses ties
-    updated = cfg.start_ms - 10 * DAY + (k // 3) * 60_000
+    updated = cfg.first_day_ms - 10 * DAY + (k // 3) * 60_000
     return {
         "id": eid,
         "name": name,
@@ -215,7 +215,7 @@ def make_reports(cfg: DatasetConfig) -> list[dict]:
                     "fields": [{"type": "string", "title": "Visitor", "field": "visitorId"}],
                     "pipeline": [{"source": {"visitors": None}}],
                 },
-                "lastRunAt": cfg.start_ms,
+                "lastRunAt": cfg.first_day_ms,
             }
         )
         out.append(r)

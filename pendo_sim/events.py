@@ -9,7 +9,8 @@ differ from another only by server, remoteIp or userAgent.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .hashing import seed_for
 from .timeutil import HOUR_MS
@@ -46,7 +47,7 @@ GEO = [
 
 
 def aggregated_atoms(
-    ds: "Dataset", source: str, day_ms: int, hour_lo: int | None = None, hour_hi: int | None = None
+    ds: Dataset, source: str, day_ms: int, hour_lo: int | None = None, hour_hi: int | None = None
 ) -> Iterator[dict]:
     """Atoms of one aggregated source (pageEvents/featureEvents/trackEvents) for one local day.
 
@@ -86,7 +87,7 @@ def _revised(revisions: list, source: str, atoms: Iterator[dict]) -> Iterator[di
 
 
 def _hour_atoms(
-    ds: "Dataset", source: str, entities: list, day_ms: int, hour: int, b0: int, n: int
+    ds: Dataset, source: str, entities: list, day_ms: int, hour: int, b0: int, n: int
 ) -> Iterator[dict]:
     field = AGG_SOURCES[source]
     rng = random.Random(seed_for(ds.cfg.seed, source, hour))
@@ -144,7 +145,7 @@ def _hour_atoms(
         b += 1
 
 
-def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
+def row_events(ds: Dataset, source: str, day_ms: int) -> Iterator[dict]:
     """guideEvents / pollEvents for one local day: one row per event, browserTime ascending."""
     cfg = ds.cfg
     n = cfg.guide_events_per_day if source == "guideEvents" else cfg.poll_events_per_day
@@ -198,7 +199,7 @@ def row_events(ds: "Dataset", source: str, day_ms: int) -> Iterator[dict]:
 
 
 def source_rows(
-    ds: "Dataset",
+    ds: Dataset,
     source: str,
     start_ms: int,
     end_ms: int,
@@ -215,10 +216,10 @@ def source_rows(
     cfg = ds.cfg
     arrived = now_ms - delay_ms
     ev_end = ds.event_end_ms
-    first_day = ds.clock.day_floor(max(start_ms, cfg.start_ms))
+    first_day = ds.clock.day_floor(max(start_ms, cfg.first_day_ms))
     subs = ("pageEvents", "featureEvents") if source == "events" else (source,)
     for day in ds.clock.days_between(first_day, min(end_ms, ev_end)):
-        if day < cfg.start_ms:
+        if day < cfg.first_day_ms:
             continue
         for sub in subs:
             if sub in AGG_SOURCES:

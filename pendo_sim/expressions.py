@@ -10,8 +10,9 @@ string comparison is lexicographic by code point.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class ExpressionError(ValueError):
@@ -32,7 +33,7 @@ class Tok:
 
 
 def _read_string(src: str, i: int) -> tuple[str, int]:
-    out = []
+    out: list[str] = []
     n = len(src)
     i += 1
     while i < n:
@@ -148,7 +149,8 @@ def tokenize(src: str) -> list[Tok]:
 
 # ----------------------------------------------------------------------------- AST
 
-# Nodes are tuples: ("lit", v) ("path", [steps]) ("call", name, [args]) ("un", op, x) ("bin", op, a, b)
+# Nodes are tuples: ("lit", v) ("path", [steps]) ("call", name, [args]) ("un", op, x)
+# ("bin", op, a, b)
 
 _PREC = {
     "||": 1,
@@ -620,12 +622,14 @@ def _node_bounds(node, path: list[Any], ctx: EvalContext):
         for op, v in bounds:
             if (lo is not None and not _ordered(lo, v)) or (hi is not None and not _ordered(hi, v)):
                 continue
-            if op in (">", ">=", "=="):
-                if lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">"))):
-                    lo, lo_incl = v, op != ">"
-            if op in ("<", "<=", "=="):
-                if hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<"))):
-                    hi, hi_incl = v, op != "<"
+            if op in (">", ">=", "==") and (
+                lo is None or (_ordered(lo, v) and (v > lo or (v == lo and op == ">")))
+            ):
+                lo, lo_incl = v, op != ">"
+            if op in ("<", "<=", "==") and (
+                hi is None or (_ordered(hi, v) and (v < hi or (v == hi and op == "<")))
+            ):
+                hi, hi_incl = v, op != "<"
     return lo, lo_incl, hi, hi_incl, exact
 
 

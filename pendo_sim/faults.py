@@ -32,7 +32,7 @@ class Fault:
         self._re = re.compile(self.path)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Fault":
+    def from_dict(cls, d: dict) -> Fault:
         allowed = {k for k in cls.__dataclass_fields__ if k not in ("fired", "seen")}
         unknown = set(d) - allowed
         if unknown:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .expressions import sort_key
 
@@ -42,19 +43,23 @@ class MetaTable:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _index_map(self) -> dict[str, int]:
+        """id -> position, built on first use (call under the lock)."""
+        if self._index is None:
+            self._index = {v: i for i, v in enumerate(self.ids)}
+        return self._index
+
     def index_of(self, id_: str) -> int | None:
         with self.lock:
-            if self._index is None:
-                self._index = {v: i for i, v in enumerate(self.ids)}
-            return self._index.get(id_)
+            return self._index_map().get(id_)
 
     def add(self, id_: str, lu: int) -> int:
         with self.lock:
-            self.index_of(id_)
+            index = self._index_map()
             j = len(self.ids)
             self.ids.append(id_)
             self.lu.append(lu)
-            self._index[id_] = j
+            index[id_] = j
             self._orders.clear()
             return j
 

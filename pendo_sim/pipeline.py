@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .dataset import Dataset
 from .events import AGG_SOURCES, EVENT_SOURCES
@@ -444,8 +445,8 @@ class Runner:
                     ent = groups[hk] = (kv, self._acc_init(aggs))
                 self._acc_add(ent[1], aggs, r)
             for kv, state in groups.values():
-                out = {k.split(".")[-1]: v for k, v in zip(keys, kv)}
-                for (name, _, _), v in zip(aggs, state):
+                out = {k.split(".")[-1]: v for k, v in zip(keys, kv, strict=True)}
+                for (name, _, _), v in zip(aggs, state, strict=True):
                     out[name] = v
                 yield out
 
@@ -458,7 +459,7 @@ class Runner:
             state = self._acc_init(aggs)
             for r in rows:
                 self._acc_add(state, aggs, r)
-            yield {name: v for (name, _, _), v in zip(aggs, state)}
+            yield {name: v for (name, _, _), v in zip(aggs, state, strict=True)}
 
         return gen()
 

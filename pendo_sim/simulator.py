@@ -20,11 +20,12 @@ from .writes import MetadataWriter
 
 
 class _Server(ThreadingHTTPServer):
+    sim: Simulator  # set by Simulator.start; the handlers reach the simulator through it
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up (a tap stopped after its first record by `--test`, a kill)
         is normal for a server: no traceback for it. Anything else is reported as before."""
         import sys
@@ -107,11 +108,11 @@ class Simulator:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._httpd is not None:
             return self
         self._httpd = _Server((self._host, self._port), Handler)
-        self._httpd.sim = self  # type: ignore[attr-defined]
+        self._httpd.sim = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -143,7 +144,7 @@ class Simulator:
         with httpd.idle:
             return httpd.idle.wait_for(lambda: httpd.open_connections == 0, timeout_s)
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

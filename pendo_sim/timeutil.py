@@ -50,8 +50,8 @@ class SubscriptionClock:
     def date_ms(self, *args) -> int:
         """Pendo `date(y, m, d[, h, mi, s])` or `date("YYYY-MM-DD")` in the subscription tz."""
         if len(args) == 1 and isinstance(args[0], str):
-            d = date.fromisoformat(args[0][:10])
-            return self.local_midnight(d)
+            day = date.fromisoformat(args[0][:10])
+            return self.local_midnight(day)
         parts = [int(a) for a in args] + [0] * (6 - len(args))
         y, m, d, h, mi, s = parts[:6]
         dt = datetime(y, m, d, h, mi, s, tzinfo=self.tz)

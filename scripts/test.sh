@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# THE test command: set everything up, start PostgreSQL, run the whole test suite.
+# THE test command: set everything up, run the lint gate (scripts/lint.sh: ruff check,
+# ruff format --check, mypy), start PostgreSQL, run the whole test suite.
 #   bash scripts/test.sh [pytest args...]
 # Under CI (CI set) PostgreSQL is required: it is installed and started, and the
 # postgres-marked tests fail rather than skip without it. Locally they skip if
@@ -10,6 +11,12 @@ cd "$(dirname "$0")/.."
 log() { printf 'test.sh: %s\n' "$*" >&2; }
 
 bash scripts/setup.sh
+
+# Lint, format and types first: any finding fails the run before a test starts.
+if ! bash scripts/lint.sh; then
+    log "the lint gate failed (ruff check / ruff format --check / mypy, named above): no tests run"
+    exit 1
+fi
 
 started_pg=0
 stop_pg() { if [[ $started_pg == 1 ]]; then bash scripts/postgres.sh stop || true; fi; }

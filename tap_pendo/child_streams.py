@@ -18,6 +18,7 @@ import typing as t
 from collections.abc import Iterable, Iterator
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from pendo_http import PendoAuthError, PendoError, PendoFatalError
 from tap_pendo import derived_schemas as schemas
@@ -80,13 +81,14 @@ def _unique(items: Iterable[t.Any]) -> list[dict[str, t.Any]]:
 
 
 def shared_lists(tap: Tap) -> SharedLists:
+    """The tap's one SharedLists, made on first use."""
     lists = tap.__dict__.get("_pendo_shared_lists")
     if lists is None:
         lists = tap.__dict__["_pendo_shared_lists"] = SharedLists(tap)
     return lists
 
 
-def parent_items(stream: GetListStream) -> Iterator[dict[str, t.Any]]:
+def parent_items(stream: GetListStream) -> Iterator[t.Any]:
     """A parent stream's list: shared with its selected children, else streamed as before."""
     lists = shared_lists(stream._tap)
     if lists.shared(stream.name):
@@ -109,15 +111,17 @@ class DerivedStream(PendoStream):
     def rows(self, context: Context | None) -> Iterator[Record]:
         raise NotImplementedError
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         try:
             yield from self.rows(context)
         except PendoError as error:
             self.fail(error)
 
-    def changed(self, value: t.Any, context: Context | None, *, start_date: bool = True) -> bool:  # noqa: ANN401
+    def changed(self, value: t.Any, context: Context | None, *, start_date: bool = True) -> bool:
         """True when a row with replication value `value` is new for this stream's bookmark
-        (and not older than `start_date`, unless told to ignore it)."""
+        (and not older than `start_date`, unless told to ignore it).
+        """
         bookmark = self.bookmark_ms(context)
         if bookmark is not None and (value is None or value <= bookmark):
             return False
@@ -132,19 +136,29 @@ class ChildStream(DerivedStream):
     parent_label: str = ""  # `page` -> pageId, pageLastUpdatedAt
     child_key: str = ""
 
-    def __init_subclass__(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+    @override
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.parent:
             cls.parents = (cls.parent,)
-            cls.replication_key = f"{cls.parent_label}LastUpdatedAt"
-            cls.primary_keys = [f"{cls.parent_label}Id", cls.replication_key, cls.child_key]
+            # The SDK types these two as properties, yet documents (and its own streams use)
+            # plain class attributes in their place, which is what this sets.
+            replication_key = f"{cls.parent_label}LastUpdatedAt"
+            cls.replication_key = replication_key  # type: ignore[method-assign,assignment]
+            cls.primary_keys = [  # type: ignore[method-assign,assignment]
+                f"{cls.parent_label}Id",
+                replication_key,
+                cls.child_key,
+            ]
 
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         raise NotImplementedError
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         parent_stream = t.cast("GetListStream", self._tap.streams[self.parent])
-        id_key, updated_key = f"{self.parent_label}Id", self.replication_key
+        # The replication key is always set for a child (__init_subclass__).
+        id_key, updated_key = f"{self.parent_label}Id", t.cast("str", self.replication_key)
         for parent in self.parent_rows(self.parent):
             updated = parent.get("lastUpdatedAt")
             if parent_stream.per_app and not self.app_selected(parent.get("appId")):
@@ -157,15 +171,18 @@ class ChildStream(DerivedStream):
                 yield row
 
 
-def _list(value: t.Any) -> list[t.Any]:  # noqa: ANN401
+def _list(value: t.Any) -> list[t.Any]:
     return value if isinstance(value, list) else []
 
 
 class PageRulesStream(ChildStream):
+    """A page's `rules` (URL rules), one row per position."""
+
     name = "page_rules"
     parent, parent_label, child_key = "pages", "page", "position"
     schema = schemas.PAGE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("rules"))):
             if isinstance(rule, dict):
@@ -179,26 +196,33 @@ class FeatureRulesStream(ChildStream):
     parent, parent_label, child_key = "features", "feature", "position"
     schema = schemas.FEATURE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("elementPathRules"))):
             yield {"position": position, "rule": rule}
 
 
 class TrackTypeRulesStream(ChildStream):
+    """A track type's `trackTypeRules`, one row per position."""
+
     name = "track_type_rules"
     parent, parent_label, child_key = "track_types", "trackType", "position"
     schema = schemas.TRACK_TYPE_RULE
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for position, rule in enumerate(_list(parent.get("trackTypeRules"))):
             yield {"position": position, "rule": rule}
 
 
 class GuideStepsStream(ChildStream):
+    """The steps of guides, one row per step id."""
+
     name = "guide_steps"
     parent, parent_label, child_key = "guides", "guide", "id"
     schema = schemas.GUIDE_STEP
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for step in _list(parent.get("steps")):
             if isinstance(step, dict) and step.get("id"):
@@ -212,6 +236,7 @@ class PollsStream(ChildStream):
     parent, parent_label, child_key = "guides", "guide", "id"
     schema = schemas.POLL
 
+    @override
     def children(self, parent: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         for poll in _list(parent.get("polls")):
             if isinstance(poll, dict) and poll.get("id"):
@@ -231,6 +256,7 @@ class ProductAreasStream(DerivedStream):
     replication_key = "lastUpdatedAt"
     schema = schemas.PRODUCT_AREA
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         areas: dict[tuple[t.Any, t.Any], dict[str, t.Any]] = {}
         apps: dict[tuple[t.Any, t.Any], set[t.Any]] = {}
@@ -265,11 +291,13 @@ class PendoUsersStream(DerivedStream):
     replication_key = None
     schema = schemas.PENDO_USER
 
+    @override
     def rows(self, context: Context | None) -> Iterator[Record]:
         seen: set[str] = set()
         for parent in self.parents:
             for row in self.parent_rows(parent):
-                holders = [row, row.get("group") if isinstance(row.get("group"), dict) else {}]
+                group = row.get("group")
+                holders = [row, group if isinstance(group, dict) else {}]
                 for holder in holders:
                     for field in ("createdByUser", "lastUpdatedByUser"):
                         user = holder.get(field)
@@ -280,12 +308,14 @@ class PendoUsersStream(DerivedStream):
 
 class VisitorAccountsStream(VisitorsStream):
     """One row per (visitor version, account) from `metadata.auto.accountids`: the visitors
-    stream's keyset pages and bookmark rules, other rows."""
+    stream's keyset pages and bookmark rules, other rows.
+    """
 
     name = "visitor_accounts"
     primary_keys: t.ClassVar[list[str]] = ["visitorId", "visitorLastUpdatedAt", "accountId"]
     replication_key = "visitorLastUpdatedAt"
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         for visitor in super().get_records(context):
             auto = (visitor.get("metadata") or {}).get("auto") or {}
@@ -315,6 +345,7 @@ class ApplicationsStream(GetListStream):
     schema = schemas.APPLICATION
     per_app = False
 
+    @override
     def read_items(self) -> Iterator[dict[str, t.Any]]:
         what = "aggregation on apps"
         try:
@@ -349,11 +380,13 @@ class SegmentsStream(GetListStream):
     schema = schemas.SEGMENT
     per_app = False
 
+    @override
     def params(self) -> dict[str, t.Any]:
         return {}
 
 
 def derived_streams(tap: Tap) -> list[PendoStream]:
+    """The streams derived from other lists (children, product areas, users) and small lists."""
     return [
         ApplicationsStream(tap),
         SegmentsStream(tap),

@@ -28,6 +28,7 @@ REQUIRED_INTEGER = {"type": "integer"}
 
 
 def parent_ms(parent: str) -> dict[str, t.Any]:
+    """The schema of a child row's copy of its parent's lastUpdatedAt."""
     return {
         "type": "integer",
         "description": f"The {parent}'s lastUpdatedAt (epoch ms): the replication key.",

@@ -12,15 +12,15 @@ import typing as t
 
 
 def quote(value: str) -> str:
-    """A double-quoted filter string literal for `value`.
+    r"""A double-quoted filter string literal for `value`.
 
-    JSON string escaping (`\\"`, `\\\\`, `\\n`, `\\uXXXX`) is the escaping Pendo's expression
+    JSON string escaping (`\"`, `\\`, `\n`, `\uXXXX`) is the escaping Pendo's expression
     language accepts; non-ASCII characters are kept as themselves (UTF-8 body).
     """
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def literal(value: t.Any) -> str:  # noqa: ANN401
+def literal(value: t.Any) -> str:
     """A filter literal for a number or string."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -29,7 +29,7 @@ def literal(value: t.Any) -> str:  # noqa: ANN401
     return quote(value)
 
 
-def keyset_after(sort_field: str, id_field: str, last_sort: t.Any, last_id: str) -> str:  # noqa: ANN401
+def keyset_after(sort_field: str, id_field: str, last_sort: t.Any, last_id: str) -> str:
     """Rows strictly after (last_sort, last_id) in `sort [sort_field, id_field]` order."""
     s, i = literal(last_sort), quote(last_id)
     return f"({sort_field} > {s}) || ({sort_field} == {s} && {id_field} > {i})"

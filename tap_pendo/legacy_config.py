@@ -17,7 +17,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _BOOLEANS = {"true": True, "false": False}
 
 
-def _declared_types(prop: dict) -> set[str]:
+def _declared_types(prop: dict[str, t.Any]) -> set[str]:
     declared = prop.get("type", [])
     types = {declared} if isinstance(declared, str) else set(declared)
     for option in prop.get("anyOf", []) + prop.get("oneOf", []):
@@ -43,7 +43,7 @@ def _convert(value: str, types: set[str]) -> tuple[bool, t.Any]:
     return False, value
 
 
-def normalize_legacy_config(config: dict[str, t.Any], schema: dict) -> list[str]:
+def normalize_legacy_config(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
     """Convert singer-io style string values in `config` in place; returns the settings changed."""
     changed: list[str] = []
     properties = schema.get("properties", {})
@@ -57,14 +57,14 @@ def normalize_legacy_config(config: dict[str, t.Any], schema: dict) -> list[str]
             if converted:
                 config[name] = new_value
                 changed.append(name)
-        elif isinstance(value, list) and (prop.get("items") or {}).get("type") in (
-            "string",
-            ["string"],
-        ):
+        elif (
+            isinstance(value, list)
+            and (prop.get("items") or {}).get("type") in ("string", ["string"])
             # `app_ids: [123, 456]`: Pendo app ids are numbers, the setting lists strings.
-            if any(isinstance(item, int) and not isinstance(item, bool) for item in value):
-                config[name] = [str(item) if isinstance(item, int) else item for item in value]
-                changed.append(name)
+            and any(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        ):
+            config[name] = [str(item) if isinstance(item, int) else item for item in value]
+            changed.append(name)
     return changed
 
 

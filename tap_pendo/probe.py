@@ -45,7 +45,7 @@ def _status_of(error: PendoError) -> int | str:
     return status if status is not None else "no answer"
 
 
-def _body(content: bytes) -> t.Any:  # noqa: ANN401
+def _body(content: bytes) -> t.Any:
     if not content.strip():
         return None
     try:

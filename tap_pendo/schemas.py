@@ -13,11 +13,13 @@ import typing as t
 EPOCH_MS = "Epoch milliseconds (UTC)."
 
 
-def nullable(*types: str, **extra: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+def nullable(*types: str, **extra: t.Any) -> dict[str, t.Any]:
+    """A schema of the given JSON types or null, with any `extra` keywords."""
     return {"type": [*types, "null"], **extra}
 
 
 def ms(description: str = EPOCH_MS) -> dict[str, t.Any]:
+    """A nullable epoch-milliseconds integer."""
     return nullable("integer", description=description)
 
 
@@ -26,7 +28,8 @@ BOOLEAN = nullable("boolean")
 INTEGER = nullable("integer")
 NUMBER = nullable("number")
 # Anything JSON: for values Pendo does not type (metadata fields with an empty or unknown Type).
-# target-postgres maps a multi-type property that includes object/array to JSONB, which keeps it all.
+# target-postgres maps a multi-type property that includes object/array to JSONB,
+# which keeps it all.
 ANY = {"type": ["string", "number", "boolean", "array", "object", "null"]}
 OPEN_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
 OPEN_ARRAY = {"type": ["array", "null"], "items": {}}
@@ -34,7 +37,8 @@ OPEN_ARRAY = {"type": ["array", "null"], "items": {}}
 
 def obj(
     properties: dict[str, t.Any], *, required: list[str] | None = None, nullable_: bool = True
-) -> dict:
+) -> dict[str, t.Any]:
+    """An object schema that keeps properties Pendo adds (additionalProperties)."""
     schema: dict[str, t.Any] = {
         "type": ["object", "null"] if nullable_ else "object",
         "properties": properties,
@@ -99,6 +103,7 @@ ENVELOPE: dict[str, t.Any] = {
 
 
 def entity(extra: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A Pendo object: the common envelope (id, name, app, created and updated) and `extra`."""
     return obj({**ENVELOPE, **extra}, required=["id"], nullable_=False)
 
 
@@ -235,7 +240,7 @@ _METADATA_TYPES: dict[str, dict[str, t.Any]] = {
 }
 
 
-def metadata_field_schema(descriptor: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+def metadata_field_schema(descriptor: t.Any) -> dict[str, t.Any]:
     """The JSON schema of one metadata field from its `metadata/schema` descriptor."""
     kind = (
         str((descriptor or {}).get("Type") or "").strip().lower()
@@ -264,11 +269,13 @@ def metadata_schema(groups: dict[str, t.Any] | None) -> dict[str, t.Any]:
 
 
 def visitor_schema(groups: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The visitors schema, its metadata typed from the subscription's visitor schema."""
     return obj(
         {
             "visitorId": {"type": "string"},
             "lastupdated": ms(
-                "Copy of metadata.auto.lastupdated (epoch ms), the replication key; null when Pendo has none."
+                "Copy of metadata.auto.lastupdated (epoch ms), the replication key; "
+                "null when Pendo has none."
             ),
             "metadata": metadata_schema(groups),
         },
@@ -278,11 +285,13 @@ def visitor_schema(groups: dict[str, t.Any] | None) -> dict[str, t.Any]:
 
 
 def account_schema(groups: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The accounts schema, its metadata typed from the subscription's account schema."""
     return obj(
         {
             "accountId": {"type": "string"},
             "lastupdated": ms(
-                "Copy of metadata.auto.lastupdated (epoch ms), the replication key; null when Pendo has none."
+                "Copy of metadata.auto.lastupdated (epoch ms), the replication key; "
+                "null when Pendo has none."
             ),
             "metadata": metadata_schema(groups),
         },

@@ -53,7 +53,7 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
     could not be read: discovery then falls back to permissive metadata instead of crashing.
     A refused key stops the tap with the one-line auth message.
     """
-    cached = tap.__dict__.get("_pendo_metadata_schemas")
+    cached: dict[str, dict[str, t.Any] | None] | None = tap.__dict__.get("_pendo_metadata_schemas")
     if cached is not None:
         return cached
     result: dict[str, dict[str, t.Any] | None] = {}
@@ -135,7 +135,8 @@ class KeysetAggregationStream(PendoStream):
         bounded: bool = False,
     ) -> KeysetPaginator:
         """Keyset pages; `condition(cursor)` builds the filter from progress;
-        `bounded`: progress is an update time, also sent as a timeSeries on the source."""
+        `bounded`: progress is an update time, also sent as a timeSeries on the source.
+        """
 
         def pipeline(cursor: Cursor) -> list[dict[str, t.Any]]:
             steps = self.base_pipeline()
@@ -175,7 +176,8 @@ class KeysetAggregationStream(PendoStream):
 
     def _null_rows(self) -> Iterator[Record]:
         """Rows without metadata.auto.lastupdated: read only on a run without a bookmark,
-        so incremental runs never re-emit them (they have no value to compare)."""
+        so incremental runs never re-emit them (they have no value to compare).
+        """
         id_field = self.id_field
 
         def condition(cursor: Cursor) -> str:
@@ -243,9 +245,11 @@ class VisitorsStream(KeysetAggregationStream):
     primary_keys: t.ClassVar[list[str]] = ["visitorId"]
     source_name = "visitors"
 
+    @override
     def source_step(self) -> dict[str, t.Any]:
         return {"source": {"visitors": None}}
 
+    @override
     def base_pipeline(self) -> list[dict[str, t.Any]]:
         pipeline = [self.source_step()]
         if not self.config.get("include_anonymous_visitors", False):
@@ -261,6 +265,7 @@ class AccountsStream(KeysetAggregationStream):
     primary_keys: t.ClassVar[list[str]] = ["accountId"]
     source_name = "accounts"
 
+    @override
     def source_step(self) -> dict[str, t.Any]:
         return {"source": {"accounts": {"appId": self.app_id_param}}}
 
@@ -287,12 +292,13 @@ class GetListStream(PendoStream):
         # configured app_ids are then applied client-side on `appId`.
         return {"expand": "*"}
 
-    def items(self) -> Iterator[dict[str, t.Any]]:
+    def items(self) -> Iterator[t.Any]:
         from tap_pendo.child_streams import parent_items
 
         return parent_items(self)
 
-    def read_items(self) -> Iterator[dict[str, t.Any]]:
+    def read_items(self) -> Iterator[t.Any]:
+        # The list's JSON items as Pendo sent them: objects, unless an answer is malformed.
         what = f"GET {self.path}"
         yield from self.client.resumable(
             lambda: self.client.iter_json_items(
@@ -331,24 +337,32 @@ class GetListStream(PendoStream):
 
 
 class PagesStream(GetListStream):
+    """Pages: incremental on lastUpdatedAt."""
+
     name = "pages"
     path = "/api/v1/page"
     schema = schemas.PAGE
 
 
 class FeaturesStream(GetListStream):
+    """Features: incremental on lastUpdatedAt."""
+
     name = "features"
     path = "/api/v1/feature"
     schema = schemas.FEATURE
 
 
 class GuidesStream(GetListStream):
+    """Guides: incremental on lastUpdatedAt."""
+
     name = "guides"
     path = "/api/v1/guide"
     schema = schemas.GUIDE
 
 
 class TrackTypesStream(GetListStream):
+    """Track types: incremental on lastUpdatedAt."""
+
     name = "track_types"
     path = "/api/v1/tracktype"
     schema = schemas.TRACK_TYPE
@@ -356,7 +370,8 @@ class TrackTypesStream(GetListStream):
 
 class ReportsStream(GetListStream):
     """Saved reports: full table (a report's lastUpdatedAt is not a reliable change marker
-    for its results, and the list is small)."""
+    for its results, and the list is small).
+    """
 
     name = "reports"
     path = "/api/v1/report"
@@ -364,6 +379,7 @@ class ReportsStream(GetListStream):
     replication_key = None
     per_app = False
 
+    @override
     def params(self) -> dict[str, t.Any]:
         return {}
 
@@ -389,6 +405,7 @@ class MetadataFieldsStream(PendoStream):
 
 
 def entity_streams(tap: Tap) -> list[PendoStream]:
+    """The streams of Pendo's objects, visitors and accounts typed from the metadata schema."""
     metadata = fetch_metadata_schemas(tap)
     return [
         AccountsStream(tap, schema=schemas.account_schema(metadata.get("account"))),

@@ -67,7 +67,10 @@ class TapPendo(Tap):
             th.StringType,
             secret=True,
             title="Integration key (legacy name)",
-            description="The singer-io tap-pendo name for `integration_key`; accepted so old configs work unchanged.",
+            description=(
+                "The singer-io tap-pendo name for `integration_key`; "
+                "accepted so old configs work unchanged."
+            ),
         ),
         th.Property(
             "region",
@@ -79,13 +82,17 @@ class TapPendo(Tap):
             "api_url",
             th.StringType,
             description=(
-                "Base URL without `/api/v1`; overrides `region` (Pendo Adopt, a custom host, or the local simulator)."
+                "Base URL without `/api/v1`; overrides `region` "
+                "(Pendo Adopt, a custom host, or the local simulator)."
             ),
         ),
         th.Property(
             "start_date",
             th.DateTimeType,
-            description="Earliest time to extract incremental data from (ISO 8601). Default: 30 days ago for events, everything for objects.",
+            description=(
+                "Earliest time to extract incremental data from (ISO 8601). "
+                "Default: 30 days ago for events, everything for objects."
+            ),
         ),
         th.Property(
             "end_date",
@@ -101,15 +108,18 @@ class TapPendo(Tap):
             th.StringType(allowed_values=["dayRange", "hourRange"]),
             default="dayRange",
             description=(
-                "Aggregation granularity of events, page_events, feature_events and track_events rows: "
-                "`dayRange` (a `day` column) or `hourRange` (an `hour` column)."
+                "Aggregation granularity of events, page_events, feature_events and "
+                "track_events rows: `dayRange` (a `day` column) or `hourRange` (an `hour` column)."
             ),
         ),
         th.Property(
             "lookback_window",
             th.IntegerType,
             default=1,
-            description="Days before the bookmark that event streams re-read each run, since Pendo updates aggregates late.",
+            description=(
+                "Days before the bookmark that event streams re-read each run, "
+                "since Pendo updates aggregates late."
+            ),
         ),
         th.Property(
             "event_lag_hours",
@@ -124,7 +134,9 @@ class TapPendo(Tap):
             "event_window_days",
             th.IntegerType,
             default=1,
-            description="Days covered by one event aggregation request (1 to 30; Pendo asks for 1).",
+            description=(
+                "Days covered by one event aggregation request (1 to 30; Pendo asks for 1)."
+            ),
         ),
         th.Property(
             "include_anonymous_visitors",
@@ -200,8 +212,9 @@ class TapPendo(Tap):
             th.NumberType,
             default=30,
             description=(
-                "Seconds between progress lines in the log (`visitors: 120000 records, 8010 rec/s`, "
-                "one per running stream); 0 turns them off."
+                "Seconds between progress lines in the log "
+                "(`visitors: 120000 records, 8010 rec/s`, one per running stream); "
+                "0 turns them off."
             ),
         ),
     ).to_dict()
@@ -210,7 +223,8 @@ class TapPendo(Tap):
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """The SDK's built-in settings, plus `emit_activate_version_messages`, which the SDK's
-        streams read but do not advertise: declared, Meltano maps its environment variable."""
+        streams read but do not advertise: declared, Meltano maps its environment variable.
+        """
         super().append_builtin_config(config_jsonschema)
         merge_missing_config_jsonschema(EMIT_ACTIVATE_VERSION_CONFIG, config_jsonschema)
 
@@ -246,7 +260,9 @@ class TapPendo(Tap):
 
     @cached_property
     def integration_key(self) -> str:
-        key = self.config.get("integration_key") or self.config.get("x_pendo_integration_key")
+        key: str | None = self.config.get("integration_key") or self.config.get(
+            "x_pendo_integration_key"
+        )
         if not key:
             stop(
                 "tap-pendo: no integration key. Set the `integration_key` setting "
@@ -280,7 +296,9 @@ class TapPendo(Tap):
         install_log_redaction(client.redactor)
         return client
 
-    @override
+    # The SDK marks `sync_all` @final; this wraps it (key check first, one clear line on a
+    # Pendo failure) and then runs the SDK's own, so the final is knowingly overridden.
+    @override  # type: ignore[misc]
     def sync_all(self) -> None:
         """Check the key first, then sync; a Pendo failure ends the run with one clear line.
 

@@ -28,10 +28,16 @@ START_TIME = re.compile(rb'"startTime"\s*:\s*"?(-?\d+)')
 HEAD_LIMIT = 65536
 
 
+class _Reader(t.Protocol):
+    """What `_HeadThenRest` needs of the response's raw stream (urllib3's HTTPResponse)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _HeadThenRest:
     """A file-like object: the bytes already read, then the rest of `raw`."""
 
-    def __init__(self, head: bytes, raw: t.Any) -> None:  # noqa: ANN401
+    def __init__(self, head: bytes, raw: _Reader) -> None:
         self._head = head
         self._raw = raw
 
@@ -51,7 +57,7 @@ class Aggregation:
     def __init__(
         self,
         client: PendoClient,
-        pipeline: list[dict],
+        pipeline: list[dict[str, t.Any]],
         *,
         what: str,
         max_tries: int | None = None,
@@ -70,7 +76,7 @@ class Aggregation:
         """The aggregation request for this pipeline (the prefetching workers send it too)."""
         return aggregation_body(self.pipeline, request_id=self.what)
 
-    def __iter__(self) -> t.Iterator[dict]:
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
         started = time.monotonic()
         response = self.client.send(
             "POST",

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 
 class EmittedKeys:
+    """The rowKeys emitted from one window: packed while emitting, indexed for a re-read."""
+
     def __init__(self) -> None:
         self._packed = bytearray()
         self._lookup: set[bytes] | None = None

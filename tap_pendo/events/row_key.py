@@ -28,15 +28,15 @@ class RowKey:
     def __init__(self, fields: t.Iterable[str]) -> None:
         self.fields = tuple(fields)
 
-    def __call__(self, row: dict) -> str:
+    def __call__(self, row: dict[str, t.Any]) -> str:
         values = orjson.dumps(list(map(row.get, self.fields)), option=_SORT_KEYS)
         return hashlib.blake2b(values, digest_size=_DIGEST_BYTES).hexdigest()
 
-    def add_to(self, row: dict) -> dict:
+    def add_to(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         row[ROW_KEY] = self(row)
         return row
 
-    def schema_property(self) -> th.Property:
+    def schema_property(self) -> th.Property[t.Any]:
         fields = ", ".join(f"`{name}`" for name in self.fields)
         return th.Property(
             ROW_KEY,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from itertools import pairwise
 
 import orjson
 from singer_sdk import typing as th
@@ -107,7 +108,7 @@ def _aggregated_row_key(*entity_fields: str) -> RowKey:
     return RowKey((*entity_fields, *_AGGREGATED_KEY))
 
 
-def _aggregated_schema(row_key: RowKey, *extra: th.Property) -> dict:
+def _aggregated_schema(row_key: RowKey, *extra: th.Property[t.Any]) -> dict[str, t.Any]:
     return th.PropertiesList(row_key.schema_property(), *extra, *_AGGREGATED_COMMON).to_dict()
 
 
@@ -252,7 +253,7 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def pipeline(self, window: Window) -> list[dict]:
+    def pipeline(self, window: Window) -> list[dict[str, t.Any]]:
         return [
             {
                 "source": {
@@ -262,11 +263,11 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
             }
         ]
 
-    def prepare_row(self, row: dict, window: Window) -> dict:  # noqa: ARG002
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         return self.row_key.add_to(row)
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         period = self.period
         period_ms = PERIOD_MS[period]
         now = self.now_ms()
@@ -287,7 +288,7 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
                     break
                 cursor += count * period_ms
 
-    def _emit(self, window: Window) -> t.Generator[dict, None, int | None]:
+    def _emit(self, window: Window) -> t.Generator[dict[str, t.Any], None, int | None]:
         """Emit every row of `window`; returns the exact start of its first period if learned."""
         attempt = 0
         what = f"{self.source} aggregation ({window.label()})"
@@ -307,7 +308,7 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
                         value = row.get(period_field)
                         if value is not None and (smallest is None or value < smallest):
                             smallest = value
-                    row = self.prepare_row(row, window)  # noqa: PLW2901
+                    row = self.prepare_row(row, window)
                     key = row[ROW_KEY]
                     if key in already:
                         continue
@@ -343,10 +344,12 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
                 return None
             return aggregation.start_time if aggregation.start_time is not None else smallest
 
-    def _split(self, window: Window, error: Exception) -> t.Generator[dict, None, int | None]:
+    def _split(
+        self, window: Window, error: PendoError
+    ) -> t.Generator[dict[str, t.Any], None, int | None]:
         parts = window.split()
         if not parts:
-            self.fail(error)  # type: ignore[arg-type]
+            self.fail(error)
         if window.period == "dayRange" and window.count == 1:
             # One whole day refused: read its hours. The day's exact bounds matter here (the
             # next whole-day window starts at the real next midnight), so ask Pendo for them.
@@ -379,8 +382,9 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
 
     def _period_start(self, expression: str) -> int | None:
         """Pendo's own value of a period-start expression (`date(y, m, d)` is local midnight in
-        the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation."""
-        pipeline = [
+        the subscription's timezone): the `startTime` of a one-hour, zero-row aggregation.
+        """
+        pipeline: list[dict[str, t.Any]] = [
             {
                 "source": {
                     self.source: {"appId": self.app_id_param},
@@ -416,7 +420,7 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
             )
             return None
         ordered = sorted(starts.values())
-        for first, following in zip(ordered, ordered[1:]):
+        for first, following in pairwise(ordered):
             if first <= hint < following:
                 return first, following
         return None
@@ -425,19 +429,22 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
 class AggregatedEventStream(WindowedEventStream):
     """Aggregated rows (one per visitor x account x entity x period x server x IP x agent)."""
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.replication_key = PERIOD_FIELD[self.period]
 
     @property
+    @override
     def period(self) -> str:
         return self.config.get("period") or "dayRange"
 
+    @override
     def _bookmark_keys(self) -> tuple[str, ...]:
         # A bookmark written under the other period is still an (estimated) period start.
         return ("day", "hour")
 
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    @override
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         if window.period != self.period:
             # Hour rows of a day Pendo refused whole: `day` carries the hour so keys stay unique.
             row["day"] = row["hour"]
@@ -445,6 +452,8 @@ class AggregatedEventStream(WindowedEventStream):
 
 
 class EventsStream(AggregatedEventStream):
+    """Page and feature events together, one row per aggregate."""
+
     name = "events"
     source = "events"
     row_key = _aggregated_row_key("pageId", "featureId", "trackTypeId", "parameters")
@@ -458,7 +467,8 @@ class EventsStream(AggregatedEventStream):
         ),
     )
 
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    @override
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         # A row is a page row or a feature row; both columns are always present (one null).
         if "pageId" not in row:
             row["pageId"] = None
@@ -468,6 +478,8 @@ class EventsStream(AggregatedEventStream):
 
 
 class PageEventsStream(AggregatedEventStream):
+    """Page events, one row per aggregate."""
+
     name = "page_events"
     source = "pageEvents"
     row_key = _aggregated_row_key("pageId", "parameters")
@@ -481,6 +493,8 @@ class PageEventsStream(AggregatedEventStream):
 
 
 class FeatureEventsStream(AggregatedEventStream):
+    """Feature events, one row per aggregate."""
+
     name = "feature_events"
     source = "featureEvents"
     row_key = _aggregated_row_key("featureId")
@@ -488,6 +502,8 @@ class FeatureEventsStream(AggregatedEventStream):
 
 
 class TrackEventsStream(AggregatedEventStream):
+    """Track events, one row per aggregate."""
+
     name = "track_events"
     source = "trackEvents"
     row_key = _aggregated_row_key("trackTypeId")
@@ -508,7 +524,8 @@ class GuideEventsStream(WindowedEventStream):
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
     learns_from_rows = False  # browserTime is not a period start
 
-    def prepare_row(self, row: dict, window: Window) -> dict:
+    @override
+    def prepare_row(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         response = row.get("pollResponse")
         if response is not None and not isinstance(response, str):
             row["pollResponse"] = orjson.dumps(response).decode()
@@ -516,13 +533,16 @@ class GuideEventsStream(WindowedEventStream):
 
 
 class PollEventsStream(GuideEventsStream):
+    """One row per poll answer; windows and bookmark as guide_events."""
+
     name = "poll_events"
     source = "pollEvents"
     row_key = RowKey(("pollId", "pollResponse", *_ROW_EVENT_KEY))
     schema = th.PropertiesList(row_key.schema_property(), *_ROW_EVENT_COMMON).to_dict()
 
 
-def event_streams(tap: t.Any) -> list:  # noqa: ANN401
+def event_streams(tap: t.Any) -> list[PendoStream]:
+    """The event streams: the aggregated ones, guide and poll events, and visitor history."""
     return [
         EventsStream(tap),
         PageEventsStream(tap),

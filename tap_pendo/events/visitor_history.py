@@ -48,6 +48,8 @@ URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved characters
 
 
 class VisitorHistoryStream(PendoStream):
+    """Each changed visitor's history, day by day; opt-in, one request per visitor and day."""
+
     name = "visitor_history"
     selected_by_default = False
     opt_in_setting = "visitor_history_enabled"
@@ -188,7 +190,7 @@ class VisitorHistoryStream(PendoStream):
     # Cleared when Pendo does not take base64 ids (then ids are percent-encoded).
     base64_ids = True
 
-    def _history(self, visitor_id: str, starttime: int) -> list[dict]:
+    def _history(self, visitor_id: str, starttime: int) -> list[dict[str, t.Any]]:
         what = f"visitor history ({starttime})"
         params = {"starttime": starttime}
         if URL_SAFE_ID.fullmatch(visitor_id) or not self.base64_ids:
@@ -224,7 +226,8 @@ class VisitorHistoryStream(PendoStream):
 
     def _calls(self, visitors: t.Iterable[Visitor], days: range) -> t.Iterator[HistoryCall]:
         """Every (visitor, day) call, in order; a visitor with no day to read still gets one
-        (empty) call, so it still counts as complete."""
+        (empty) call, so it still counts as complete.
+        """
         for visitor in visitors:
             if not days:
                 yield HistoryCall(visitor, None, completes_visitor=True)
@@ -232,7 +235,7 @@ class VisitorHistoryStream(PendoStream):
                 yield HistoryCall(visitor, day, completes_visitor=day == days[-1])
 
     @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         bookmark = self.bookmark_ms(None)
         days = self._days(bookmark)
         workers = max(1, int(self.config.get("visitor_history_concurrency") or 4))
@@ -286,7 +289,7 @@ class _Submitter:
     def __init__(
         self,
         pool: ThreadPoolExecutor,
-        history: t.Callable[[str, int], list[dict]],
+        history: t.Callable[[str, int], list[dict[str, t.Any]]],
         calls: t.Iterator[HistoryCall],
         depth: int,
     ) -> None:
@@ -294,7 +297,7 @@ class _Submitter:
         self._history = history
         self._calls = calls
         self._depth = depth
-        self._pending: deque[tuple[HistoryCall, Future[list[dict]]]] = deque()
+        self._pending: deque[tuple[HistoryCall, Future[list[dict[str, t.Any]]]]] = deque()
         self._fill()
 
     def __bool__(self) -> bool:
@@ -306,13 +309,13 @@ class _Submitter:
             if call is None:
                 return
             if call.day is None:
-                future: Future[list[dict]] = Future()
+                future: Future[list[dict[str, t.Any]]] = Future()
                 future.set_result([])
             else:
                 future = self._pool.submit(self._history, call.visitor.id, call.day)
             self._pending.append((call, future))
 
-    def take(self) -> tuple[HistoryCall, Future[list[dict]]]:
+    def take(self) -> tuple[HistoryCall, Future[list[dict[str, t.Any]]]]:
         """The oldest call and its result; the queue is topped up first."""
         head = self._pending.popleft()
         self._fill()

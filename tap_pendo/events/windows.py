@@ -27,6 +27,7 @@ a period start itself. It lets Pendo do it:
 
 from __future__ import annotations
 
+import typing as t
 from dataclasses import dataclass
 
 HOUR_MS = 3_600_000
@@ -61,7 +62,7 @@ class Window:
         """Estimated start of the period after the window."""
         return self.start + self.count * self.period_ms
 
-    def time_series(self) -> dict:
+    def time_series(self) -> dict[str, t.Any]:
         return {"period": self.period, "first": self.first, "count": self.count}
 
     def split(self) -> list[Window]:
@@ -86,7 +87,8 @@ class Window:
 
 def recentre(estimate: int, exact: int, period_ms: int) -> int:
     """The period start nearest to `estimate` that is a whole number of nominal periods away
-    from `exact`, a known period start (Pendo's `startTime`, or a `day`/`hour` value)."""
+    from `exact`, a known period start (Pendo's `startTime`, or a `day`/`hour` value).
+    """
     steps = round((estimate - exact) / period_ms)
     return exact + steps * period_ms
 
