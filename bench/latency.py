@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     INTEGRATION_KEY,
     RSS_GOAL_MB,
     VENV_BIN,

@@ -179,7 +179,8 @@ class PendoClient:
 
     def fork(self) -> PendoClient:
         """A client with the same URL, key, timeouts, retries and pacer on its own session,
-        for a worker thread (a `requests.Session` is not documented as thread-safe)."""
+        for a worker thread (a `requests.Session` is not documented as thread-safe).
+        """
         other = PendoClient(
             base_url=self.base_url,
             integration_key=self._key,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 
 class RatePacer:
+    """Calling it waits for the next free slot: at most `per_second` calls start per second."""
+
     def __init__(
         self,
         per_second: float | None,

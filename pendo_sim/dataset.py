@@ -342,7 +342,7 @@ class Dataset:
         featureEvents and trackEvents give their generated hourly atoms with `hour` (the
         atom's local hour start) and no `day`: deriving the day is the reader's job.
         guideEvents and pollEvents give one row per event. Late updates are applied."""
-        days = self.clock.days_between(self.cfg.start_ms, self.event_end_ms)
+        days = self.clock.days_between(self.cfg.first_day_ms, self.event_end_ms)
         out: list[dict] = []
         for day in days:
             if source in AGG_SOURCES:

@@ -98,7 +98,7 @@ class Aggregation:
             self.body_bytes = raw.tell()
             response.close()
 
-    def parse(self, raw: t.Any) -> t.Iterator[dict]:  # noqa: ANN401
+    def parse(self, raw: t.Any) -> t.Iterator[dict[str, t.Any]]:
         """The rows of a body read from `raw` (anything with `read(size)`)."""
         try:
             head = b""

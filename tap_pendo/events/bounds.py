@@ -18,12 +18,12 @@ from tap_pendo.events.aggregate import Aggregation
 from tap_pendo.events.windows import DAY_MS, Window
 
 if t.TYPE_CHECKING:
-    from tap_pendo.event_streams import WindowedEventStream
+    from tap_pendo.events.streams import WindowedEventStream
 
 
 def exclusive_end(stream: WindowedEventStream, end: int) -> int:
     """The last instant `stream` reads: just before the period containing `end`."""
-    pipeline = [
+    pipeline: list[dict[str, t.Any]] = [
         {
             "source": {
                 stream.source: {"appId": stream.app_id_param},

@@ -38,6 +38,8 @@ import threading
 import typing as t
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from pendo_http.client import AGGREGATION_PATH, TRANSIENT_EXCEPTIONS, PendoClient
 from pendo_http.errors import PendoError
 from tap_pendo.events.aggregate import Aggregation
@@ -71,7 +73,8 @@ class SpooledAggregation(Aggregation):
         super().__init__(base.client, base.pipeline, what=base.what)
         self._job = job
 
-    def __iter__(self) -> t.Iterator[dict]:
+    @override
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
         self._job.done.wait()
         fetched = self._job.result
         if fetched.error is not None:
@@ -152,7 +155,8 @@ class WindowPrefetch:
         """Whether to read ahead, judged by the last window read directly: True when Pendo's
         wait before answering was at least a quarter of the whole read (and 20 ms), False when
         rows took the time (reading ahead would only compete for CPU, with a simulator on the
-        same host too). A window without rows says little: two slow ones in a row say yes."""
+        same host too). A window without rows says little: two slow ones in a row say yes.
+        """
         read = self._first_read
         if read is None or read.wait_s is None or read.total_s is None:
             return None
@@ -244,7 +248,7 @@ class WindowPrefetch:
             job.result = _Fetched(error=error)
             job.done.set()
             return
-        except Exception:  # noqa: BLE001 - anything else: the stream reads the window itself
+        except Exception:
             job.result = _Fetched(broken=True)
             job.done.set()
             return
@@ -255,7 +259,7 @@ class WindowPrefetch:
                     break
                 spool.write(chunk)
             job.result = _Fetched(spool=spool)
-        except (*TRANSIENT_EXCEPTIONS, OSError):
+        except (*TRANSIENT_EXCEPTIONS, OSError):  # type: ignore[misc]  # mypy cannot unpack a typed tuple here
             if spool is not None:
                 spool.close()
             job.result = _Fetched(broken=True)
@@ -269,7 +273,8 @@ class WindowPrefetch:
 def _same_periods(planned: Window, window: Window) -> bool:
     """True when both windows select the same periods. The stream's estimate of a period start
     is within a DST hour of the real one, so `first` (mid-period) is within an hour of the
-    real mid-period; a planned start within half a period less two hours of it is too."""
+    real mid-period; a planned start within half a period less two hours of it is too.
+    """
     slack = 2 * DST_SLACK_MS if window.period == "dayRange" else 0
     return (
         planned.period == window.period
@@ -288,7 +293,8 @@ NO_ROWS_BYTES = 256  # a body this small holds no rows
 
 class PrefetchWindows:
     """Mixin for `WindowedEventStream`: `_prefetching(cursor, now)` around the window loop,
-    `_aggregation(window, what)` for each read."""
+    `_aggregation(window, what)` for each read.
+    """
 
     _prefetch: WindowPrefetch | None = None
 
@@ -332,9 +338,10 @@ class PrefetchWindows:
 
 class Planner:
     """The windows `get_records` will read from `cursor`, planned as it plans them; `learn`
-    moves the rest of the plan by the re-centring the stream applied to a window."""
+    moves the rest of the plan by the re-centring the stream applied to a window.
+    """
 
-    def __init__(self, stream: t.Any, cursor: int, now: int) -> None:  # noqa: ANN401
+    def __init__(self, stream: t.Any, cursor: int, now: int) -> None:
         self._stream = stream
         self._cursor = cursor
         self._now = now

@@ -209,7 +209,8 @@ class WindowedEventStream(PrefetchWindows, PendoStream):
     @override
     def now_ms(self) -> int:
         """Now, or just before the period that contains `end_date` (an exclusive end, so
-        date-range partitions meet without overlap)."""
+        date-range partitions meet without overlap).
+        """
         now = super().now_ms()
         end = to_ms(self.config.get("end_date"))
         if end is None or end > now:
