@@ -40,7 +40,7 @@ class Raw:
     history: Callable[[str, int], list[dict]]  # (visitorId, starttime) -> items
 
     @classmethod
-    def from_dataset(cls, ds: Any) -> Raw:  # noqa: ANN401 - a pendo_sim Dataset, read only
+    def from_dataset(cls, ds: Any) -> Raw:  # ds: a pendo_sim Dataset, read only
         sources = ("pageEvents", "featureEvents", "trackEvents", "guideEvents", "pollEvents")
         from pendo_sim.server import visitor_history  # the raw history generator
 
@@ -245,11 +245,11 @@ def _catalog(name: str) -> Callable[[Raw, Params], list[dict]]:
     return expected
 
 
-def expected_reports(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001 - full table
+def expected_reports(raw: Raw, params: Params) -> list[dict]:  # full table
     return [dict(row) for row in raw.catalog["reports"]]
 
 
-def expected_metadata_fields(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001
+def expected_metadata_fields(raw: Raw, params: Params) -> list[dict]:
     rows = []
     for kind, groups in raw.schemas.items():
         for group, fields in groups.items():
@@ -274,7 +274,7 @@ def expected_visitor_history(raw: Raw, params: Params) -> list[dict]:
 # -- applications, segments and the objects nested in other objects ---------------------------
 
 
-def _nested_list(value: Any) -> list:  # noqa: ANN401 - a raw nested value: list, None, ...
+def _nested_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
@@ -326,7 +326,7 @@ expected_guide_steps = _children("guides", "guide", _with_id("steps"))
 expected_polls = _children("guides", "guide", _with_id("polls"))
 
 
-def expected_product_areas(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001
+def expected_product_areas(raw: Raw, params: Params) -> list[dict]:
     """Every version (id, lastUpdatedAt) of the `group` of any page or feature, whatever
     start_date (an old area is still the area of pages changed since); `appId` is the one app
     of the pages and features holding that version, null when they span apps."""
@@ -349,7 +349,7 @@ def expected_product_areas(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG
     return rows
 
 
-def expected_pendo_users(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001 - full table
+def expected_pendo_users(raw: Raw, params: Params) -> list[dict]:  # full table
     """The createdByUser/lastUpdatedByUser of every catalog object and of its product area."""
     users: dict[str, dict] = {}
     for name in ("pages", "features", "guides", "track_types", "reports"):
