@@ -34,12 +34,13 @@ class Raw:
     events: dict[str, list[dict]]  # source -> atoms (hour, no day) or per-event rows
     visitors: list[dict]  # {"visitorId", "metadata"} as generated
     accounts: list[dict]
-    catalog: dict[str, list[dict]]  # pages, features, guides, track_types, reports
+    # pages, features, guides, track_types, reports, applications, segments
+    catalog: dict[str, list[dict]]
     schemas: dict[str, dict]  # kind -> group -> field -> descriptor
     history: Callable[[str, int], list[dict]]  # (visitorId, starttime) -> items
 
     @classmethod
-    def from_dataset(cls, ds: Any) -> Raw:  # noqa: ANN401 - a pendo_sim Dataset, read only
+    def from_dataset(cls, ds: Any) -> Raw:  # ds: a pendo_sim Dataset, read only
         sources = ("pageEvents", "featureEvents", "trackEvents", "guideEvents", "pollEvents")
         from pendo_sim.server import visitor_history  # the raw history generator
 
@@ -54,6 +55,8 @@ class Raw:
                 "guides": list(ds.guide_rows),
                 "track_types": list(ds.track_type_rows),
                 "reports": list(ds.report_rows),
+                "applications": list(ds.app_rows),
+                "segments": list(ds.segment_rows),
             },
             schemas=dict(ds.schemas),
             history=lambda vid, start: visitor_history(ds, vid, start),
@@ -62,10 +65,12 @@ class Raw:
 
 @dataclass
 class Params:
-    """What the tap was told: start_date and end_date (its `now`) in ms, and options."""
+    """What the tap was told, in ms: start_date; `now_ms`, the simulator's clock (Pendo holds
+    nothing later); `end_ms`, the tap's end_date (None: none given); and options."""
 
     start_ms: int
     now_ms: int
+    end_ms: int | None = None
     period: str = "dayRange"
     include_anonymous_visitors: bool = False
     extra: dict = field(default_factory=dict)
@@ -86,11 +91,22 @@ def local_hour(ms: int) -> int:
     return ms - ms % HOUR_MS
 
 
+def _period_start(ms: int, period: str, raw: Raw) -> int:
+    return local_hour(ms) if period == "hourRange" else local_day(ms, raw.timezone)
+
+
 def _read_from(params: Params, raw: Raw) -> int:
     """The tap reads whole periods from the one holding start_date."""
-    if params.period == "hourRange":
-        return local_hour(params.start_ms)
-    return local_day(params.start_ms, raw.timezone)
+    return _period_start(params.start_ms, params.period, raw)
+
+
+def _read_before(params: Params, raw: Raw, period: str) -> int | None:
+    """end_date is exclusive for event streams: they stop before the (local) period holding
+    it, which belongs to the run whose start_date it is. None: no end_date. (The tap's own
+    clock is the wall clock, always later than these data sets' end_date.)"""
+    if params.end_ms is None:
+        return None
+    return _period_start(params.end_ms, period, raw)
 
 
 # -- event streams ---------------------------------------------------------------------------
@@ -102,6 +118,7 @@ def _grouped(raw: Raw, params: Params, source: str, entity: str) -> list[dict]:
     """Sum numEvents and numMinutes, keep the latest lastTime, per key and local period."""
     period_field = "hour" if params.period == "hourRange" else "day"
     lo = _read_from(params, raw)
+    hi = _read_before(params, raw, params.period)
     groups: dict[tuple, dict] = {}
     for atom in raw.events[source]:
         if atom["lastTime"] > params.now_ms:
@@ -110,7 +127,7 @@ def _grouped(raw: Raw, params: Params, source: str, entity: str) -> list[dict]:
             start = local_day(atom["hour"], raw.timezone)
         else:
             start = local_hour(atom["hour"])
-        if start < lo:
+        if start < lo or (hi is not None and start >= hi):
             continue
         parameters = atom.get("parameters")
         key = (
@@ -162,8 +179,11 @@ def expected_events(raw: Raw, params: Params) -> list[dict]:
 
 def _row_events(raw: Raw, params: Params, source: str) -> list[dict]:
     lo = local_day(params.start_ms, raw.timezone)  # whole local days from start_date's
+    hi = _read_before(params, raw, "dayRange")  # these sources are read by day
     rows = []
     for event in raw.events[source]:
+        if hi is not None and event["browserTime"] >= hi:
+            continue
         if lo <= event["browserTime"] <= params.now_ms:
             row = dict(event)
             response = row.get("pollResponse")
@@ -225,11 +245,11 @@ def _catalog(name: str) -> Callable[[Raw, Params], list[dict]]:
     return expected
 
 
-def expected_reports(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001 - full table
+def expected_reports(raw: Raw, params: Params) -> list[dict]:  # full table
     return [dict(row) for row in raw.catalog["reports"]]
 
 
-def expected_metadata_fields(raw: Raw, params: Params) -> list[dict]:  # noqa: ARG001
+def expected_metadata_fields(raw: Raw, params: Params) -> list[dict]:
     rows = []
     for kind, groups in raw.schemas.items():
         for group, fields in groups.items():
@@ -249,6 +269,130 @@ def expected_visitor_history(raw: Raw, params: Params) -> list[dict]:
             for item in raw.history(vid, start):
                 rows.append({**item, "visitorId": vid, "visitorLastUpdated": _lastupdated(visitor)})
     return rows
+
+
+# -- applications, segments and the objects nested in other objects ---------------------------
+
+
+def _nested_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _children(
+    parent: str, label: str, take: Callable[[dict], list[dict]]
+) -> Callable[[Raw, Params], list[dict]]:
+    """Rows nested in each `parent` object changed at or after start_date (a first run), each
+    with the parent's id and lastUpdatedAt under `<label>Id` and `<label>LastUpdatedAt`. A
+    parent without lastUpdatedAt has no version to key its children on: none are emitted."""
+
+    def expected(raw: Raw, params: Params) -> list[dict]:
+        rows = []
+        for obj in raw.catalog[parent]:
+            updated = obj.get("lastUpdatedAt")
+            if updated is None or updated < params.start_ms:
+                continue
+            for child in take(obj):
+                rows.append({**child, f"{label}Id": obj["id"], f"{label}LastUpdatedAt": updated})
+        return rows
+
+    return expected
+
+
+def _rule_dicts(obj: dict) -> list[dict]:
+    rules = _nested_list(obj.get("rules"))
+    return [{**rule, "position": k} for k, rule in enumerate(rules) if isinstance(rule, dict)]
+
+
+def _rule_strings(field_name: str) -> Callable[[dict], list[dict]]:
+    def take(obj: dict) -> list[dict]:
+        rules = _nested_list(obj.get(field_name))
+        return [{"position": k, "rule": rule} for k, rule in enumerate(rules)]
+
+    return take
+
+
+def _with_id(field_name: str) -> Callable[[dict], list[dict]]:
+    def take(obj: dict) -> list[dict]:
+        items = _nested_list(obj.get(field_name))
+        return [dict(item) for item in items if isinstance(item, dict) and item.get("id")]
+
+    return take
+
+
+expected_page_rules = _children("pages", "page", _rule_dicts)
+expected_feature_rules = _children("features", "feature", _rule_strings("elementPathRules"))
+expected_track_type_rules = _children("track_types", "trackType", _rule_strings("trackTypeRules"))
+expected_guide_steps = _children("guides", "guide", _with_id("steps"))
+expected_polls = _children("guides", "guide", _with_id("polls"))
+
+
+def expected_product_areas(raw: Raw, params: Params) -> list[dict]:
+    """Every version (id, lastUpdatedAt) of the `group` of any page or feature, whatever
+    start_date (an old area is still the area of pages changed since); `appId` is the one app
+    of the pages and features holding that version, null when they span apps."""
+    versions: dict[tuple, dict] = {}
+    apps: dict[tuple, set] = {}
+    for name in ("pages", "features"):
+        for obj in raw.catalog[name]:
+            group = obj.get("group")
+            if not isinstance(group, dict) or not group.get("id"):
+                continue
+            key = (group["id"], group.get("lastUpdatedAt"))
+            if key in versions and _norm(versions[key]) != _norm(group):
+                raise AssertionError(f"product area version {key} nested with two contents")
+            versions[key] = group
+            apps.setdefault(key, set()).add(obj.get("appId"))
+    rows = []
+    for key, group in versions.items():
+        (app,) = apps[key] if len(apps[key]) == 1 else (None,)
+        rows.append({**group, "appId": app})
+    return rows
+
+
+def expected_pendo_users(raw: Raw, params: Params) -> list[dict]:  # full table
+    """The createdByUser/lastUpdatedByUser of every catalog object and of its product area."""
+    users: dict[str, dict] = {}
+    for name in ("pages", "features", "guides", "track_types", "reports"):
+        for obj in raw.catalog[name]:
+            group = obj.get("group")
+            for holder in (obj, group if isinstance(group, dict) else {}):
+                for role in ("createdByUser", "lastUpdatedByUser"):
+                    user = holder.get(role)
+                    if not isinstance(user, dict) or not user.get("id"):
+                        continue
+                    if user["id"] in users and _norm(users[user["id"]]) != _norm(user):
+                        raise AssertionError(f"Pendo user {user['id']!r} nested twice, differing")
+                    users[user["id"]] = user
+    return [dict(user) for user in users.values()]
+
+
+def expected_visitor_accounts(raw: Raw, params: Params) -> list[dict]:
+    """One row per account in the `metadata.auto.accountids` of each visitor the visitors
+    stream emits (`accountid` when there is no list), first occurrence only, as text."""
+    rows = []
+    for visitor in expected_visitors(raw, params):
+        auto = (visitor["metadata"] or {}).get("auto") or {}
+        listed = auto.get("accountids")
+        if not isinstance(listed, list):
+            listed = [auto["accountid"]] if auto.get("accountid") else []
+        accounts: list[str] = []
+        for account in listed:
+            if account not in (None, "") and str(account) not in accounts:
+                accounts.append(str(account))
+        for position, account in enumerate(accounts):
+            rows.append(
+                {
+                    "visitorId": visitor["visitorId"],
+                    "accountId": account,
+                    "position": position,
+                    "visitorLastUpdatedAt": visitor["lastupdated"] or 0,  # 0: Pendo's "never"
+                }
+            )
+    return rows
+
+
+def _norm(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -275,6 +419,22 @@ STREAMS: dict[str, tuple[Callable[[Raw, Params], list[dict]], tuple[str, ...]]] 
     "guides": (_catalog("guides"), ("id",)),
     "track_types": (_catalog("track_types"), ("id",)),
     "reports": (expected_reports, ("id",)),
+    "applications": (_catalog("applications"), ("id",)),
+    "segments": (_catalog("segments"), ("id",)),
+    "product_areas": (expected_product_areas, ("id", "lastUpdatedAt")),
+    "pendo_users": (expected_pendo_users, ("id",)),
+    "page_rules": (expected_page_rules, ("pageId", "pageLastUpdatedAt", "position")),
+    "feature_rules": (expected_feature_rules, ("featureId", "featureLastUpdatedAt", "position")),
+    "track_type_rules": (
+        expected_track_type_rules,
+        ("trackTypeId", "trackTypeLastUpdatedAt", "position"),
+    ),
+    "guide_steps": (expected_guide_steps, ("guideId", "guideLastUpdatedAt", "id")),
+    "polls": (expected_polls, ("guideId", "guideLastUpdatedAt", "id")),
+    "visitor_accounts": (
+        expected_visitor_accounts,
+        ("visitorId", "visitorLastUpdatedAt", "accountId"),
+    ),
     "metadata_fields": (expected_metadata_fields, ("kind", "group", "field")),
     "events": (
         expected_events,

@@ -1,6 +1,8 @@
 """Late updates: Pendo changes an aggregate of an earlier day after the tap has read it.
 
-The first sync ends mid-day on 2026-03-08 (its bookmark: that day's local midnight). Then
+The first sync ends mid-day on 2026-03-08: the simulator's clock is 11:00 EDT, while the tap's
+end_date (exclusive) is the next local midnight, so it reads 03-08 as far as Pendo has it, and
+its bookmark is that day's local midnight (the last day read is never bookmarked past). Then
 the simulator revises two page_events aggregates (POST /_sim/revise): one of 03-07, inside
 the default one-day lookback, and one of 03-06, outside it. A second sync with the default
 lookback re-reads 03-07 and emits the new value under the SAME rowKey (a target upserting on
@@ -22,6 +24,9 @@ from tests.helpers.tap import sync, tap_config
 from tests.oracle.reference import Params, Raw, expected_page_events, natural_key
 
 FIRST_NOW = "2026-03-08T15:00:00Z"  # 11:00 EDT on the DST day: 03-08 is not over
+# The first run's end_date: 2026-03-09 00:00 EDT. Exclusive, so 03-08 is the last day read
+# (an end_date of FIRST_NOW would stop before 03-08, the day holding it).
+FIRST_END = "2026-03-09T04:00:00Z"
 SECOND_NOW = "2026-03-09T12:00:00Z"
 START = "2026-03-06T12:00:00Z"
 DAY_03_06 = 1772773200000  # 2026-03-06 00:00 EST = 05:00Z
@@ -65,10 +70,13 @@ def _key(row: dict) -> tuple:
 def _first_sync_then_revise(sim: Simulator) -> tuple[dict, dict, dict, dict]:
     """First sync; then revise one 03-07 and one 03-06 aggregate. Returns (first rows by key,
     state, the 03-07 atom, the 03-06 atom)."""
-    first = sync(tap_config(sim, start_date=START, end_date=FIRST_NOW), {"page_events"})
+    first = sync(tap_config(sim, start_date=START, end_date=FIRST_END), {"page_events"})
     state = first.state
     assert state["bookmarks"]["page_events"]["replication_key_value"] == DAY_03_08
     rows = {_key(r): r for r in first.records["page_events"]}
+    # 03-08 is read as far as Pendo has it at FIRST_NOW: mid-day.
+    assert {r["day"] for r in rows.values()} == {DAY_03_06, DAY_03_07, DAY_03_08}
+    assert max(r["lastTime"] for r in rows.values()) <= ms(FIRST_NOW)
     raw = sim.dataset.raw_events("pageEvents")
     atom_07 = next(a for a in raw if DAY_03_07 <= a["hour"] < DAY_03_08)
     atom_06 = next(a for a in raw if DAY_03_06 <= a["hour"] < DAY_03_07)
@@ -102,7 +110,7 @@ def test_default_lookback_picks_up_a_late_update_under_the_same_row_key(sim: Sim
     # data, for every day the second run covered (03-06 keeps its first, stale value).
     merged = {r["rowKey"]: r for r in [*before.values(), *after.values()]}
     raw = Raw.from_dataset(sim.dataset)
-    params = Params(start_ms=ms(START), now_ms=ms(SECOND_NOW))
+    params = Params(start_ms=ms(START), now_ms=ms(SECOND_NOW), end_ms=ms(SECOND_NOW))
     fields = (*KEY[:-2], "pageId", "parameters", "@period")
     want = {
         natural_key(r, fields, "dayRange"): r

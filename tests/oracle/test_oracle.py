@@ -17,7 +17,7 @@ import pytest
 
 from pendo_sim import DatasetConfig, Simulator
 from tests.helpers.tap import TapOutput, stream_names, sync, tap_config
-from tests.oracle.reference import STREAMS, Params, Raw, local_day, natural_key
+from tests.oracle.reference import STREAMS, Params, Raw, local_day, local_hour, natural_key
 
 ROW_KEY = "rowKey"  # the tap's own hash of a row's natural key: compared for uniqueness only
 EVENTS_START = "2026-03-07T12:00:00Z"  # local day 03-07 (EST) on; the data ends 03-09 00:00 EDT
@@ -111,8 +111,8 @@ def test_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
     # both visitors and accounts are cut in two.
     account_values = sorted({a["metadata"]["auto"]["lastupdated"] for a in raw.accounts})
     cut = account_values[1]
-    params = Params(start_ms=cut, now_ms=ms(EVENTS_END))
-    streams = ("visitors", "accounts", "reports", "metadata_fields")
+    params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
+    streams = ("visitors", "accounts", "visitor_accounts", "reports", "metadata_fields")
     # Pages of 7 rows: keyset paging crosses the ties of 4 on lastupdated many times.
     config = tap_config(sim, start_date=iso(cut), end_date=EVENTS_END, page_size=7)
     out = sync(config, streams)
@@ -126,6 +126,8 @@ def test_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
     assert any(r["lastupdated"] is None for r in out.records["visitors"])
     assert sum(1 for i in ids if any(c in i for c in "\"\\\t<'🚀 ")) >= 1
     assert all(counts.values()), counts
+    # visitor_accounts holds the same visitors (those with an account), no other.
+    assert {r["visitorId"] for r in out.records["visitor_accounts"]} <= ids
 
 
 def test_catalog_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
@@ -133,26 +135,66 @@ def test_catalog_objects_match_the_reference(world: tuple[Simulator, Raw]) -> No
     # start_date ON the second tie group of lastUpdatedAt: every list is cut in two.
     streams = ("pages", "features", "guides", "track_types")
     cut = sorted({r["lastUpdatedAt"] for s in streams for r in raw.catalog[s]})[1]
-    params = Params(start_ms=cut, now_ms=ms(EVENTS_END))
+    params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
     out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
     for stream in streams:
         assert 0 < assert_matches(stream, out, raw, params) < len(raw.catalog[stream]), stream
 
 
+CHILD_STREAMS = ("page_rules", "feature_rules", "track_type_rules", "guide_steps", "polls")
+
+
+def test_nested_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
+    """Rules, steps, polls, product areas and Pendo users cut out of the catalog lists, with
+    their parents selected too (one shared read of each list), on the same start_date cut."""
+    sim, raw = world
+    parents = ("pages", "features", "guides", "track_types", "reports")
+    streams = (*parents, *CHILD_STREAMS, "product_areas", "pendo_users")
+    cut = sorted({r["lastUpdatedAt"] for s in parents[:-1] for r in raw.catalog[s]})[1]
+    params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
+    out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
+    counts = {s: assert_matches(s, out, raw, params) for s in streams}
+    assert all(counts.values()), counts
+    # The cut is real for the children: some parents' children are left out.
+    everything = Params(start_ms=0, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
+    for stream in CHILD_STREAMS:
+        assert counts[stream] < len(STREAMS[stream][0](raw, everything)), stream
+    # The awkward nested values are among the rows compared.
+    assert any(r["id"] == 'area "quoted"/ü\\x' for r in out.records["product_areas"])
+    assert any(r["id"] == "user/with space & 'quote'" for r in out.records["pendo_users"])
+
+
+def test_applications_and_segments_match_the_reference(world: tuple[Simulator, Raw]) -> None:
+    sim, raw = world
+    for stream in ("applications", "segments"):
+        # start_date ON the second lastUpdatedAt value of the stream's own list: cut in two.
+        cut = sorted({r["lastUpdatedAt"] for r in raw.catalog[stream]})[1]
+        params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
+        out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), {stream})
+        assert 0 < assert_matches(stream, out, raw, params) < len(raw.catalog[stream]), stream
+
+
 def test_event_streams_match_the_reference_by_day(world: tuple[Simulator, Raw]) -> None:
     sim, raw = world
-    params = Params(start_ms=ms(EVENTS_START), now_ms=ms(EVENTS_END))
-    out = sync(
-        tap_config(sim, start_date=EVENTS_START, end_date=EVENTS_END, lookback_window=0),
-        DAY_STREAMS,
+    params = Params(start_ms=ms(EVENTS_START), now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
+    config = tap_config(
+        sim,
+        start_date=EVENTS_START,
+        end_date=EVENTS_END,
+        lookback_window=0,
+        visitor_history_enabled=True,  # else the stream reads nothing, selected or not
     )
+    out = sync(config, DAY_STREAMS)
     for stream in DAY_STREAMS:
         assert assert_matches(stream, out, raw, params) > 0, stream
-    # Every window stream's bookmark is the start of the local day holding `now`: that day
-    # is not over, so the next run reads it again (a bookmark past it would skip its rest).
-    today = local_day(params.now_ms, raw.timezone)
+    # end_date is exclusive: the local day holding it (03-09) is another run's. The last day
+    # read, 03-08, is left un-bookmarked (the stream cannot tell it is over), so every window
+    # stream's bookmark is its start: the next run reads it again, never past it.
+    end_day = local_day(params.now_ms, raw.timezone)
+    last_day_read = local_day(end_day - 1, raw.timezone)
+    assert last_day_read == ms("2026-03-08T05:00:00Z")  # the 23-hour DST day
     for stream in DAY_STREAMS[:-1]:
-        assert out.state["bookmarks"][stream]["replication_key_value"] == today, stream
+        assert out.state["bookmarks"][stream]["replication_key_value"] == last_day_read, stream
     # The window really starts mid-data and crosses DST: 03-07 (EST) and 03-08 (23 h).
     days = {r["day"] for r in out.records["page_events"]}
     assert days == {
@@ -161,16 +203,55 @@ def test_event_streams_match_the_reference_by_day(world: tuple[Simulator, Raw]) 
     }
 
 
+def test_date_range_partitions_meet_without_overlap(world: tuple[Simulator, Raw]) -> None:
+    """Two runs [a, b) and [b, c) read every local day once: end_date b is exclusive, start_date
+    b starts with the day holding it. Each run matches the reference over its own range; no
+    row is in both; together they are the reference over [a, c)."""
+    sim, raw = world
+    a, b, c = EVENTS_START, "2026-03-08T12:00:00Z", EVENTS_END
+    streams = ("page_events", "guide_events")
+    runs = []
+    for start, end in ((a, b), (b, c)):
+        params = Params(start_ms=ms(start), now_ms=ms(EVENTS_END), end_ms=ms(end))
+        config = tap_config(sim, start_date=start, end_date=end, lookback_window=0)
+        out = sync(config, streams)
+        for stream in streams:
+            assert assert_matches(stream, out, raw, params) > 0, (stream, start, end)
+        runs.append(out)
+    assert {r["day"] for r in runs[0].records["page_events"]} == {ms("2026-03-07T05:00:00Z")}
+    assert {r["day"] for r in runs[1].records["page_events"]} == {ms("2026-03-08T05:00:00Z")}
+    whole = Params(start_ms=ms(a), now_ms=ms(EVENTS_END), end_ms=ms(c))
+    for stream in streams:
+        expected_fn, key_fields = STREAMS[stream]
+        first, second = (
+            {natural_key(r, key_fields, "dayRange") for r in out.records[stream]} for out in runs
+        )
+        assert not first & second, stream
+        want = {natural_key(r, key_fields, "dayRange") for r in expected_fn(raw, whole)}
+        assert first | second == want, stream
+
+
 def test_aggregated_streams_match_the_reference_by_hour(world: tuple[Simulator, Raw]) -> None:
     sim, raw = world
     start = "2026-03-08T03:30:00Z"  # 22:30 EST on 03-07: the hour before the DST day
-    params = Params(start_ms=ms(start), now_ms=ms(EVENTS_END), period="hourRange")
+    end = ms(EVENTS_END)
+    params = Params(start_ms=ms(start), now_ms=end, end_ms=end, period="hourRange")
     config = tap_config(
         sim, start_date=start, end_date=EVENTS_END, period="hourRange", lookback_window=0
     )
     out = sync(config, HOUR_STREAMS)
     for stream in HOUR_STREAMS:
         assert assert_matches(stream, out, raw, params) > 0, stream
+    # The last instant read is just before end_date's hour (exclusive). With hourRange the
+    # bookmark stays event_lag_hours (default 8) behind it: at the start of the hour holding
+    # (last instant - 8 h), 03:00Z, which a rerun reads again; with no lag, at the last hour.
+    last_read = local_hour(end) - 1
+    for lag, bookmark in ((None, ms("2026-03-09T03:00:00Z")), (0, ms("2026-03-09T11:00:00Z"))):
+        assert bookmark == local_hour(last_read - (8 if lag is None else lag) * 3_600_000)
+        if lag is not None:
+            out = sync({**config, "event_lag_hours": lag}, HOUR_STREAMS)
+        for stream in HOUR_STREAMS:
+            assert out.state["bookmarks"][stream]["replication_key_value"] == bookmark, stream
 
 
 # -- golden values, worked out by hand --------------------------------------------------------
