@@ -190,7 +190,6 @@ class PendoClient:
         other.timeout = self.timeout
         other.redactor = self.redactor
         other.pacer = self.pacer
-        other.session.verify = self.session.verify
         other.session.trust_env = self.session.trust_env
         other.session.proxies.update(self.session.proxies)
         return other

@@ -78,7 +78,7 @@ class _Stream(Stream):
     name = "s"
     schema = th.PropertiesList(th.Property("id", th.StringType)).to_dict()
 
-    def get_records(self, context: t.Any) -> t.Iterable[dict]:  # noqa: ANN401
+    def get_records(self, context: t.Any) -> t.Iterable[dict]:
         return []
 
 

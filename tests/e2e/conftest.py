@@ -70,7 +70,7 @@ class Postgres:
     def port(self) -> int:
         return int(self.env["PGPORT"])
 
-    def connect(self):  # noqa: ANN201 - psycopg2 connection
+    def connect(self):
         import psycopg2
 
         conn = psycopg2.connect(
@@ -139,7 +139,7 @@ def pg_env() -> dict[str, str]:
         unavailable(f"no PostgreSQL settings ({', '.join(missing)} unset; run scripts/postgres.sh)")
     try:
         Postgres(env, "public").query("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as error:
         unavailable(f"PostgreSQL at {env['PGHOST']}:{env['PGPORT']} is not reachable: {error}")
     return env
 
@@ -206,7 +206,7 @@ def meltano(meltano_installed: Path, tmp_path: Path) -> Meltano:
     return Meltano(meltano_installed, env)
 
 
-def tap_env(sim: Any, **extra: str) -> dict[str, str]:  # noqa: ANN401 - pendo_sim.Simulator
+def tap_env(sim: Any, **extra: str) -> dict[str, str]:
     """Meltano environment variables pointing tap-pendo at the simulator."""
     return {
         "TAP_PENDO_API_URL": sim.url,
@@ -226,6 +226,6 @@ def postgres_env(pg: Postgres) -> dict[str, str]:
     return {f"TARGET_POSTGRES_{k.upper()}": str(v) for k, v in config.items()}
 
 
-def write_json(path: Path, data: Any) -> Path:  # noqa: ANN401
+def write_json(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data))
     return path

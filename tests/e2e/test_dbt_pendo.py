@@ -52,7 +52,7 @@ DBT_BIN = REPO / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "d
 
 
 @pytest.fixture
-def dbt_schema(pg: Postgres) -> Any:  # noqa: ANN401
+def dbt_schema(pg: Postgres) -> Any:
     if not DBT_BIN.exists():
         unavailable(f"dbt-postgres is not installed at {DBT_BIN} (run scripts/setup.sh)")
     schema = f"{pg.schema}_fivetran"
@@ -61,7 +61,7 @@ def dbt_schema(pg: Postgres) -> Any:  # noqa: ANN401
 
 
 def test_meltano_run_then_dbt_gives_dbt_pendo_sources(
-    sim: Any,  # noqa: ANN401
+    sim: Any,
     pg: Postgres,
     meltano: Meltano,
     dbt_schema: str,
@@ -121,7 +121,7 @@ def test_meltano_run_then_dbt_gives_dbt_pendo_sources(
     assert sorted(versions) == sorted((v, 2) for v in changed)
 
 
-def check_latest_visitors(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401
+def check_latest_visitors(sim: Any, out: Postgres, schema: str) -> None:
     rows = out.query(
         'select "id", "account_id", "last_updated_at", "first_visit", "n_id"'
         f' from "{schema}"."visitor_history"'
@@ -140,7 +140,7 @@ def check_latest_visitors(sim: Any, out: Postgres, schema: str) -> None:  # noqa
     assert 'quote"visitor' in got
 
 
-def check_visitors_per_account(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401
+def check_visitors_per_account(sim: Any, out: Postgres, schema: str) -> None:
     rows = out.query(
         'select "account_id", count(distinct "visitor_id")'
         f' from "{schema}"."visitor_account_history" group by 1'
@@ -153,7 +153,7 @@ def check_visitors_per_account(sim: Any, out: Postgres, schema: str) -> None:  #
     assert dict(rows) == dict(truth)
 
 
-def check_nps_answers_per_poll(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401
+def check_nps_answers_per_poll(sim: Any, out: Postgres, schema: str) -> None:
     rows = out.query(
         'select e."poll_id", e."visitor_id", e."timestamp", e."poll_response"'
         f' from "{schema}"."poll_event" e join "{schema}"."poll" p on p."id" = e."poll_id"'
@@ -178,7 +178,7 @@ def check_nps_answers_per_poll(sim: Any, out: Postgres, schema: str) -> None:  #
     assert dict(got) == dict(truth)
 
 
-def check_app_names_on_pages(sim: Any, out: Postgres, schema: str) -> None:  # noqa: ANN401
+def check_app_names_on_pages(sim: Any, out: Postgres, schema: str) -> None:
     rows = out.query(
         f'select p."id", a."name" from "{schema}"."page_history" p'
         f' left join "{schema}"."application_history" a on a."id" = p."app_id"'

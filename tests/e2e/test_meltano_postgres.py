@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +43,7 @@ SELECT = json.dumps(
 FLATTEN = {"TAP_PENDO_FLATTENING_ENABLED": "true", "TAP_PENDO_FLATTENING_MAX_DEPTH": "3"}
 
 
-def truth_counts(sim: Any) -> dict[str, int]:  # noqa: ANN401
+def truth_counts(sim: Any) -> dict[str, int]:
     return {stream: len(rows(sim.dataset)) for stream, (rows, _) in ENTITY_STREAMS.items()}
 
 
@@ -57,7 +56,7 @@ def column(types: dict[str, str], suffix: str) -> tuple[str, str]:
 
 def test_meltano_run_loads_every_entity_with_typed_columns_and_resumes_from_state(
     sim: Any, pg: Postgres, meltano: Meltano
-) -> None:  # noqa: ANN401
+) -> None:
     meltano.env.update({**tap_env(sim, TAP_PENDO__SELECT=SELECT, **FLATTEN), **postgres_env(pg)})
 
     meltano("run", "tap-pendo", "target-postgres")
@@ -93,7 +92,7 @@ def test_meltano_run_loads_every_entity_with_typed_columns_and_resumes_from_stat
 
 def test_incremental_run_picks_up_only_changed_accounts(
     sim: Any, pg: Postgres, meltano: Meltano
-) -> None:  # noqa: ANN401
+) -> None:
     meltano.env.update({**tap_env(sim, TAP_PENDO__SELECT=SELECT), **postgres_env(pg)})
     meltano("run", "tap-pendo", "target-postgres")
     total = pg.count("accounts")
@@ -127,13 +126,13 @@ def test_incremental_run_picks_up_only_changed_accounts(
     assert int(lastupdated) == untouched["metadata"]["auto"]["lastupdated"]
 
 
-def _json(value: Any) -> dict:  # noqa: ANN401 - jsonb arrives parsed, json/text as a string
+def _json(value: Any) -> dict:
     return json.loads(value) if isinstance(value, str) else value
 
 
 def test_plain_pipe_tap_pendo_into_target_postgres(
     sim: Any, pg: Postgres, tmp_path: Path, meltano_installed: Path
-) -> None:  # noqa: ANN401
+) -> None:
     """The Singer way, no Meltano: `tap-pendo --config c.json | target-postgres --config p.json`."""
     tap_config = write_json(
         tmp_path / "tap.json",

@@ -105,7 +105,7 @@ def test_generated_settings_are_current() -> None:
 # -- the plugin definitions users add with `meltano add --from-ref` ---------------------------
 
 
-def generator():  # noqa: ANN201 - the scripts/meltano_settings.py module
+def generator():
     import importlib.util
 
     path = REPO / "scripts" / "meltano_settings.py"

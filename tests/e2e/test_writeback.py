@@ -22,7 +22,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def test_jsonl_files_through_target_pendo_reach_the_simulator(
     sim: Any, meltano: Meltano, tmp_path: Path
-) -> None:  # noqa: ANN401
+) -> None:
     visitors = [v["visitorId"] for v in sim.dataset.visitors(identified_only=True)[:4]]
     updates = [
         {"visitorId": vid, "plan": f"plan-{i}", "seats": 10 + i, "isbeta": i % 2 == 0}
@@ -69,7 +69,7 @@ def test_jsonl_files_through_target_pendo_reach_the_simulator(
     assert "summary" in (result.stdout + result.stderr).lower()
 
 
-def test_dry_run_writes_nothing(sim: Any, meltano: Meltano, tmp_path: Path) -> None:  # noqa: ANN401
+def test_dry_run_writes_nothing(sim: Any, meltano: Meltano, tmp_path: Path) -> None:
     vid = sim.dataset.visitors(identified_only=True)[0]["visitorId"]
     before = sim.store.metadata("visitor", vid).get("custom", {}).get("plan")
     meltano.env.update(

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from pendo_sim import Simulator
 
-from ._tap import parse, run_tap
+from ._tap import run_tap
 from .conftest import config_for
 
 

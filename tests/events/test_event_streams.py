@@ -17,8 +17,6 @@ import pytest
 from pendo_sim import DatasetConfig, Fault, Simulator
 
 from ._tap import (
-    END,
-    START,
     TAP,
     key_of,
     last_state,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ._figures import FIGURES
+from .tls_server import ca, tls_server  # noqa: F401 - fixtures for this folder
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -24,10 +24,10 @@ def replay(path: str, state: object | None) -> None:
             if m.get("type") == "STATE" and m.get("value") == state
         )
     out = sys.stdout
-    for line, message in zip(lines, messages):
+    for line, message in zip(lines, messages, strict=True):
         if message.get("type") == "SCHEMA":
             out.write(line)
-    for line, message in zip(lines[start:], messages[start:]):
+    for line, message in zip(lines[start:], messages[start:], strict=True):
         if message.get("type") != "SCHEMA":
             out.write(line)
     out.flush()

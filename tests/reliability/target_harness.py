@@ -45,7 +45,7 @@ SCHEMAS = [
 ]
 
 
-def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:  # noqa: ANN401
+def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "integration_key": sim.integration_key,
         "track_event_secret": TRACK_SECRET,

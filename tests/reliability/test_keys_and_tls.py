@@ -10,14 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +25,7 @@ from tap_pendo.tap import TapPendo
 from target_pendo.target import TargetPendo
 
 from ._tap import TAP
+from .tls_server import TLSServer as _TLSServer
 
 TARGET = str(Path(sys.executable).with_name("target-pendo"))
 WRONG_KEY = "wrong-key-7d41c9e0b2"
@@ -228,55 +225,6 @@ def test_target_with_a_refused_secret_says_what_to_check(
 
 
 # -- TLS ---------------------------------------------------------------------------------
-
-
-class _TLSServer(ThreadingHTTPServer):
-    """HTTPS on loopback with a certificate from a CA nobody trusts; counts TCP connections."""
-
-    daemon_threads = True
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.connections = 0
-        super().__init__(("127.0.0.1", 0), _JSONHandler)
-
-    def get_request(self) -> tuple[socket.socket, tuple]:
-        sock, address = self.socket.accept()
-        self.connections += 1
-        sock.settimeout(5)
-        return self.context.wrap_socket(sock, server_side=True), address
-
-
-class _JSONHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        body = b'{"valid": true, "writeAccess": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(ca: trustme.CA) -> Iterator[_TLSServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    server = _TLSServer(context)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def _url(server: _TLSServer) -> str:

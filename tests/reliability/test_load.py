@@ -115,7 +115,9 @@ def http_line(result: Run) -> dict[str, int]:
         r"HTTP: (\d+) requests \((\d+) writes, (\d+) reads\), (\d+) retries", result.stderr
     )
     assert found, "the target logged no `HTTP: ...` line"
-    return dict(zip(("requests", "writes", "reads", "retries"), map(int, found.groups())))
+    return dict(
+        zip(("requests", "writes", "reads", "retries"), map(int, found.groups()), strict=True)
+    )
 
 
 @pytest.mark.timeout(600)

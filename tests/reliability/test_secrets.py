@@ -27,13 +27,12 @@ import trustme
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from target_pendo.target import TargetPendo
+from tests.target.conftest import lines_of, record
 
 from ._figures import FIGURES
 from ._tap import EVENT_END, EVENT_START, TAP, catalog
-from tests.target.conftest import lines_of, record
-
 from .target_harness import workload
-from .test_keys_and_tls import _TLSServer, ca, tls_server  # noqa: F401 - fixtures used by the TLS test
+from .tls_server import TLSServer as _TLSServer
 
 TARGET = str(Path(sys.executable).with_name("target-pendo"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -524,7 +523,7 @@ def test_ca_bundle_from_the_environment_is_honoured_by_the_console_script(
     sim: Simulator,
     tls_server: _TLSServer,
     ca: trustme.CA,
-    tmp_path: Path,  # noqa: F811 - fixtures from test_keys_and_tls
+    tmp_path: Path,
 ) -> None:
     """REQUESTS_CA_BUNDLE (the standard way to trust a TLS-intercepting proxy) reaches the
     installed tap: with the CA added the key check passes TLS, and the run then fails on the

@@ -146,7 +146,7 @@ def _run_with_faults(
 
 def _assert_same_as_clean(
     sim: Simulator,
-    result: Any,  # noqa: ANN401
+    result: Any,
     messages: list[dict],
     clean_state: dict,
     duplicates: int,

@@ -235,7 +235,7 @@ def hostile_input(draw: st.DrawFn) -> list[Any]:
     return items
 
 
-def to_line(item: Any) -> str:  # noqa: ANN401
+def to_line(item: Any) -> str:
     if isinstance(item, tuple):
         kind, value = item
         return value if kind == "raw" else json.dumps(value)

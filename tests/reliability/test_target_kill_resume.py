@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,7 @@ def _pipeline(
     config_path: Path,
     state: Any,
     sim: Simulator,
-    kill_after_posts: int | None,  # noqa: ANN401
+    kill_after_posts: int | None,
     stderr_path: Path,
 ) -> tuple[int, list[Any]]:
     """Run `replay | target`; SIGKILL the target after `kill_after_posts` write requests."""

@@ -74,7 +74,7 @@ class SinkServer(_Base):
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # noqa: ANN401
+            def log_message(self, *args: Any) -> None:
                 pass
 
             def _answer(self) -> None:
@@ -88,7 +88,7 @@ class SinkServer(_Base):
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
 
         self._start(Handler)
 
@@ -110,7 +110,7 @@ class EvilProxy(_Base):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:  # noqa: ANN401
+            def log_message(self, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -144,6 +144,6 @@ class EvilProxy(_Base):
                 conn.close()
                 self._send(answer.status, kept, data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self._start(Handler)

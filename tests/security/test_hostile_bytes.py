@@ -41,7 +41,7 @@ IDS = ["visitor-12", "visitor-13", "visitor-14", "nobody-knows-me"]
 COUNTS: Counter[str] = Counter()
 
 
-def nested(depth: int) -> Any:  # noqa: ANN401
+def nested(depth: int) -> Any:
     value: Any = "bottom"
     for i in range(depth):
         value = {"n": value} if i % 2 else [value]
@@ -98,7 +98,7 @@ line_kinds = st.one_of(
 )
 
 
-def expected_for(item: Any) -> tuple[bytes, int]:  # noqa: ANN401
+def expected_for(item: Any) -> tuple[bytes, int]:
     if isinstance(item, tuple):
         return item
     data: bytes = item  # random bytes: a record-like line unless it is blank
@@ -124,7 +124,7 @@ def fuzz_sim() -> Iterator[Simulator]:
     FIGURES[f"byte fuzz: {line}"] += 1
 
 
-def run_bytes(sim: Simulator, lines: list[bytes], out: Path, **extra: Any) -> Run:  # noqa: ANN401
+def run_bytes(sim: Simulator, lines: list[bytes], out: Path, **extra: Any) -> Run:
     config = {
         "integration_key": sim.integration_key,
         "api_url": sim.url,
@@ -277,7 +277,7 @@ def test_values_json_or_pendo_cannot_hold_name_the_field(
 @pytest.mark.parametrize("timestamp", [10**40, -1, "2201-01-01T00:00:00Z"])
 def test_times_outside_1970_2200_name_the_field(
     fuzz_sim: Simulator, tmp_path: Path, timestamp: Any
-) -> None:  # noqa: ANN401
+) -> None:
     track = {"visitorId": {"type": "string"}, "event": {"type": "string"}, "timestamp": {}}
     messages = [
         schema("events", track),

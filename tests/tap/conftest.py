@@ -59,7 +59,7 @@ def tap_run() -> Callable[..., TapRun]:
     return run_tap
 
 
-def base_config(sim) -> dict:  # noqa: ANN001
+def base_config(sim) -> dict:
     """Tap config for `sim` without start_date (objects: everything), fast retries."""
     return {
         "integration_key": sim.integration_key,
@@ -71,5 +71,5 @@ def base_config(sim) -> dict:  # noqa: ANN001
 
 
 @pytest.fixture
-def entity_config(sim) -> dict:  # noqa: ANN001
+def entity_config(sim) -> dict:
     return base_config(sim)

@@ -239,12 +239,12 @@ def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
 # -- failing clearly ----------------------------------------------------------------------------
 
 
-def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:  # noqa: ANN001
+def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:
     secret = "wrong-key-Zq8x7-do-not-print"
     config = {**base_config(sim), "integration_key": secret}
     config_file = tmp_path / "config.json"
     config_file.write_text(__import__("json").dumps(config))
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [TAP_BIN, "--config", str(config_file)],
         capture_output=True,
         text=True,

@@ -42,7 +42,7 @@ def run_tap(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog(config, {stream})))
     peak_file = tmp_path / "peak_kb"
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
             sys.executable,
             "-c",

@@ -38,7 +38,7 @@ def small_sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def _ids(run, stream: str, field: str) -> list[str]:  # noqa: ANN001
+def _ids(run, stream: str, field: str) -> list[str]:
     return sorted(r[field] for r in run.records[stream])
 
 

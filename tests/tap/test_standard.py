@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("error::UserWarning")
 class EntityTapPendo(TapPendo):
     """TapPendo with only the entity streams discovered."""
 
-    def discover_streams(self):  # noqa: ANN201
+    def discover_streams(self):
         return entity_streams(self)
 
 

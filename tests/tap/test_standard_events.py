@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("error::UserWarning")
 class EventTapPendo(TapPendo):
     """TapPendo with only the event streams discovered."""
 
-    def discover_streams(self):  # noqa: ANN201
+    def discover_streams(self):
         return event_streams(self)
 
 

@@ -24,7 +24,7 @@ def events(count: int) -> list[dict]:
     ]
 
 
-def test_progress_lines_at_the_interval(tsim, tconfig, tmp_path: Path) -> None:  # noqa: ANN001
+def test_progress_lines_at_the_interval(tsim, tconfig, tmp_path: Path) -> None:
     # 40 events at 20 requests a second: about two seconds, so several lines 0.3 s apart.
     tconfig.update(max_requests_per_second=20, progress_interval_seconds=0.3)
     run = run_target(tconfig, events(40), tmp_path)
@@ -38,7 +38,7 @@ def test_progress_lines_at_the_interval(tsim, tconfig, tmp_path: Path) -> None: 
     assert run.summary()["track_events"]["sent"] == 40
 
 
-def test_interval_zero_turns_the_lines_off(tsim, tconfig, tmp_path: Path) -> None:  # noqa: ANN001
+def test_interval_zero_turns_the_lines_off(tsim, tconfig, tmp_path: Path) -> None:
     tconfig.update(max_requests_per_second=50, progress_interval_seconds=0)
     run = run_target(tconfig, events(20), tmp_path)
     assert run.rc == 0, run.stderr

@@ -98,7 +98,7 @@ def _messages(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _path(record: dict[str, Any], path: str) -> Any:  # noqa: ANN401
+def _path(record: dict[str, Any], path: str) -> Any:
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:

@@ -99,7 +99,7 @@ values = st.recursive(
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 
 
-def outcome(validator: Any, record: dict) -> tuple[str, str, tuple] | None:  # noqa: ANN401
+def outcome(validator: Any, record: dict) -> tuple[str, str, tuple] | None:
     """None when accepted, else the InvalidRecord message and the failing field path."""
     try:
         validator.validate(record)
