@@ -12,8 +12,8 @@ import typing as t
 from tap_pendo.schemas import (
     BOOLEAN,
     GROUP,
+    GUIDE_STEP_FIELDS,
     INTEGER,
-    NUMBER,
     OPEN_ARRAY,
     OPEN_OBJECT,
     STRING,
@@ -62,22 +62,8 @@ TRACK_TYPE_RULE = child("trackType", "position", {"position": POSITION, "rule": 
 GUIDE_STEP = child(
     "guide",
     "id",
-    {
-        "id": REQUIRED_STRING,
-        "type": STRING,
-        "pageId": STRING,
-        "regexUrlRule": STRING,
-        "elementPathRule": STRING,
-        "contentType": STRING,
-        "contentUrl": STRING,
-        "contentUrlCss": STRING,
-        "contentUrlJs": STRING,
-        "rank": NUMBER,
-        "advanceMethod": STRING,
-        "attributes": OPEN_OBJECT,
-        "lastUpdatedAt": ms(),
-        "resetAt": ms(),
-    },
+    # `guideId` comes from the parent's key columns.
+    {**{k: v for k, v in GUIDE_STEP_FIELDS.items() if k != "guideId"}, "id": REQUIRED_STRING},
 )
 
 POLL = child(

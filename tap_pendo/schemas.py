@@ -131,6 +131,25 @@ FEATURE = entity(
     }
 )
 
+# A guide's step, as nested in `guides` and as a row of `guide_steps`.
+GUIDE_STEP_FIELDS: dict[str, t.Any] = {
+    "id": STRING,
+    "guideId": STRING,
+    "type": STRING,
+    "pageId": STRING,
+    "regexUrlRule": STRING,
+    "elementPathRule": STRING,
+    "contentType": STRING,
+    "contentUrl": STRING,
+    "contentUrlCss": STRING,
+    "contentUrlJs": STRING,
+    "rank": NUMBER,
+    "advanceMethod": STRING,
+    "attributes": OPEN_OBJECT,
+    "lastUpdatedAt": ms(),
+    "resetAt": ms(),
+}
+
 GUIDE = entity(
     {
         "state": STRING,
@@ -138,25 +157,7 @@ GUIDE = entity(
         "isMultiStep": BOOLEAN,
         "steps": nullable(
             "array",
-            items=obj(
-                {
-                    "id": STRING,
-                    "guideId": STRING,
-                    "type": STRING,
-                    "pageId": STRING,
-                    "regexUrlRule": STRING,
-                    "elementPathRule": STRING,
-                    "contentType": STRING,
-                    "contentUrl": STRING,
-                    "contentUrlCss": STRING,
-                    "contentUrlJs": STRING,
-                    "rank": NUMBER,
-                    "advanceMethod": STRING,
-                    "attributes": OPEN_OBJECT,
-                    "lastUpdatedAt": ms(),
-                    "resetAt": ms(),
-                }
-            ),
+            items=obj(GUIDE_STEP_FIELDS),
         ),
         "attributes": OPEN_OBJECT,
         "audience": OPEN_ARRAY,
