@@ -23,7 +23,7 @@ from pendo_http import (
     PendoUnreachableError,
 )
 from target_pendo.ledger import Item, Ledger
-from target_pendo.metadata import TargetAbort
+from target_pendo.abort import TargetAbort
 
 MAX_IDS_PER_CALL = 500
 BODY_KEYS = {"visitor": "visitors", "account": "accounts"}

@@ -33,6 +33,7 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.abort import TargetAbort
 from target_pendo.convert import dumps
 from target_pendo.ledger import Item, Ledger
 
@@ -43,10 +44,6 @@ TIMEOUT_STATUS = 408
 # Keys an item of `missing`/`errors` may name its record by (Pendo publishes no item shape).
 ID_KEYS = ("visitorId", "accountId", "parentAccountId", "id")
 TEXT_KEYS = ("message", "error", "detail", "reason", "description")
-
-
-class TargetAbort(Exception):
-    """Stop the run: nothing more can be written (credentials, configuration)."""
 
 
 def _mentions(text: str, ident: str) -> bool:

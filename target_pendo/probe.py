@@ -19,10 +19,12 @@ from pendo_http import (
     PendoError,
     PendoFatalError,
     PendoTLSError,
+    PendoUnreachableError,
     Redactor,
     resolve_api_base,
     resolve_track_url,
 )
+from pendo_http.keycheck import VERIFY_PATH, check_key
 from pendo_http.probe import ProbeReport
 from target_pendo.http import build_client
 from target_pendo.streams_config import StreamConfigError, resolve_stream_spec
@@ -123,29 +125,30 @@ class TargetProbe:
             response.close()
 
     def verify_key(self) -> None:
-        endpoint = "GET /api/v1/token/verify"
+        endpoint = f"GET {VERIFY_PATH}"
         try:
-            answer = self._get("/api/v1/token/verify", what="key check")
+            checked = check_key(self.client)
         except PendoAuthError as error:
             self.report.add(
                 endpoint, _status(error), "key refused", surprise=str(error), failed=True
             )
             return
         except PendoFatalError as error:
-            if error.status in (404, 405):
-                # token/verify is known only from third-party code; the schema read is documented.
-                self.report.add(
-                    endpoint,
-                    _status(error),
-                    "no such endpoint here",
-                    surprise="the key is checked with the metadata schema read instead",
-                )
-                return
             self.report.add(endpoint, _status(error), "refused", surprise=str(error), failed=True)
             return
         except PendoError as error:
             self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
             return
+        if checked.fallback_from is not None:
+            # token/verify is known only from third-party code; the schema read is documented.
+            self.report.add(
+                endpoint,
+                f"HTTP {checked.fallback_from}",
+                "no such endpoint here",
+                surprise="the key is checked with the metadata schema read instead",
+            )
+            return
+        answer = checked.body
         if not isinstance(answer, dict):
             self.report.add(
                 endpoint,
@@ -245,21 +248,17 @@ class TargetProbe:
             response = self.client.send("GET", self.track_url, what="track URL check", secret="")
             status = f"HTTP {response.status_code}"
             response.close()
+        except PendoTLSError as error:
+            self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
+            return
         except PendoFatalError as error:
-            if isinstance(error, PendoTLSError):
-                self.report.add(
-                    endpoint, _status(error), "no answer", surprise=str(error), failed=True
-                )
+            if not isinstance(error, PendoUnreachableError):
+                status = _status(error)
+            else:
+                self._unreachable(endpoint, error)
                 return
-            status = _status(error)
         except PendoError as error:
-            self.report.add(
-                endpoint,
-                _status(error),
-                "unreachable",
-                surprise=str(error),
-                failed=self.track_needed,
-            )
+            self._unreachable(endpoint, error)
             return
         self.report.add(
             endpoint,
@@ -270,6 +269,15 @@ class TargetProbe:
             else "track_event_secret not set: track-event streams cannot be written",
             failed=not self.secret and self.track_needed,
             note="the Track Event Shared Secret is proven only by sending an event; not checked",
+        )
+
+    def _unreachable(self, endpoint: str, error: PendoError) -> None:
+        self.report.add(
+            endpoint,
+            _status(error),
+            "unreachable",
+            surprise=str(error),
+            failed=self.track_needed,
         )
 
 

@@ -39,7 +39,9 @@ from target_pendo.convert import (
 )
 from target_pendo.deletes import MAX_IDS_PER_CALL, BulkDeleter
 from target_pendo.ledger import Item
-from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.abort import TargetAbort
+from target_pendo.metadata import MetadataWriter
+from target_pendo.run_state import PendoRun, run_of
 from target_pendo.streams_config import (
     CONTEXT_CANDIDATES,
     StreamSpec,
@@ -50,7 +52,9 @@ from target_pendo.streams_config import (
 from target_pendo.validation import RecordValidator
 
 if TYPE_CHECKING:
-    from target_pendo.target import TargetPendo
+    from collections.abc import Sequence
+
+    from singer_sdk import Target
 
 EVENT_NAME_CANDIDATES = ("event", "event_name", "eventName", "name")
 TIMESTAMP_CANDIDATES = (
@@ -99,13 +103,16 @@ class _CapturingValidator:
 class PendoSink(BatchSink):
     """What both sinks share: the stream spec, the ledger, record intake, batch settling."""
 
-    target: TargetPendo
-
     def __init__(
-        self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any
-    ) -> None:  # noqa: ANN401
-        self.target = target
-        self.spec: StreamSpec = target.stream_spec(stream_name)
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        self.run: PendoRun = run_of(target)
+        self.spec: StreamSpec = self.run.stream_spec(stream_name)
+        self.run.ledger.key_properties[stream_name] = list(key_properties or [])
         self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
         self._ignored_deletions_logged = False
@@ -164,12 +171,12 @@ class PendoSink(BatchSink):
             properties[name] = kept
 
     def process_record(self, record: dict, context: dict) -> None:
-        item = self.target.ledger.receive(self.stream_name, record)
+        item = self.run.ledger.receive(self.stream_name, record)
         if self._invalid is not None:
             record_id, message, field = self._invalid
             self._invalid = None
             if record_id == id(record):
-                self.target.ledger.reject(
+                self.run.ledger.reject(
                     item, f"record does not match the stream's SCHEMA: {message}", field=field
                 )
                 return
@@ -179,10 +186,10 @@ class PendoSink(BatchSink):
             else:
                 self.prepare(item)
         except Rejected as rejected:
-            self.target.ledger.reject(item, rejected.reason, field=rejected.field)
+            self.run.ledger.reject(item, rejected.reason, field=rejected.field)
             return
         except Exception as error:  # noqa: BLE001 - a record must never stop the run
-            self.target.ledger.reject(
+            self.run.ledger.reject(
                 item, f"could not be converted: {type(error).__name__}: {error}"
             )
             return
@@ -191,10 +198,10 @@ class PendoSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         items: list[Item] = context.get("items", [])
-        self.target.batches_written += 1
+        self.run.batches_written += 1
         try:
             if items:
-                if self.target.dry_run:
+                if self.run.dry_run:
                     self.dry_run_batch(items)
                 else:
                     self.send_batch(items)
@@ -204,7 +211,7 @@ class PendoSink(BatchSink):
             msg = f"Unexpected error while writing stream `{self.stream_name}`: {type(error).__name__}: {error}"
             raise TargetAbort(msg) from error
         finally:
-            self.target.ledger.dead_letters.sync()
+            self.run.ledger.dead_letters.sync()
 
     def clean_up(self) -> None:
         super().clean_up()
@@ -228,7 +235,7 @@ class PendoSink(BatchSink):
                 if self.spec.is_track or self.spec.object == "parent_account"
                 else f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from Pendo.",
             )
-        self.target.ledger.settle(item, "delete_ignored")
+        self.run.ledger.settle(item, "delete_ignored")
 
     def send_batch(self, items: list[Item]) -> None:
         raise NotImplementedError
@@ -246,7 +253,7 @@ class PendoSink(BatchSink):
         )
         for item in items:
             self.logger.debug("[dry run] %s", dumps(item.payload).decode())
-            self.target.ledger.settle(item, "dry_run")
+            self.run.ledger.settle(item, "dry_run")
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -263,7 +270,7 @@ class MetadataSink(PendoSink):
     @override
     def check_stream(self) -> None:
         spec = self.spec
-        self.kind, self.id_key = self.target.kind_and_id_key(spec.object)
+        self.kind, self.id_key = self.run.settings.kind_and_id_key(spec.object)
         id_field = pick_id_field(spec, self.properties, list(self.key_properties))
         if id_field is None:
             msg = (
@@ -274,25 +281,25 @@ class MetadataSink(PendoSink):
         self.id_field = id_field
         self.field_map = self._field_map()  # source path -> (pendo name, pendo type)
         self.writer = MetadataWriter(
-            client=self.target.client,
-            ledger=self.target.ledger,
+            client=self.run.client,
+            ledger=self.run.ledger,
             kind=self.kind,
             group=spec.group,
             id_key=self.id_key,
             create=spec.create,
             logger=self.logger,
-            max_tries=self.target.client.retry.max_tries,
+            max_tries=self.run.client.retry.max_tries,
         )
         self.writer.attribute_errors = self.config.get("error_isolation", "auto") != "bisect"
-        self.target.writers.append(self.writer)
+        self.run.add_writer(self.writer)
         self.deleter: BulkDeleter | None = None
         if spec.on_delete == "delete":
             self.deleter = BulkDeleter(
-                client=self.target.client,
-                ledger=self.target.ledger,
+                client=self.run.client,
+                ledger=self.run.ledger,
                 kind=self.kind,
                 logger=self.logger,
-                max_tries=self.target.client.retry.max_tries,
+                max_tries=self.run.client.retry.max_tries,
             )
         self.logger.info(
             "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",
@@ -330,7 +337,7 @@ class MetadataSink(PendoSink):
     def _field_map(self) -> dict[str, tuple[str, str]]:
         spec = self.spec
         sources = spec.fields if spec.fields is not None else self._default_sources()
-        pendo_fields = self.target.pendo_fields(self.kind, spec.group)
+        pendo_fields = self.run.pendo_fields(self.kind, spec.group)
         by_lower = {name.lower(): name for name in pendo_fields}
         result: dict[str, tuple[str, str]] = {}
         unknown: list[str] = []
@@ -392,13 +399,13 @@ class MetadataSink(PendoSink):
                 ", ".join(ids[:20]) + (" …" if len(ids) > 20 else ""),
             )
             for item in deletes:
-                self.target.ledger.settle(item, "dry_run")
+                self.run.ledger.settle(item, "dry_run")
 
     def prepare(self, item: Item) -> None:
         record = item.record
         self._take_id(item)
         values: dict[str, Any] = {}
-        time_format = self.target.time_format
+        time_format = self.run.settings.time_format
         for source, (name, pendo_type) in self.field_map.items():
             present, value = get_path(record, source)
             if not present or value is None:
@@ -472,7 +479,7 @@ class TrackEventSink(PendoSink):
     def check_stream(self) -> None:
         spec = self.spec
         props = self.properties
-        if not self.target.track_secret:
+        if not self.run.settings.track_secret:
             msg = (
                 f"Stream `{self.stream_name}` writes track events, which need the Track Event "
                 "Shared Secret: set `track_event_secret` (Settings > Subscription Settings > your "
@@ -520,11 +527,12 @@ class TrackEventSink(PendoSink):
             self.property_sources = {
                 n: n for n in props if n not in used and not self.is_own_column(n)
             }
-        self.track_url = self.target.track_url
+        self.track_url = self.run.track_url
         self.pool = ThreadPoolExecutor(
-            max_workers=self.target.track_concurrency,
+            max_workers=self.run.settings.track_concurrency,
             thread_name_prefix=f"track-{self.stream_name}",
         )
+        self.run.stop_with_run(self.pool)
         self._warned: dict[str, int] = {}
         self.logger.info(
             "Stream `%s` -> track events (POST %s, visitor `%s`, event %s, timestamp `%s`, %d "
@@ -534,9 +542,9 @@ class TrackEventSink(PendoSink):
             self.visitor_field,
             f"`{self.event_field}`" if self.event_field else repr(spec.event_name),
             self.timestamp_field,
-            self.target.track_concurrency,
-            f"at most {self.target.track_per_visitor:g} a second per visitor"
-            if self.target.track_per_visitor
+            self.run.settings.track_concurrency,
+            f"at most {self.run.settings.track_per_visitor:g} a second per visitor"
+            if self.run.settings.track_per_visitor
             else "no per-visitor pacing",
         )
 
@@ -544,7 +552,7 @@ class TrackEventSink(PendoSink):
         return f"POST {self.track_url} (one request per event)"
 
     def _warn(self, kind: str, message: str, *args: Any) -> None:  # noqa: ANN401
-        self.target.ledger.warn(self.stream_name, kind)
+        self.run.ledger.warn(self.stream_name, kind)
         seen = self._warned.get(kind, 0)
         self._warned[kind] = seen + 1
         if seen < LOG_EXAMPLES:
@@ -655,7 +663,7 @@ class TrackEventSink(PendoSink):
         each visitor's paced by `track_events_per_visitor_per_second`."""
         # An older Pendo track-event article: "The only limit is one Track Event per Visitor
         # per second" (Pendo answers 200 either way, so going faster could lose events silently).
-        pacer = self.target.track_pacer
+        pacer = self.run.track_pacer
         queues: dict[str | None, deque[Item]] = {}
         for item in items:
             queues.setdefault(item.id, deque()).append(item)
@@ -663,7 +671,7 @@ class TrackEventSink(PendoSink):
         ready = [(pacer.ready_at(v), rank[v], v) for v in queues]
         heapq.heapify(ready)
         in_flight: dict[Future[None], str | None] = {}
-        limit = self.target.track_concurrency
+        limit = self.run.settings.track_concurrency
         error: BaseException | None = None
         while (ready and error is None) or in_flight:
             now = time.monotonic()
@@ -691,11 +699,11 @@ class TrackEventSink(PendoSink):
     def _send_one(self, item: Item) -> None:
         what = "track event (POST /data/track)"
         try:
-            self.target.client.post_json(
+            self.run.client.post_json(
                 self.track_url,
                 item.payload,
                 what=what,
-                secret=self.target.track_secret,
+                secret=self.run.settings.track_secret,
                 secret_setting="track_event_secret",
             )
         except (
@@ -705,21 +713,21 @@ class TrackEventSink(PendoSink):
         ) as error:  # says what to check
             raise TargetAbort(str(error)) from None
         except PendoFatalError as error:
-            self.target.ledger.reject(
+            self.run.ledger.reject(
                 item,
                 f"Pendo refused the event (HTTP {error.status})",
                 api_error=error.body or str(error),
                 payload=item.payload,
             )
         except PendoRetriableError as error:
-            self.target.ledger.reject(
+            self.run.ledger.reject(
                 item,
-                f"not sent after {self.target.client.retry.max_tries} tries",
+                f"not sent after {self.run.client.retry.max_tries} tries",
                 api_error=str(error),
                 payload=item.payload,
             )
         else:
-            self.target.ledger.settle(item, "sent")
+            self.run.ledger.settle(item, "sent")
 
     def clean_up(self) -> None:
         self.pool.shutdown(wait=True)
