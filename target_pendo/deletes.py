@@ -22,20 +22,22 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
-from target_pendo.ledger import Item, Ledger
 from target_pendo.abort import TargetAbort
+from target_pendo.ledger import Item, Ledger
 
 MAX_IDS_PER_CALL = 500
 BODY_KEYS = {"visitor": "visitors", "account": "accounts"}
 
 
 def bulk_delete_path(kind: str) -> str:
+    """Pendo's bulk-delete endpoint for a metadata kind."""
     return f"/api/v1/bulkdelete/{kind}"
 
 
 def id_chunks(items: list[Item], size: int = MAX_IDS_PER_CALL) -> list[list[Item]]:
     """Consecutive groups of items naming at most `size` distinct ids each (a repeated id
-    goes in the same call as its first occurrence when that call is still open)."""
+    goes in the same call as its first occurrence when that call is still open).
+    """
     chunks: list[list[Item]] = []
     current: list[Item] = []
     ids: set[str | None] = set()
@@ -127,7 +129,10 @@ class BulkDeleter:
             return
         self.jobs.append(str(job))
         self.logger.info(
-            "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process until deleted.",
+            (
+                "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process "
+                "until deleted."
+            ),
             len(ids),
             self.kind,
             job,

@@ -96,9 +96,9 @@ class MeltanoTestSink(BatchSink):
         )
 
     @override
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         self.dropped += 1
 
     @override
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Nothing to write."""

@@ -51,11 +51,11 @@ def _mentions(text: str, ident: str) -> bool:
     return re.search(pattern, text) is not None
 
 
-def _count(value: Any) -> int | None:  # noqa: ANN401
+def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _ident(value: Any) -> str | None:  # noqa: ANN401
+def _ident(value: Any) -> str | None:
     if isinstance(value, str) and value:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -63,7 +63,7 @@ def _ident(value: Any) -> str | None:  # noqa: ANN401
     return None
 
 
-def item_id(entry: Any, id_key: str) -> str | None:  # noqa: ANN401
+def item_id(entry: Any, id_key: str) -> str | None:
     """The record id a `missing`/`errors` item names: a bare id, or an object's id key."""
     if not isinstance(entry, dict):
         return _ident(entry)
@@ -74,7 +74,7 @@ def item_id(entry: Any, id_key: str) -> str | None:  # noqa: ANN401
     return None
 
 
-def error_text(entry: Any) -> str:  # noqa: ANN401
+def error_text(entry: Any) -> str:
     """An `errors` item as one line: the text itself, or an object's field and message."""
     if isinstance(entry, str):
         return entry
@@ -96,7 +96,7 @@ class Answer:
     errors: list[Any]
 
 
-def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
+def read_answer(answer: Any, sent: int) -> Answer | str:
     """The answer, or why it confirms nothing (a text for the log and the dead-letter file)."""
     # Pendo: "All request and response bodies, including errors, are encoded in JSON", and a
     # bulk write answers {total, updated, failed, missing, errors}; anything else confirms nothing.
@@ -169,7 +169,8 @@ class MetadataWriter:
         With `create`, records go out update-only first and only the ids Pendo reports
         missing are re-sent with `?create=true`: Pendo's answer does not say which ids it
         created, and this way the summary can (one extra request only for batches with
-        new ids)."""
+        new ids).
+        """
         size = self.batch_limit or len(items) or 1
         for start in range(0, len(items), size):
             self._send(items[start : start + size], creating=False)
@@ -269,7 +270,10 @@ class MetadataWriter:
                 )
         else:
             self.logger.info(
-                "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
+                (
+                    "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the "
+                    "bad ones."
+                ),
                 len(items),
                 error.status,
             )
@@ -283,12 +287,16 @@ class MetadataWriter:
 
     # -- reading the answer -------------------------------------------------------------
 
-    def _settle(self, items: list[Item], answer: Any, *, creating: bool, attempt: int) -> None:  # noqa: ANN401
+    def _settle(self, items: list[Item], answer: Any, *, creating: bool, attempt: int) -> None:
         success = "created" if creating else "updated"
         read = read_answer(answer, len(items))
-        if isinstance(read, Answer) and len(items) == 1 and read.updated == 1:
-            if read.missing or read.errors:
-                read = "it counts the record as updated and also lists it as missing or in error"
+        if (
+            isinstance(read, Answer)
+            and len(items) == 1
+            and read.updated == 1
+            and (read.missing or read.errors)
+        ):
+            read = "it counts the record as updated and also lists it as missing or in error"
         if isinstance(read, str):
             self._unconfirmed(items, answer, read, creating=creating, attempt=attempt)
             return
@@ -324,7 +332,7 @@ class MetadataWriter:
 
     def _unconfirmed(
         self, items: list[Item], answer: Any, problem: str, *, creating: bool, attempt: int
-    ) -> None:  # noqa: ANN401
+    ) -> None:
         self.unconfirmed += 1
         self.logger.warning(
             "Pendo answered %s for %d records with a success status, but %s: the write is "
@@ -346,7 +354,8 @@ class MetadataWriter:
 
     def _settle_one(self, item: Item, read: Answer, *, creating: bool) -> None:
         """One record that failed: its outcome follows from the counts, whatever shape the
-        answer's items have."""
+        answer's items have.
+        """
         if read.errors:
             self.ledger.reject(
                 item,
@@ -368,7 +377,8 @@ class MetadataWriter:
         self, items: list[Item], read: Answer
     ) -> tuple[list[Item], dict[int, list[str]]] | None:
         """(missing records, seq -> error texts) when every item of the answer names exactly
-        one record of the batch and the counts agree; None when any of it is a guess."""
+        one record of the batch and the counts agree; None when any of it is a guess.
+        """
         # Pendo documents failed = len(missing) + len(errors).
         if read.failed != len(read.missing) + len(read.errors):
             return None

@@ -49,6 +49,8 @@ def _host(url: str) -> str:
 
 
 class TargetProbe:
+    """The read-only checks of `target-pendo --test` and the report they fill."""
+
     def __init__(self, config: dict[str, Any], redactor: Redactor) -> None:
         self.config = config
         self.api_base = resolve_api_base(config.get("region"), config.get("api_url"))
@@ -114,7 +116,7 @@ class TargetProbe:
             report.info("key checked by", self.key_checked_by)
         return report
 
-    def _get(self, path: str, *, what: str) -> Any:  # noqa: ANN401
+    def _get(self, path: str, *, what: str) -> Any:
         """The JSON a GET answered, or its text when it is not JSON (a surprise to report)."""
         response = self.client.send("GET", path, what=what)
         try:
@@ -154,7 +156,9 @@ class TargetProbe:
                 endpoint,
                 "HTTP 200",
                 f"not an object: {str(answer)[:80]!r}",
-                surprise="expected {valid, writeAccess}; the key is checked with the schema read instead",
+                surprise=(
+                    "expected {valid, writeAccess}; the key is checked with the schema read instead"
+                ),
             )
             return
         self.key_checked_by = endpoint
@@ -282,4 +286,5 @@ class TargetProbe:
 
 
 def run_probe(config: dict[str, Any], redactor: Redactor) -> ProbeReport:
+    """Run every check of `target-pendo --test`; the report says what passed."""
     return TargetProbe(config, redactor).run()

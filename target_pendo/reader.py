@@ -23,7 +23,6 @@ from target_pendo.abort import TargetAbort
 from target_pendo.ledger import Ledger
 from target_pendo.lines import DEFAULT_MAX_LINE_BYTES, read_lines
 
-
 # Input problems that concern one line: the line's record is dead-lettered and the run goes on.
 LINE_ERRORS: tuple[type[BaseException], ...] = (
     InvalidInputLine,
@@ -37,9 +36,10 @@ LINE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def message_problem(message: dict) -> str | None:
+def message_problem(message: dict[str, t.Any]) -> str | None:
     """Why a Singer message cannot be processed, or None: the shape checks the SDK leaves to
-    an AttributeError deep in its code (a `record` that is a string, a `schema` that is a list)."""
+    an AttributeError deep in its code (a `record` that is a string, a `schema` that is a list).
+    """
     kind = message.get("type")
     if not isinstance(kind, str):
         return "`type` is not a string"
@@ -66,9 +66,10 @@ def message_problem(message: dict) -> str | None:
 MAX_DEPTH = 64  # JSON nesting; the SDK's deepcopy of a message fails at about 100 levels
 
 
-def nesting_exceeds(value: t.Any, limit: int) -> bool:  # noqa: ANN401
+def nesting_exceeds(value: t.Any, limit: int) -> bool:
     """True when objects/arrays in `value` nest deeper than `limit` (iterative: a deep
-    value must not exhaust the stack here either)."""
+    value must not exhaust the stack here either).
+    """
     if not isinstance(value, (dict, list)):
         return False
     stack: list[tuple[t.Any, int]] = [(value, 1)]
@@ -117,7 +118,8 @@ class TolerantReader(SingerReader):
         self.logger = logger
         self.max_line_bytes = max_line_bytes
 
-    def deserialize_json(self, line: str) -> dict:
+    @override
+    def deserialize_json(self, line: str) -> t.Any:
         """Like the SDK's, without logging a traceback for a line that is not JSON."""
         try:
             return _msgspec_decoder.decode(line)
@@ -128,7 +130,7 @@ class TolerantReader(SingerReader):
         except (json.JSONDecodeError, ValueError) as error:
             raise InvalidInputLine(str(error)) from error
 
-    def decode_line(self, number: int, data: bytes | None, size: int) -> dict | None:
+    def decode_line(self, number: int, data: bytes | None, size: int) -> dict[str, t.Any] | None:
         """The line's message, or None after dead-lettering why it has none."""
         if data is None:
             self._bad_line(
@@ -169,7 +171,9 @@ class TolerantReader(SingerReader):
 
     @override
     def process_lines(
-        self, file_input: t.IO[t.Any] | None, callbacks: dict[str, t.Callable[[dict], None]]
+        self,
+        file_input: t.IO[t.Any] | None,
+        callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         stats: t.Counter[str] = t.Counter()
         filein = file_input or sys.stdin
@@ -202,7 +206,7 @@ class TolerantReader(SingerReader):
             stats[record_type] += 1
         return stats
 
-    def _bad_line(self, message: dict | None, line: str, reason: str) -> None:
+    def _bad_line(self, message: dict[str, t.Any] | None, line: str, reason: str) -> None:
         ledger = self.ledger
         if ledger is None:
             raise InvalidInputLine(reason)
@@ -223,4 +227,3 @@ class TolerantReader(SingerReader):
             ledger.reject_line(None, line.rstrip("\n")[:100_000], reason, line=number)
             ledger.bad_lines -= 1
         self.logger.error("Input line not processed: %s: %.300s", reason, line.rstrip("\n"))
-

@@ -29,7 +29,8 @@ from target_pendo.streams_config import StreamConfigError, StreamSpec, resolve_s
 
 class PendoRun:
     """The shared state of one run: settings, secrets' redactor, ledger, client, writers,
-    track-event pacing and the metadata schemas read so far."""
+    track-event pacing and the metadata schemas read so far.
+    """
 
     def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.config = config
@@ -120,7 +121,10 @@ class PendoRun:
 
     def _read_schema(self, kind: str) -> MetadataSchema | None:
         if not self.settings.integration_key:
-            msg = "Metadata streams need `integration_key` (a Pendo integration key with write access)."
+            msg = (
+                "Metadata streams need `integration_key` (a Pendo integration key with write "
+                "access)."
+            )
             raise TargetAbort(msg)
         hint = "" if kind in ("visitor", "account") else " Check `parent_account_kind`."
         path = f"/api/v1/metadata/schema/{kind}"
@@ -156,7 +160,8 @@ class PendoRun:
 
     def abort(self, reason: str) -> None:
         """Stop: every record received but not yet written goes to the dead-letter file,
-        so a restart from the last STATE re-sends them; then the summary."""
+        so a restart from the last STATE re-sends them; then the summary.
+        """
         self.aborted = reason
         self.logger.error("Stopping: %s", reason)
         for item in list(self.ledger.unsettled.values()):

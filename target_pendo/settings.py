@@ -1,6 +1,7 @@
 """target-pendo's settings: the JSON schema the SDK validates and `--about` shows, and the
 checks that schema cannot express (two secrets that must differ, `load_method`, the region,
-each stream's entry), plus a typed view of the values the sinks use."""
+each stream's entry), plus a typed view of the values the sinks use.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ from target_pendo.abort import TargetAbort
 from target_pendo.lines import DEFAULT_MAX_LINE_BYTES
 from target_pendo.streams_config import StreamConfigError, resolve_stream_spec
 
+
+def _columns() -> th.CustomType:
+    """A list of columns, or a mapping column -> Pendo name."""
+    return th.CustomType(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object", "additionalProperties": {"type": "string"}},
+            ]
+        }
+    )
+
+
 STREAM_SCHEMA = th.ObjectType(
     th.Property(
         "object",
@@ -26,7 +40,10 @@ STREAM_SCHEMA = th.ObjectType(
     th.Property(
         "id_field",
         th.StringType,
-        description="Column holding the visitor/account id (default: the single key property, else visitorId/accountId/id).",
+        description=(
+            "Column holding the visitor/account id (default: the single key property, "
+            "else visitorId/accountId/id)."
+        ),
     ),
     th.Property(
         "group",
@@ -38,37 +55,47 @@ STREAM_SCHEMA = th.ObjectType(
         "create",
         th.BooleanType,
         default=False,
-        description="Send `?create=true` so unknown ids are created (default: update-only; unknown ids are skipped and reported).",
+        description=(
+            "Send `?create=true` so unknown ids are created (default: update-only; unknown "
+            "ids are skipped and reported)."
+        ),
     ),
     th.Property(
         "fields",
-        th.CustomType(
-            {
-                "anyOf": [
-                    {"type": "array", "items": {"type": "string"}},
-                    {"type": "object", "additionalProperties": {"type": "string"}},
-                ]
-            }
+        _columns(),
+        description=(
+            'Columns to send and their Pendo names, e.g. {"plan_name": "plan"}, or a '
+            "list of columns (sent lower-cased). Default: every non-id column, lower-cased. "
+            "Dotted paths reach into nested objects."
         ),
-        description='Columns to send and their Pendo names, e.g. {"plan_name": "plan"}, or a list of columns (sent lower-cased). Default: every non-id column, lower-cased. Dotted paths reach into nested objects.',
     ),
     th.Property(
         "ignore_unknown_fields",
         th.BooleanType,
         default=False,
-        description="Drop (with a warning) columns that have no Pendo field instead of stopping before any write.",
+        description=(
+            "Drop (with a warning) columns that have no Pendo field instead of stopping "
+            "before any write."
+        ),
     ),
     th.Property(
         "on_delete",
         th.StringType(allowed_values=["ignore", "delete"]),
         default="ignore",
-        description="Records marked deleted (see `deleted_field`): `ignore` skips them (counted as `delete_ignored`); `delete` deletes the ids from Pendo with its bulk delete (visitor and account streams only).",
+        description=(
+            "Records marked deleted (see `deleted_field`): `ignore` skips them (counted "
+            "as `delete_ignored`); `delete` deletes the ids from Pendo with its bulk "
+            "delete (visitor and account streams only)."
+        ),
     ),
     th.Property(
         "deleted_field",
         th.StringType,
         default="_sdc_deleted_at",
-        description="Column that marks a deleted record: a timestamp (Singer's `_sdc_deleted_at`, set by log-based taps) or a boolean flag; null/false means not deleted.",
+        description=(
+            "Column that marks a deleted record: a timestamp (Singer's `_sdc_deleted_at`, "
+            "set by log-based taps) or a boolean flag; null/false means not deleted."
+        ),
     ),
     th.Property(
         "event_field",
@@ -83,7 +110,10 @@ STREAM_SCHEMA = th.ObjectType(
     th.Property(
         "timestamp_field",
         th.StringType,
-        description="Track events: column with the event time (ISO 8601, datetime, or epoch seconds/milliseconds; default: timestamp/time/...).",
+        description=(
+            "Track events: column with the event time (ISO 8601, datetime, or epoch "
+            "seconds/milliseconds; default: timestamp/time/...)."
+        ),
     ),
     th.Property(
         "account_field",
@@ -92,27 +122,20 @@ STREAM_SCHEMA = th.ObjectType(
     ),
     th.Property(
         "properties",
-        th.CustomType(
-            {
-                "anyOf": [
-                    {"type": "array", "items": {"type": "string"}},
-                    {"type": "object", "additionalProperties": {"type": "string"}},
-                ]
-            }
+        _columns(),
+        description=(
+            "Track events: columns sent as event properties (list, or mapping column "
+            "-> property name). Default: the record's `properties` object, else every "
+            "other column."
         ),
-        description="Track events: columns sent as event properties (list, or mapping column -> property name). Default: the record's `properties` object, else every other column.",
     ),
     th.Property(
         "context_fields",
-        th.CustomType(
-            {
-                "anyOf": [
-                    {"type": "array", "items": {"type": "string"}},
-                    {"type": "object", "additionalProperties": {"type": "string"}},
-                ]
-            }
+        _columns(),
+        description=(
+            "Track events: Pendo context key (ip, userAgent, url, title) -> column. Default: "
+            "the record's `context` object, else columns with those names."
         ),
-        description="Track events: Pendo context key (ip, userAgent, url, title) -> column. Default: the record's `context` object, else columns with those names.",
     ),
     additional_properties=False,
 )
@@ -123,14 +146,21 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         secret=True,
         title="Integration key",
-        description="Pendo integration key with write access (Settings > Integrations > Integration Keys). Needed for metadata streams.",
+        description=(
+            "Pendo integration key with write access (Settings > Integrations > Integration "
+            "Keys). Needed for metadata streams."
+        ),
     ),
     th.Property(
         "track_event_secret",
         th.StringType,
         secret=True,
         title="Track Event Shared Secret",
-        description="The app's Track Event Shared Secret (Settings > Subscription Settings > app > App Details). Needed for track-event streams; not the integration key.",
+        description=(
+            "The app's Track Event Shared Secret (Settings > Subscription Settings > "
+            "app > App Details). Needed for track-event streams; not the integration "
+            "key."
+        ),
     ),
     th.Property(
         "region",
@@ -144,12 +174,19 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "track_url",
         th.StringType,
-        description="Track-event endpoint; overrides the region's (default: `api_url` + /data/track when `api_url` is set).",
+        description=(
+            "Track-event endpoint; overrides the region's (default: `api_url` + /data/track "
+            "when `api_url` is set)."
+        ),
     ),
     th.Property(
         "streams",
         th.ObjectType(additional_properties=STREAM_SCHEMA),
-        description="Per input stream: what it becomes in Pendo. Streams named visitors, accounts, parent_accounts or track_events need no entry; `*` applies to every other stream.",
+        description=(
+            "Per input stream: what it becomes in Pendo. Streams named visitors, accounts, "
+            "parent_accounts or track_events need no entry; `*` applies to every other "
+            "stream."
+        ),
     ),
     th.Property(
         "parent_account_kind",
@@ -167,13 +204,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "time_format",
         th.StringType(allowed_values=["iso", "epoch_ms"]),
         default="iso",
-        description="How values for Pendo `time` (Date) fields are sent: ISO 8601 in UTC (`2026-01-02T03:04:05.000Z`, the form Pendo's docs show) or epoch milliseconds (the form Pendo returns them in). Input values may be either.",
+        description=(
+            "How values for Pendo `time` (Date) fields are sent: ISO 8601 in UTC "
+            "(`2026-01-02T03:04:05.000Z`, the form Pendo's docs show) or epoch milliseconds "
+            "(the form Pendo returns them in). Input values may be either."
+        ),
     ),
     th.Property(
         "error_isolation",
         th.StringType(allowed_values=["auto", "bisect"]),
         default="auto",
-        description='How records Pendo reports errors for are found in a batch: `auto` uses error texts that name one record\'s id when the counts agree, else splits the batch; `bisect` splits unless an error item names its record in an id field (`{"visitorId": ...}`).',
+        description=(
+            "How records Pendo reports errors for are found in a batch: `auto` uses error "
+            "texts that name one record's id when the counts agree, else splits the "
+            "batch; `bisect` splits unless an error item names its record in an id field "
+            '(`{"visitorId": ...}`).'
+        ),
     ),
     th.Property(
         "batch_size",
@@ -185,7 +231,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "max_requests_per_second",
         th.NumberType,
         default=20,
-        description="Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint).",
+        description=(
+            "Client-side rate limit over all requests (Pendo throttles around 100/s per endpoint)."
+        ),
     ),
     th.Property(
         "track_concurrency",
@@ -197,19 +245,29 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "track_events_per_visitor_per_second",
         th.NumberType,
         default=1,
-        description="Track events sent per visitor per second at most (an older Pendo article gives one a second as the only limit, and Pendo answers 200 either way); other visitors' events flow meanwhile. 0 turns the pacing off.",
+        description=(
+            "Track events sent per visitor per second at most (an older Pendo article "
+            "gives one a second as the only limit, and Pendo answers 200 either way); "
+            "other visitors' events flow meanwhile. 0 turns the pacing off."
+        ),
     ),
     th.Property(
         "dead_letter_path",
         th.StringType,
         default="target-pendo-dead-letter.jsonl",
-        description="JSON-lines file for records that could not be written (stream, record, reason, Pendo's error text).",
+        description=(
+            "JSON-lines file for records that could not be written (stream, record, reason, "
+            "Pendo's error text)."
+        ),
     ),
     th.Property(
         "max_line_bytes",
         th.IntegerType,
         default=DEFAULT_MAX_LINE_BYTES,
-        description="Longest input line read, in bytes (64 MB); a longer line is dead-lettered with its line number without being read into memory.",
+        description=(
+            "Longest input line read, in bytes (64 MB); a longer line is dead-lettered "
+            "with its line number without being read into memory."
+        ),
     ),
     th.Property(
         "dry_run",
@@ -239,7 +297,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "progress_interval_seconds",
         th.NumberType,
         default=DEFAULT_INTERVAL_SECONDS,
-        description="Seconds between progress lines in the log (`visitors: 120000 received, 119500 done (updated 119000, missing 500), 4012 rec/s`, one per stream); 0 turns them off.",
+        description=(
+            "Seconds between progress lines in the log (`visitors: 120000 received, 119500 "
+            "done (updated 119000, missing 500), 4012 rec/s`, one per stream); 0 turns "
+            "them off."
+        ),
     ),
 ).to_dict()
 

@@ -26,6 +26,7 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.abort import TargetAbort
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -39,7 +40,6 @@ from target_pendo.convert import (
 )
 from target_pendo.deletes import MAX_IDS_PER_CALL, BulkDeleter
 from target_pendo.ledger import Item
-from target_pendo.abort import TargetAbort
 from target_pendo.metadata import MetadataWriter
 from target_pendo.run_state import PendoRun, run_of
 from target_pendo.streams_config import (
@@ -80,9 +80,10 @@ class Rejected(Exception):
 
 class _CapturingValidator:
     """Wraps the SDK's validator: an invalid record is remembered (and dead-lettered by the
-    sink) instead of stopping the run or logging a traceback."""
+    sink) instead of stopping the run or logging a traceback.
+    """
 
-    def __init__(self, inner: Any, sink: PendoSink) -> None:  # noqa: ANN401
+    def __init__(self, inner: Any, sink: PendoSink) -> None:
         self.inner = inner
         self.sink = sink
 
@@ -116,7 +117,7 @@ class PendoSink(BatchSink):
         self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
         self._ignored_deletions_logged = False
-        self._plain_schema: tuple[dict, frozenset[str] | None] | None = None
+        self._plain_schema: tuple[dict[str, Any], frozenset[str] | None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
         # The checks that can stop the run (a wrong key, no id field) run here, not in the
         # SDK's `setup()`: the SDK logs "Error initializing target sink" before re-raising
@@ -125,24 +126,31 @@ class PendoSink(BatchSink):
 
     def check_stream(self) -> None:
         """Check the stream's configuration against Pendo; raise TargetAbort when it cannot
-        be written."""
+        be written.
+        """
 
     # -- SDK hooks ------------------------------------------------------------------------
 
+    @override
     @property
     def max_size(self) -> int:
         """`batch_size_rows` when set, else `batch_size` (records per Pendo request)."""
         return self.batch_size_rows or int(self.config.get("batch_size") or 500)
 
-    def get_validator(self) -> Any:  # noqa: ANN401
+    @override
+    def get_validator(self) -> Any:
         if not self.validate_schema:
             return None
         inner = RecordValidator(self.schema, validate_formats=self.validate_field_string_format)
         return _CapturingValidator(inner, self)
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:  # noqa: ANN401
+    @override
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: dict[str, Any], treatment: Any
+    ) -> None:
         """The SDK's, skipped when it has nothing to do: no date/time property in the schema
-        and no field the schema lacks (the SDK walks every field of every record otherwise)."""
+        and no field the schema lacks (the SDK walks every field of every record otherwise).
+        """
         plain = self._plain_schema
         if plain is None or plain[0] is not schema:
             props = schema.get("properties") or {}
@@ -151,9 +159,11 @@ class PendoSink(BatchSink):
         if plain[1] is None or not plain[1].issuperset(record):
             super()._parse_timestamps_in_record(record, schema, treatment)
 
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+    @override
+    def _remove_sdc_metadata_from_record(self, record: dict[str, Any]) -> None:
         """The SDK's, except that the deletion marker stays (the SDK drops `_sdc_deleted_at`
-        unless `add_record_metadata` is on)."""
+        unless `add_record_metadata` is on).
+        """
         name = self.spec.deleted_field
         if name not in record:
             super()._remove_sdc_metadata_from_record(record)
@@ -162,6 +172,7 @@ class PendoSink(BatchSink):
         super()._remove_sdc_metadata_from_record(record)
         record[name] = value
 
+    @override
     def _remove_sdc_metadata_from_schema(self) -> None:
         properties = self.schema.get("properties") or {}
         name = self.spec.deleted_field
@@ -170,7 +181,8 @@ class PendoSink(BatchSink):
         if kept is not None:
             properties[name] = kept
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         item = self.run.ledger.receive(self.stream_name, record)
         if self._invalid is not None:
             record_id, message, field = self._invalid
@@ -188,15 +200,14 @@ class PendoSink(BatchSink):
         except Rejected as rejected:
             self.run.ledger.reject(item, rejected.reason, field=rejected.field)
             return
-        except Exception as error:  # noqa: BLE001 - a record must never stop the run
-            self.run.ledger.reject(
-                item, f"could not be converted: {type(error).__name__}: {error}"
-            )
+        except Exception as error:  # a record must never stop the run
+            self.run.ledger.reject(item, f"could not be converted: {type(error).__name__}: {error}")
             return
         if item.outcome is None:  # else settled already (an ignored deletion)
             context.setdefault("items", []).append(item)
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
         items: list[Item] = context.get("items", [])
         self.run.batches_written += 1
         try:
@@ -208,13 +219,13 @@ class PendoSink(BatchSink):
         except TargetAbort:
             raise
         except Exception as error:
-            msg = f"Unexpected error while writing stream `{self.stream_name}`: {type(error).__name__}: {error}"
+            msg = (
+                f"Unexpected error while writing stream `{self.stream_name}`: "
+                f"{type(error).__name__}: {error}"
+            )
             raise TargetAbort(msg) from error
         finally:
             self.run.ledger.dead_letters.sync()
-
-    def clean_up(self) -> None:
-        super().clean_up()
 
     # -- for subclasses -------------------------------------------------------------------
 
@@ -223,7 +234,8 @@ class PendoSink(BatchSink):
 
     def prepare_deletion(self, item: Item) -> None:
         """A record whose source row was deleted: with `on_delete: ignore` it is neither
-        written nor deleted, and counted as `delete_ignored`."""
+        written nor deleted, and counted as `delete_ignored`.
+        """
         if not self._ignored_deletions_logged:
             self._ignored_deletions_logged = True
             self.logger.warning(
@@ -233,7 +245,10 @@ class PendoSink(BatchSink):
                 self.spec.deleted_field,
                 ""
                 if self.spec.is_track or self.spec.object == "parent_account"
-                else f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from Pendo.",
+                else (
+                    f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from "
+                    "Pendo."
+                ),
             )
         self.run.ledger.settle(item, "delete_ignored")
 
@@ -313,7 +328,10 @@ class MetadataSink(PendoSink):
         )
         if self.deleter is not None:
             self.logger.info(
-                "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d ids a call, one call a second)",
+                (
+                    "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d "
+                    "ids a call, one call a second)"
+                ),
                 self.stream_name,
                 spec.deleted_field,
                 self.deleter.endpoint,
@@ -357,13 +375,15 @@ class MetadataSink(PendoSink):
                 f"{', '.join(unknown)}. Create the field in Pendo (Settings > Data Mappings), "
                 f"map the column to an existing field with `streams.{self.stream_name}.fields` "
                 f'(e.g. {{"{unknown[0].split(" -> ")[0]}": "existing_field"}}), or set '
-                f"`ignore_unknown_fields: true` to drop such columns. Existing {spec.group} fields: {known}."
+                f"`ignore_unknown_fields: true` to drop such columns. Existing {spec.group} "
+                f"fields: {known}."
             )
             if not spec.ignore_unknown_fields:
                 raise TargetAbort(msg)
             self.logger.warning("%s Dropping them (ignore_unknown_fields).", msg)
         return result
 
+    @override
     def describe_endpoint(self) -> str:
         return self.writer.endpoint
 
@@ -374,6 +394,7 @@ class MetadataSink(PendoSink):
             raise Rejected(msg, field=self.id_field)
         item.id = str(json_safe(ident))
 
+    @override
     def prepare_deletion(self, item: Item) -> None:
         if self.deleter is None:
             super().prepare_deletion(item)
@@ -382,6 +403,7 @@ class MetadataSink(PendoSink):
         item.delete = True
         item.payload = BulkDeleter.payload(self.kind, str(item.id))
 
+    @override
     def dry_run_batch(self, items: list[Item]) -> None:
         writes = [item for item in items if not item.delete]
         deletes = [item for item in items if item.delete]
@@ -401,6 +423,7 @@ class MetadataSink(PendoSink):
             for item in deletes:
                 self.run.ledger.settle(item, "dry_run")
 
+    @override
     def prepare(self, item: Item) -> None:
         record = item.record
         self._take_id(item)
@@ -413,10 +436,14 @@ class MetadataSink(PendoSink):
             try:
                 values[name] = convert_metadata_value(value, pendo_type, time_format=time_format)
             except ConversionError as error:
-                msg = f"field `{source}` (Pendo {self.spec.group} field `{name}`, type {pendo_type or 'unset'}): {error}"
+                msg = (
+                    f"field `{source}` (Pendo {self.spec.group} field `{name}`, "
+                    f"type {pendo_type or 'unset'}): {error}"
+                )
                 raise Rejected(msg, field=source) from None
         item.payload = {self.id_key: item.id, "values": values}
 
+    @override
     def send_batch(self, items: list[Item]) -> None:
         size = int(self.config.get("batch_size") or 500)
         for deleting, phase in _phases(items):
@@ -431,7 +458,8 @@ def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
     """Writes and deletions of a batch as alternating groups (writes first), as few as the
     order of each id allows: a record goes in the earliest group of its kind that comes after
     the group holding the previous record with the same id. A batch whose ids are either
-    written or deleted needs one group of each."""
+    written or deleted needs one group of each.
+    """
     groups: list[list[Item]] = []  # even: writes, odd: deletions
     last: dict[str | None, int] = {}
     for item in items:
@@ -448,7 +476,8 @@ def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
 
 def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item]]:
     """Requests of at most `size` records, never two of the same id in one request, so
-    Pendo's per-id answer (`missing`, errors) maps to exactly one record, and order holds."""
+    Pendo's per-id answer (`missing`, errors) maps to exactly one record, and order holds.
+    """
     chunks: list[list[Item]] = []
     current: list[Item] = []
     ids: set[str | None] = set()
@@ -463,9 +492,10 @@ def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item
     return chunks
 
 
-def _strict(value: Any, field: str) -> Any:  # noqa: ANN401
+def _strict(value: Any, field: str) -> Any:
     """`value` as sent to Pendo; a value JSON or Pendo cannot hold rejects the record, naming
-    the field."""
+    the field.
+    """
     try:
         return strict_json(value)
     except ConversionError as error:
@@ -494,8 +524,9 @@ class TrackEventSink(PendoSink):
         )
         if not spec.event_name and not self.event_field:
             msg = (
-                f"Stream `{self.stream_name}`: no event name. Set `streams.{self.stream_name}.event_field` "
-                "(the column holding the event name) or `event_name` (one fixed name)."
+                f"Stream `{self.stream_name}`: no event name. Set "
+                f"`streams.{self.stream_name}.event_field` (the column holding the event name) "
+                "or `event_name` (one fixed name)."
             )
             raise TargetAbort(msg)
         self.timestamp_field = spec.timestamp_field or next(
@@ -548,10 +579,11 @@ class TrackEventSink(PendoSink):
             else "no per-visitor pacing",
         )
 
+    @override
     def describe_endpoint(self) -> str:
         return f"POST {self.track_url} (one request per event)"
 
-    def _warn(self, kind: str, message: str, *args: Any) -> None:  # noqa: ANN401
+    def _warn(self, kind: str, message: str, *args: Any) -> None:
         self.run.ledger.warn(self.stream_name, kind)
         seen = self._warned.get(kind, 0)
         self._warned[kind] = seen + 1
@@ -564,6 +596,7 @@ class TrackEventSink(PendoSink):
                 self.stream_name,
             )
 
+    @override
     def prepare(self, item: Item) -> None:
         spec = self.spec
         record = item.record
@@ -586,7 +619,10 @@ class TrackEventSink(PendoSink):
         found, raw_ts = get_path(record, self.timestamp_field)
         if not found or raw_ts is None or raw_ts == "":
             raise Rejected(
-                f"no timestamp: field `{self.timestamp_field}` is missing or empty (Pendo requires one)",
+                (
+                    f"no timestamp: field `{self.timestamp_field}` is missing or empty (Pendo "
+                    "requires one)"
+                ),
                 self.timestamp_field,
             )
         try:
@@ -635,8 +671,8 @@ class TrackEventSink(PendoSink):
         if age_ms > TRACK_MAX_AGE.total_seconds() * 1000:
             self._warn(
                 "old_events",
-                "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) but does not "
-                "process events more than 7 days old.",
+                "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) "
+                "but does not process events more than 7 days old.",
                 item.id,
                 age_ms / 86_400_000,
             )
@@ -658,9 +694,11 @@ class TrackEventSink(PendoSink):
                 MAX_PROPERTIES_JSON_BYTES,
             )
 
+    @override
     def send_batch(self, items: list[Item]) -> None:
         """Up to `track_concurrency` events at once, one at a time per visitor in input order,
-        each visitor's paced by `track_events_per_visitor_per_second`."""
+        each visitor's paced by `track_events_per_visitor_per_second`.
+        """
         # An older Pendo track-event article: "The only limit is one Track Event per Visitor
         # per second" (Pendo answers 200 either way, so going faster could lose events silently).
         pacer = self.run.track_pacer
@@ -729,6 +767,7 @@ class TrackEventSink(PendoSink):
         else:
             self.run.ledger.settle(item, "sent")
 
+    @override
     def clean_up(self) -> None:
         self.pool.shutdown(wait=True)
         super().clean_up()

@@ -38,7 +38,7 @@ if t.TYPE_CHECKING:
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
-def state_json(state: t.Any) -> str:  # noqa: ANN401 - a STATE is any JSON value
+def state_json(state: t.Any) -> str:
     """STATE as JSON, its numbers as they came: the SDK's decoder reads them as Decimal,
     which the SDK's own `json.dumps` refuses (a STATE holding 0.5 stopped the run).
     """
@@ -57,7 +57,7 @@ class TargetPendo(Target):
     message_reader_class = TolerantReader
     config_jsonschema = CONFIG_SCHEMA
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401 - the SDK's
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # sinks drain one after the other; a failure stops cleanly
         self.pendo_run = PendoRun(self.config, self.logger)
@@ -198,7 +198,7 @@ class TargetPendo(Target):
                 config=config.config, validate_config=True, parse_env_config=config.parse_env
             )
         except TargetAbort as error:
-            cls.logger.error("target-pendo cannot start: %s", error)  # noqa: TRY400
+            cls.logger.error("target-pendo cannot start: %s", error)
             sys.stderr.write(f"target-pendo: {error}\n")
             sys.exit(2)
         run = target.pendo_run
@@ -214,7 +214,7 @@ class TargetPendo(Target):
             run.abort(str(error))
             sys.stderr.write(run.redactor(f"target-pendo stopped: {error}\n"))
             sys.exit(1)
-        except Exception as error:  # noqa: BLE001 - report, account, exit non-zero
+        except Exception as error:  # report, account, exit non-zero
             what = f"{type(error).__name__}: {error}"
             target.logger.exception("Unexpected error")
             run.abort(f"unexpected error: {what}")
