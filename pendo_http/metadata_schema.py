@@ -47,7 +47,7 @@ class MetadataSchema:
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, kind: str, body: Any) -> MetadataSchema | None:  # noqa: ANN401 - a JSON value
+    def parse(cls, kind: str, body: Any) -> MetadataSchema | None:
         """The schema in a response body, or None when the body is not an object of groups."""
         if not isinstance(body, dict):
             return None
@@ -63,7 +63,7 @@ class MetadataSchema:
         }
 
 
-def _type_of(descriptor: Any) -> str:  # noqa: ANN401 - a JSON value
+def _type_of(descriptor: Any) -> str:
     desc = descriptor if isinstance(descriptor, Mapping) else {}
     return str(desc.get("Type", desc.get("type", "")) or "")
 

@@ -105,22 +105,16 @@ class BulkDeleter:
             )
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"Pendo refused the bulk delete (HTTP {error.status})",
-                    api_error=error.body or str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items,
+                f"Pendo refused the bulk delete (HTTP {error.status})",
+                api_error=error.body or str(error),
+            )
             return
         except PendoRetriableError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"not deleted after {self.max_tries} tries",
-                    api_error=str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items, f"not deleted after {self.max_tries} tries", api_error=str(error)
+            )
             return
         # Pendo's bulk delete answers {"id": <job id>}; anything else confirms nothing.
         job = answer.get("id") if isinstance(answer, dict) else None
@@ -151,13 +145,11 @@ class BulkDeleter:
         try:
             self.client.backoff(attempt, PendoRetriableError(f"{self.endpoint}: {problem}"))
         except PendoRetriableError:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"unconfirmed: Pendo answered the deletion with a success status {attempt} "
-                    f"time(s), but {problem}; the ids may or may not be deleted",
-                    api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items,
+                f"unconfirmed: Pendo answered the deletion with a success status {attempt} "
+                f"time(s), but {problem}; the ids may or may not be deleted",
+                api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+            )
             return
         self._send(items, attempt + 1)

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -202,6 +202,11 @@ class Ledger:
             entry["dry_run"] = True
         self.dead_letters.write(entry)
         self.settle(item, "dead_letter")
+
+    def reject_all(self, items: Iterable[Item], reason: str, *, api_error: str | None) -> None:
+        """Dead-letter each of `items` for the same reason, each with what was sent for it."""
+        for item in items:
+            self.reject(item, reason, api_error=api_error, payload=item.payload)
 
     def reject_line(
         self, stream: str | None, record: Any, reason: str, *, line: int | None = None

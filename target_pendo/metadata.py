@@ -213,22 +213,16 @@ class MetadataWriter:
                 )
                 raise TargetAbort(msg) from None
             else:
-                for item in items:
-                    self.ledger.reject(
-                        item,
-                        f"Pendo refused the write (HTTP {error.status})",
-                        api_error=error.body or str(error),
-                        payload=item.payload,
-                    )
+                self.ledger.reject_all(
+                    items,
+                    f"Pendo refused the write (HTTP {error.status})",
+                    api_error=error.body or str(error),
+                )
             return
         except PendoRetriableError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"not written after {self.max_tries} tries",
-                    api_error=str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items, f"not written after {self.max_tries} tries", api_error=str(error)
+            )
             return
         self._settle(items, answer, creating=creating, attempt=attempt)
 
@@ -343,14 +337,12 @@ class MetadataWriter:
         )
         if self._again(items, problem, creating=creating, attempt=attempt):
             return
-        for item in items:
-            self.ledger.reject(
-                item,
-                f"unconfirmed: Pendo answered the write with a success status {attempt} "
-                f"time(s), but {problem}; the values may or may not be in Pendo",
-                api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
-                payload=item.payload,
-            )
+        self.ledger.reject_all(
+            items,
+            f"unconfirmed: Pendo answered the write with a success status {attempt} "
+            f"time(s), but {problem}; the values may or may not be in Pendo",
+            api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+        )
 
     def _settle_one(self, item: Item, read: Answer, *, creating: bool) -> None:
         """One record that failed: its outcome follows from the counts, whatever shape the

@@ -164,10 +164,11 @@ class PendoRun:
         """
         self.aborted = reason
         self.logger.error("Stopping: %s", reason)
-        for item in list(self.ledger.unsettled.values()):
-            self.ledger.reject(
-                item, f"not written: the run stopped ({reason})", payload=item.payload
-            )
+        self.ledger.reject_all(
+            list(self.ledger.unsettled.values()),
+            f"not written: the run stopped ({reason})",
+            api_error=None,
+        )
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
         self.finish()

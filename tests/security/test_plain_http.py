@@ -31,15 +31,17 @@ def test_plain_http_warning(url: str | None, warned: bool) -> None:
 
 def test_both_plugins_warn_at_config_time(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING")
-    TapPendo(
-        # One try: discovery reads the metadata schemas, and nothing answers there.
-        config={
-            "integration_key": "key-abcdef",
-            "api_url": "http://pendo.example.test",
-            "max_retries": 1,
-        },
-        validate_config=True,
-    )
+    # The warning comes while the config is validated, before any request: discovery then
+    # reads the metadata schemas, finds the host unreachable and stops the tap.
+    with pytest.raises(SystemExit):
+        TapPendo(
+            config={
+                "integration_key": "key-abcdef",
+                "api_url": "http://pendo.example.test",
+                "max_retries": 1,
+            },
+            validate_config=True,
+        )
     TargetPendo(
         config={
             "integration_key": "key-abcdef",
