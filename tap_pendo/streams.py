@@ -17,13 +17,13 @@ from functools import cached_property
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from pendo_http import (
-    PendoAuthError,
-    PendoError,
-    PendoFatalError,
-    PendoRedirectError,
-    PendoTLSError,
-    PendoUnreachableError,
+from pendo_http import PendoError, PendoFatalError
+from pendo_http.metadata_schema import (
+    METADATA_KINDS,
+    REQUIRED_KINDS,
+    STOPPING_ERRORS,
+    read_metadata_schema,
+    schema_path,
 )
 from tap_pendo import schemas
 from tap_pendo.client import PendoStream, stop
@@ -36,7 +36,6 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-pendo")
 
-METADATA_KINDS = ("visitor", "account", "parentAccount")
 LASTUPDATED = "metadata.auto.lastupdated"
 # Extra key kept in the stream's STATE next to replication_key_value: the id of the last row
 # emitted at that timestamp, so the next run continues the keyset exactly (no repeats at ties).
@@ -59,24 +58,11 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
     result: dict[str, dict[str, t.Any] | None] = {}
     for kind in METADATA_KINDS:
         try:
-            body = tap.client.get_json(  # type: ignore[attr-defined]
-                f"/api/v1/metadata/schema/{kind}", what=f"metadata schema of {kind} (GET)"
-            )
+            schema = read_metadata_schema(tap.client, kind)  # type: ignore[attr-defined]
+        except STOPPING_ERRORS as error:
+            # Discovery stops here rather than write a loosely typed catalog.
+            stop(f"tap-pendo: {error}")
         except PendoFatalError as error:
-            if kind == "parentAccount" and error.status in (403, 404):
-                # Only a third-party endpoint list names this schema: a subscription without
-                # parent accounts may well answer 403 or 404 here.
-                logger.info(
-                    "No parent accounts: GET /api/v1/metadata/schema/parentAccount answered %d",
-                    error.status,
-                )
-                result[kind] = None
-                continue
-            if isinstance(
-                error, (PendoAuthError, PendoTLSError, PendoRedirectError, PendoUnreachableError)
-            ):
-                # Discovery stops here rather than write a loosely typed catalog.
-                stop(f"tap-pendo: {error}")
             if error.status != 404:
                 logger.warning(
                     "Cannot read the %s metadata schema, typing it loosely: %s", kind, error
@@ -88,7 +74,9 @@ def fetch_metadata_schemas(tap: Tap) -> dict[str, dict[str, t.Any] | None]:
             logger.warning("Cannot read the metadata schemas, typing metadata loosely: %s", error)
             result.update({k: result.get(k) for k in METADATA_KINDS})
             break
-        result[kind] = body if isinstance(body, dict) else None
+        if schema is None and kind not in REQUIRED_KINDS:
+            logger.info("No %s metadata schema: GET %s answered 403/404", kind, schema_path(kind))
+        result[kind] = schema.raw if schema is not None else None
     tap.__dict__["_pendo_metadata_schemas"] = result
     return result
 

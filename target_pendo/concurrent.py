@@ -28,13 +28,14 @@ class _Stopped(Exception):
 def send_chunks(
     chunks: list[list[Item]], write: Callable[[list[Item]], None], workers: int
 ) -> None:
+    """Send every chunk with `write` on up to `workers` threads, in input order per id."""
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             write(chunk)
         return
     stop = threading.Event()
 
-    def run(after: list[Future], chunk: list[Item]) -> None:
+    def run(after: list[Future[None]], chunk: list[Item]) -> None:
         for earlier in after:
             earlier.exception()  # wait; its error is raised from its own future
         if stop.is_set():
@@ -45,8 +46,8 @@ def send_chunks(
             stop.set()
             raise
 
-    holder: dict[str | None, Future] = {}
-    futures: list[Future] = []
+    holder: dict[str | None, Future[None]] = {}
+    futures: list[Future[None]] = []
     # FIFO: a task starts only after every task submitted before it has started, so a task
     # waiting on an earlier one never waits on one still queued behind it.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metadata-write") as pool:

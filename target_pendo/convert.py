@@ -36,7 +36,7 @@ class ConversionError(ValueError):
     """A value that cannot become what Pendo expects."""
 
 
-def json_safe(value: Any) -> Any:  # noqa: ANN401 - any JSON value
+def json_safe(value: Any) -> Any:
     """A value plain JSON can hold: Decimal -> int/float, datetimes -> ISO 8601 strings."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
@@ -58,10 +58,11 @@ def json_safe(value: Any) -> Any:  # noqa: ANN401 - any JSON value
 INT64_RANGE = range(-(2**63), 2**63)
 
 
-def strict_json(value: Any) -> Any:  # noqa: ANN401 - any JSON value
+def strict_json(value: Any) -> Any:
     """Like json_safe, for values sent to Pendo: NaN and Infinity are errors (never a silent
     null), and a whole number beyond 64 bits goes as a float, or is an error when even a
-    float cannot hold it (1e400 was sent as a 401-digit integer)."""
+    float cannot hold it (1e400 was sent as a 401-digit integer).
+    """
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (float, Decimal)):
@@ -86,12 +87,12 @@ def strict_json(value: Any) -> Any:  # noqa: ANN401 - any JSON value
     return json_safe(value)
 
 
-def dumps(value: Any) -> bytes:  # noqa: ANN401
+def dumps(value: Any) -> bytes:
     """JSON bytes for any record (dead letters, logs)."""
     return json_bytes(value, default=_orjson_default)
 
 
-def _orjson_default(value: Any) -> Any:  # noqa: ANN401
+def _orjson_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return _decimal_number(value)
     if isinstance(value, (set, tuple)):
@@ -131,16 +132,17 @@ EPOCH_MS_MIN = 0
 EPOCH_MS_MAX = 7_258_118_400_000  # 2200-01-01T00:00:00Z
 
 
-def to_epoch_ms(value: Any) -> int:  # noqa: ANN401
+def to_epoch_ms(value: Any) -> int:
     """Epoch milliseconds from a datetime, a date, an ISO string or an epoch s/ms number,
-    between 1970 and 2200."""
+    between 1970 and 2200.
+    """
     ms = _epoch_ms(value)
     if not EPOCH_MS_MIN <= ms < EPOCH_MS_MAX:
         raise ConversionError(f"{value!r} is a time outside the years 1970-2200")
     return ms
 
 
-def _epoch_ms(value: Any) -> int:  # noqa: ANN401
+def _epoch_ms(value: Any) -> int:
     if isinstance(value, bool) or value is None:
         raise ConversionError(f"{value!r} is not a time")
     if isinstance(value, dt.datetime):
@@ -168,7 +170,8 @@ def _epoch_ms(value: Any) -> int:  # noqa: ANN401
 # -- metadata field types -------------------------------------------------------------------
 
 
-def to_boolean(value: Any) -> bool:  # noqa: ANN401
+def to_boolean(value: Any) -> bool:
+    """`value` as a Pendo boolean; ConversionError for anything but a clear true/false."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, Decimal)) and value in (0, 1):
@@ -184,7 +187,7 @@ def to_boolean(value: Any) -> bool:  # noqa: ANN401
     raise ConversionError(f"{value!r} is not a boolean (true/false)")
 
 
-def _to_decimal(value: Any) -> Decimal:  # noqa: ANN401
+def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ConversionError(f"{value!r} is a boolean, not a number")
     if isinstance(value, Decimal):
@@ -205,7 +208,8 @@ def _to_decimal(value: Any) -> Decimal:  # noqa: ANN401
     return number
 
 
-def to_integer(value: Any) -> int:  # noqa: ANN401
+def to_integer(value: Any) -> int:
+    """`value` as a whole number; ConversionError for a fraction or a non-number."""
     number = _to_decimal(value)
     if number != number.to_integral_value():
         raise ConversionError(f"{value!r} is not a whole number")
@@ -216,14 +220,16 @@ def to_integer(value: Any) -> int:  # noqa: ANN401
     return int(number)
 
 
-def to_float(value: Any) -> float | int:  # noqa: ANN401
+def to_float(value: Any) -> float | int:
+    """`value` as a number (a whole one within 2**53 stays an int)."""
     number = _to_decimal(value)
     if number == number.to_integral_value() and abs(number) < 2**53:
         return int(number)
     return float(number)
 
 
-def to_text(value: Any) -> str:  # noqa: ANN401
+def to_text(value: Any) -> str:
+    """`value` as a Pendo string."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -237,18 +243,20 @@ def to_text(value: Any) -> str:  # noqa: ANN401
     return json_bytes(strict_json(value)).decode()
 
 
-def to_time(value: Any, time_format: str) -> int | str:  # noqa: ANN401
+def to_time(value: Any, time_format: str) -> int | str:
+    """`value` as a Pendo time in `time_format` (`epoch_ms`, else ISO 8601 in UTC)."""
     ms = to_epoch_ms(value)
     return ms if time_format == "epoch_ms" else iso_from_ms(ms)
 
 
-def to_list(value: Any) -> list[Any]:  # noqa: ANN401
+def to_list(value: Any) -> list[Any]:
+    """`value` as a Pendo list (a single value becomes a list of one)."""
     if isinstance(value, (list, tuple, set)):
         return [strict_json(v) for v in value]
     return [strict_json(value)]
 
 
-def convert_metadata_value(value: Any, pendo_type: str, *, time_format: str = "epoch_ms") -> Any:  # noqa: ANN401
+def convert_metadata_value(value: Any, pendo_type: str, *, time_format: str = "epoch_ms") -> Any:
     """`value` as the Pendo field type `pendo_type` expects; ConversionError if impossible."""
     if value is None:
         return None

@@ -22,20 +22,22 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.abort import TargetAbort
 from target_pendo.ledger import Item, Ledger
-from target_pendo.metadata import TargetAbort
 
 MAX_IDS_PER_CALL = 500
 BODY_KEYS = {"visitor": "visitors", "account": "accounts"}
 
 
 def bulk_delete_path(kind: str) -> str:
+    """Pendo's bulk-delete endpoint for a metadata kind."""
     return f"/api/v1/bulkdelete/{kind}"
 
 
 def id_chunks(items: list[Item], size: int = MAX_IDS_PER_CALL) -> list[list[Item]]:
     """Consecutive groups of items naming at most `size` distinct ids each (a repeated id
-    goes in the same call as its first occurrence when that call is still open)."""
+    goes in the same call as its first occurrence when that call is still open).
+    """
     chunks: list[list[Item]] = []
     current: list[Item] = []
     ids: set[str | None] = set()
@@ -103,22 +105,16 @@ class BulkDeleter:
             )
             raise TargetAbort(msg) from None
         except PendoFatalError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"Pendo refused the bulk delete (HTTP {error.status})",
-                    api_error=error.body or str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items,
+                f"Pendo refused the bulk delete (HTTP {error.status})",
+                api_error=error.body or str(error),
+            )
             return
         except PendoRetriableError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"not deleted after {self.max_tries} tries",
-                    api_error=str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items, f"not deleted after {self.max_tries} tries", api_error=str(error)
+            )
             return
         # Pendo's bulk delete answers {"id": <job id>}; anything else confirms nothing.
         job = answer.get("id") if isinstance(answer, dict) else None
@@ -127,7 +123,10 @@ class BulkDeleter:
             return
         self.jobs.append(str(job))
         self.logger.info(
-            "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process until deleted.",
+            (
+                "Pendo queued the deletion of %d %s id(s) (job %s); they are Do Not Process "
+                "until deleted."
+            ),
             len(ids),
             self.kind,
             job,
@@ -146,13 +145,11 @@ class BulkDeleter:
         try:
             self.client.backoff(attempt, PendoRetriableError(f"{self.endpoint}: {problem}"))
         except PendoRetriableError:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"unconfirmed: Pendo answered the deletion with a success status {attempt} "
-                    f"time(s), but {problem}; the ids may or may not be deleted",
-                    api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items,
+                f"unconfirmed: Pendo answered the deletion with a success status {attempt} "
+                f"time(s), but {problem}; the ids may or may not be deleted",
+                api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+            )
             return
         self._send(items, attempt + 1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from typing_extensions import override
 
 from pendo_http import PendoClient, RetryPolicy
 
@@ -56,7 +57,8 @@ class TokenBucket:
 
 class VisitorPacer:
     """When the next track event of each visitor may go out: `interval` seconds after the
-    previous one's request completed, so Pendo receives them at least that far apart."""
+    previous one's request completed, so Pendo receives them at least that far apart.
+    """
 
     PRUNE_ABOVE = 10_000
 
@@ -88,7 +90,8 @@ PATH_RATES: dict[str, float] = {"/api/v1/bulkdelete/": 1.0}
 class GuardedSession(requests.Session):
     """A requests session where every attempt, retries included, takes a rate-limit token
     (and one of its endpoint's own bucket, see PATH_RATES), and where a dry run cannot send
-    anything but GETs."""
+    anything but GETs.
+    """
 
     def __init__(self, bucket: TokenBucket | None, *, dry_run: bool, pool_size: int) -> None:
         super().__init__()
@@ -102,9 +105,10 @@ class GuardedSession(requests.Session):
         self.reads = 0
         self._count_lock = threading.Lock()
 
+    @override
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:  # noqa: ANN401
+    ) -> requests.Response:
         verb = method.decode() if isinstance(method, bytes) else method
         if self.dry_run and verb.upper() not in ("GET", "HEAD"):
             msg = f"dry_run is on: refusing {verb} {url!s}"
@@ -119,7 +123,7 @@ class GuardedSession(requests.Session):
                 self.reads += 1
             else:
                 self.writes += 1
-        return super().request(method, url, *args, **kwargs)
+        return super().request(verb, url, *args, **kwargs)
 
 
 def build_client(
@@ -133,6 +137,9 @@ def build_client(
     max_retries: int,
     retry_backoff_seconds: float,
 ) -> tuple[PendoClient, GuardedSession]:
+    """The target's client and its session: pendo_http's retries behind a rate limit and the
+    dry-run guard.
+    """
     bucket = TokenBucket(max_requests_per_second) if max_requests_per_second else None
     session = GuardedSession(bucket, dry_run=dry_run, pool_size=pool_size)
     client = PendoClient(

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -54,6 +54,8 @@ class Item:
 
 @dataclass
 class StreamTally:
+    """One stream's counts: records received, outcomes, warnings."""
+
     received: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
@@ -67,7 +69,8 @@ class StreamTally:
 def open_private(path: Path) -> TextIO:
     """`path` opened for appending, readable by its owner only (it holds customer records):
     created with mode 0600 whatever the umask, an existing file narrowed to 0600, and the
-    directory entry synced so a crash cannot lose the file once a STATE went out."""
+    directory entry synced so a crash cannot lose the file once a STATE went out.
+    """
     created = not path.exists()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -87,7 +90,8 @@ def open_private(path: Path) -> TextIO:
 
 class DeadLetterFile:
     """JSON lines, opened on the first rejected record, synced before a STATE goes out.
-    `redact` masks the configured secrets in every line before it is written."""
+    `redact` masks the configured secrets in every line before it is written.
+    """
 
     def __init__(
         self, path: str | os.PathLike[str], redact: Callable[[str], str] | None = None
@@ -170,7 +174,7 @@ class Ledger:
         *,
         api_error: str | None = None,
         field: str | None = None,
-        payload: Any = None,  # noqa: ANN401
+        payload: Any = None,
         line: int | None = None,
     ) -> None:
         """Put `item` in the dead-letter file with why (and the input line number, when known)."""
@@ -199,9 +203,14 @@ class Ledger:
         self.dead_letters.write(entry)
         self.settle(item, "dead_letter")
 
+    def reject_all(self, items: Iterable[Item], reason: str, *, api_error: str | None) -> None:
+        """Dead-letter each of `items` for the same reason, each with what was sent for it."""
+        for item in items:
+            self.reject(item, reason, api_error=api_error, payload=item.payload)
+
     def reject_line(
         self, stream: str | None, record: Any, reason: str, *, line: int | None = None
-    ) -> None:  # noqa: ANN401
+    ) -> None:
         """A RECORD line the SDK could not take (no SCHEMA before it, not valid, ...)."""
         item = self.receive(
             stream or "<unknown stream>", record if isinstance(record, dict) else {"raw": record}
@@ -242,7 +251,8 @@ class Ledger:
 
         def fmt(cells: list[str]) -> str:
             return "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
 
         lines = [fmt(headers), fmt(["-" * w for w in widths])]

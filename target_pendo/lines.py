@@ -17,6 +17,8 @@ _SKIP_CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class Line:
+    """One input line: its number, its bytes (None when too long to read) and its size."""
+
     number: int
     data: bytes | None  # None: longer than the limit, skipped without being held
     size: int
@@ -24,11 +26,13 @@ class Line:
 
 def binary_source(file_input: t.IO[t.Any]) -> t.IO[bytes] | None:
     """The byte stream under `file_input` (stdin, an opened file), or None for a text-only
-    stream (a StringIO handed in by a test or a caller)."""
-    if isinstance(file_input, io.TextIOBase) and hasattr(file_input, "buffer"):
-        return file_input.buffer
-    if isinstance(file_input, (io.RawIOBase, io.BufferedIOBase)):
-        return file_input
+    stream (a StringIO handed in by a test or a caller).
+    """
+    stream: object = file_input  # typeshed's IO and io's classes do not overlap
+    if isinstance(stream, io.TextIOBase) and hasattr(stream, "buffer"):
+        return t.cast("t.IO[bytes]", stream.buffer)
+    if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
+        return t.cast("t.IO[bytes]", stream)
     return None
 
 

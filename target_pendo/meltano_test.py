@@ -27,10 +27,12 @@ from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
 from pendo_http import PendoError
-from target_pendo.metadata import TargetAbort
+from pendo_http.keycheck import check_key
+from target_pendo.abort import TargetAbort
+from target_pendo.run_state import PendoRun, run_of
 
 if t.TYPE_CHECKING:
-    from target_pendo.target import TargetPendo
+    from singer_sdk import Target
 
 MELTANO_TEST_STREAM = "meltano_test_stream"
 
@@ -40,33 +42,33 @@ def is_meltano_test(stream_name: str, streams_setting: t.Mapping[str, t.Any] | N
     return stream_name == MELTANO_TEST_STREAM and stream_name not in (streams_setting or {})
 
 
-def check_connection(target: TargetPendo) -> str:
+def check_connection(run: PendoRun) -> str:
     """Run the read-only checks; returns what was checked, raises TargetAbort on a failure."""
     done: list[str] = []
-    if not target.integration_key and not target.track_secret:
+    settings = run.settings
+    if not settings.integration_key and not settings.track_secret:
         msg = (
             "neither `integration_key` (metadata streams) nor `track_event_secret` (track event "
             "streams) is set: target-pendo cannot write anything."
         )
         raise TargetAbort(msg)
-    if target.integration_key:
-        what = "key check (GET /api/v1/token/verify)"
+    if settings.integration_key:
         try:
-            answer = target.client.get_json("/api/v1/token/verify", what=what)
+            checked = check_key(run.client)
         except PendoError as failure:
             raise TargetAbort(str(failure)) from None
-        if isinstance(answer, dict) and answer.get("writeAccess") is False:
+        if checked.write_access is False:
             msg = (
                 "the integration key is valid but read-only: metadata writes need a key with "
                 '"Allow Write Access" (Settings > Integrations > Integration Keys).'
             )
             raise TargetAbort(msg)
-        fields = target.pendo_fields("visitor", "custom")
+        fields = run.pendo_fields("visitor", "custom")
         done.append(
-            f"integration key accepted by {target.client.base_url}, visitor metadata schema read "
+            f"integration key accepted by {run.client.base_url}, visitor metadata schema read "
             f"({len(fields)} custom fields)"
         )
-    if target.track_secret:
+    if settings.track_secret:
         done.append(
             "track_event_secret is set (not verified: only sending an event would verify it)"
         )
@@ -78,13 +80,13 @@ class MeltanoTestSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetPendo,
+        target: Target,
         stream_name: str,
-        schema: dict,
-        key_properties: t.Any,  # noqa: ANN401
+        schema: dict[str, t.Any],
+        key_properties: t.Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        checked = check_connection(target)
+        checked = check_connection(run_of(target))
         self.dropped = 0
         self.logger.info(
             "meltano config test: %s. Nothing was written to Pendo: the records of `%s` are "
@@ -94,9 +96,9 @@ class MeltanoTestSink(BatchSink):
         )
 
     @override
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         self.dropped += 1
 
     @override
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Nothing to write."""

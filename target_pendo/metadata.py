@@ -33,6 +33,7 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.abort import TargetAbort
 from target_pendo.convert import dumps
 from target_pendo.ledger import Item, Ledger
 
@@ -45,20 +46,16 @@ ID_KEYS = ("visitorId", "accountId", "parentAccountId", "id")
 TEXT_KEYS = ("message", "error", "detail", "reason", "description")
 
 
-class TargetAbort(Exception):
-    """Stop the run: nothing more can be written (credentials, configuration)."""
-
-
 def _mentions(text: str, ident: str) -> bool:
     pattern = r"(?<![A-Za-z0-9_\-.@])" + re.escape(ident) + r"(?![A-Za-z0-9_\-.@])"
     return re.search(pattern, text) is not None
 
 
-def _count(value: Any) -> int | None:  # noqa: ANN401
+def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _ident(value: Any) -> str | None:  # noqa: ANN401
+def _ident(value: Any) -> str | None:
     if isinstance(value, str) and value:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -66,7 +63,7 @@ def _ident(value: Any) -> str | None:  # noqa: ANN401
     return None
 
 
-def item_id(entry: Any, id_key: str) -> str | None:  # noqa: ANN401
+def item_id(entry: Any, id_key: str) -> str | None:
     """The record id a `missing`/`errors` item names: a bare id, or an object's id key."""
     if not isinstance(entry, dict):
         return _ident(entry)
@@ -77,7 +74,7 @@ def item_id(entry: Any, id_key: str) -> str | None:  # noqa: ANN401
     return None
 
 
-def error_text(entry: Any) -> str:  # noqa: ANN401
+def error_text(entry: Any) -> str:
     """An `errors` item as one line: the text itself, or an object's field and message."""
     if isinstance(entry, str):
         return entry
@@ -99,7 +96,7 @@ class Answer:
     errors: list[Any]
 
 
-def read_answer(answer: Any, sent: int) -> Answer | str:  # noqa: ANN401
+def read_answer(answer: Any, sent: int) -> Answer | str:
     """The answer, or why it confirms nothing (a text for the log and the dead-letter file)."""
     # Pendo: "All request and response bodies, including errors, are encoded in JSON", and a
     # bulk write answers {total, updated, failed, missing, errors}; anything else confirms nothing.
@@ -172,7 +169,8 @@ class MetadataWriter:
         With `create`, records go out update-only first and only the ids Pendo reports
         missing are re-sent with `?create=true`: Pendo's answer does not say which ids it
         created, and this way the summary can (one extra request only for batches with
-        new ids)."""
+        new ids).
+        """
         size = self.batch_limit or len(items) or 1
         for start in range(0, len(items), size):
             self._send(items[start : start + size], creating=False)
@@ -215,22 +213,16 @@ class MetadataWriter:
                 )
                 raise TargetAbort(msg) from None
             else:
-                for item in items:
-                    self.ledger.reject(
-                        item,
-                        f"Pendo refused the write (HTTP {error.status})",
-                        api_error=error.body or str(error),
-                        payload=item.payload,
-                    )
+                self.ledger.reject_all(
+                    items,
+                    f"Pendo refused the write (HTTP {error.status})",
+                    api_error=error.body or str(error),
+                )
             return
         except PendoRetriableError as error:
-            for item in items:
-                self.ledger.reject(
-                    item,
-                    f"not written after {self.max_tries} tries",
-                    api_error=str(error),
-                    payload=item.payload,
-                )
+            self.ledger.reject_all(
+                items, f"not written after {self.max_tries} tries", api_error=str(error)
+            )
             return
         self._settle(items, answer, creating=creating, attempt=attempt)
 
@@ -272,7 +264,10 @@ class MetadataWriter:
                 )
         else:
             self.logger.info(
-                "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the bad ones.",
+                (
+                    "Pendo refused a batch of %d records (HTTP %s); splitting it to isolate the "
+                    "bad ones."
+                ),
                 len(items),
                 error.status,
             )
@@ -286,12 +281,16 @@ class MetadataWriter:
 
     # -- reading the answer -------------------------------------------------------------
 
-    def _settle(self, items: list[Item], answer: Any, *, creating: bool, attempt: int) -> None:  # noqa: ANN401
+    def _settle(self, items: list[Item], answer: Any, *, creating: bool, attempt: int) -> None:
         success = "created" if creating else "updated"
         read = read_answer(answer, len(items))
-        if isinstance(read, Answer) and len(items) == 1 and read.updated == 1:
-            if read.missing or read.errors:
-                read = "it counts the record as updated and also lists it as missing or in error"
+        if (
+            isinstance(read, Answer)
+            and len(items) == 1
+            and read.updated == 1
+            and (read.missing or read.errors)
+        ):
+            read = "it counts the record as updated and also lists it as missing or in error"
         if isinstance(read, str):
             self._unconfirmed(items, answer, read, creating=creating, attempt=attempt)
             return
@@ -327,7 +326,7 @@ class MetadataWriter:
 
     def _unconfirmed(
         self, items: list[Item], answer: Any, problem: str, *, creating: bool, attempt: int
-    ) -> None:  # noqa: ANN401
+    ) -> None:
         self.unconfirmed += 1
         self.logger.warning(
             "Pendo answered %s for %d records with a success status, but %s: the write is "
@@ -338,18 +337,17 @@ class MetadataWriter:
         )
         if self._again(items, problem, creating=creating, attempt=attempt):
             return
-        for item in items:
-            self.ledger.reject(
-                item,
-                f"unconfirmed: Pendo answered the write with a success status {attempt} "
-                f"time(s), but {problem}; the values may or may not be in Pendo",
-                api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
-                payload=item.payload,
-            )
+        self.ledger.reject_all(
+            items,
+            f"unconfirmed: Pendo answered the write with a success status {attempt} "
+            f"time(s), but {problem}; the values may or may not be in Pendo",
+            api_error=" ".join(str(answer).split())[:500] if answer is not None else None,
+        )
 
     def _settle_one(self, item: Item, read: Answer, *, creating: bool) -> None:
         """One record that failed: its outcome follows from the counts, whatever shape the
-        answer's items have."""
+        answer's items have.
+        """
         if read.errors:
             self.ledger.reject(
                 item,
@@ -371,7 +369,8 @@ class MetadataWriter:
         self, items: list[Item], read: Answer
     ) -> tuple[list[Item], dict[int, list[str]]] | None:
         """(missing records, seq -> error texts) when every item of the answer names exactly
-        one record of the batch and the counts agree; None when any of it is a guess."""
+        one record of the batch and the counts agree; None when any of it is a guess.
+        """
         # Pendo documents failed = len(missing) + len(errors).
         if read.failed != len(read.missing) + len(read.errors):
             return None

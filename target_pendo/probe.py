@@ -19,10 +19,12 @@ from pendo_http import (
     PendoError,
     PendoFatalError,
     PendoTLSError,
+    PendoUnreachableError,
     Redactor,
     resolve_api_base,
     resolve_track_url,
 )
+from pendo_http.keycheck import VERIFY_PATH, check_key
 from pendo_http.probe import ProbeReport
 from target_pendo.http import build_client
 from target_pendo.streams_config import StreamConfigError, resolve_stream_spec
@@ -47,6 +49,8 @@ def _host(url: str) -> str:
 
 
 class TargetProbe:
+    """The read-only checks of `target-pendo --test` and the report they fill."""
+
     def __init__(self, config: dict[str, Any], redactor: Redactor) -> None:
         self.config = config
         self.api_base = resolve_api_base(config.get("region"), config.get("api_url"))
@@ -112,7 +116,7 @@ class TargetProbe:
             report.info("key checked by", self.key_checked_by)
         return report
 
-    def _get(self, path: str, *, what: str) -> Any:  # noqa: ANN401
+    def _get(self, path: str, *, what: str) -> Any:
         """The JSON a GET answered, or its text when it is not JSON (a surprise to report)."""
         response = self.client.send("GET", path, what=what)
         try:
@@ -123,35 +127,38 @@ class TargetProbe:
             response.close()
 
     def verify_key(self) -> None:
-        endpoint = "GET /api/v1/token/verify"
+        endpoint = f"GET {VERIFY_PATH}"
         try:
-            answer = self._get("/api/v1/token/verify", what="key check")
+            checked = check_key(self.client)
         except PendoAuthError as error:
             self.report.add(
                 endpoint, _status(error), "key refused", surprise=str(error), failed=True
             )
             return
         except PendoFatalError as error:
-            if error.status in (404, 405):
-                # token/verify is known only from third-party code; the schema read is documented.
-                self.report.add(
-                    endpoint,
-                    _status(error),
-                    "no such endpoint here",
-                    surprise="the key is checked with the metadata schema read instead",
-                )
-                return
             self.report.add(endpoint, _status(error), "refused", surprise=str(error), failed=True)
             return
         except PendoError as error:
             self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
             return
+        if checked.fallback_from is not None:
+            # token/verify is known only from third-party code; the schema read is documented.
+            self.report.add(
+                endpoint,
+                f"HTTP {checked.fallback_from}",
+                "no such endpoint here",
+                surprise="the key is checked with the metadata schema read instead",
+            )
+            return
+        answer = checked.body
         if not isinstance(answer, dict):
             self.report.add(
                 endpoint,
                 "HTTP 200",
                 f"not an object: {str(answer)[:80]!r}",
-                surprise="expected {valid, writeAccess}; the key is checked with the schema read instead",
+                surprise=(
+                    "expected {valid, writeAccess}; the key is checked with the schema read instead"
+                ),
             )
             return
         self.key_checked_by = endpoint
@@ -245,21 +252,17 @@ class TargetProbe:
             response = self.client.send("GET", self.track_url, what="track URL check", secret="")
             status = f"HTTP {response.status_code}"
             response.close()
+        except PendoTLSError as error:
+            self.report.add(endpoint, _status(error), "no answer", surprise=str(error), failed=True)
+            return
         except PendoFatalError as error:
-            if isinstance(error, PendoTLSError):
-                self.report.add(
-                    endpoint, _status(error), "no answer", surprise=str(error), failed=True
-                )
+            if not isinstance(error, PendoUnreachableError):
+                status = _status(error)
+            else:
+                self._unreachable(endpoint, error)
                 return
-            status = _status(error)
         except PendoError as error:
-            self.report.add(
-                endpoint,
-                _status(error),
-                "unreachable",
-                surprise=str(error),
-                failed=self.track_needed,
-            )
+            self._unreachable(endpoint, error)
             return
         self.report.add(
             endpoint,
@@ -272,6 +275,16 @@ class TargetProbe:
             note="the Track Event Shared Secret is proven only by sending an event; not checked",
         )
 
+    def _unreachable(self, endpoint: str, error: PendoError) -> None:
+        self.report.add(
+            endpoint,
+            _status(error),
+            "unreachable",
+            surprise=str(error),
+            failed=self.track_needed,
+        )
+
 
 def run_probe(config: dict[str, Any], redactor: Redactor) -> ProbeReport:
+    """Run every check of `target-pendo --test`; the report says what passed."""
     return TargetProbe(config, redactor).run()

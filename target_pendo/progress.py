@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import time
 
+from typing_extensions import override
+
 from pendo_http.progress import DEFAULT_INTERVAL_SECONDS, PeriodicReporter, Rate
 from target_pendo.ledger import OUTCOMES, Ledger
 
@@ -14,6 +16,8 @@ __all__ = ["DEFAULT_INTERVAL_SECONDS", "ProgressReporter"]
 
 
 class ProgressReporter(PeriodicReporter):
+    """Logs one progress line per stream every `interval` seconds from the ledger's counts."""
+
     thread_name = "target-pendo-progress"
 
     def __init__(self, ledger: Ledger, logger: logging.Logger, interval: float) -> None:
@@ -22,6 +26,7 @@ class ProgressReporter(PeriodicReporter):
         self.logger = logger
         self._rates: dict[str, Rate] = {}
 
+    @override
     def report(self) -> None:
         now = time.monotonic()
         for name, tally in sorted(self.ledger.streams.items()):

@@ -28,10 +28,11 @@ UNKNOWN_STREAM = "<unknown stream>"
 NULL_ONLY: dict[str, Any] = {"type": ["null"]}
 
 
-def merge_schema(schema: dict[str, Any] | None, value: Any) -> dict[str, Any]:  # noqa: ANN401
+def merge_schema(schema: dict[str, Any] | None, value: Any) -> dict[str, Any]:
     """A schema `value` matches, merged into `schema` (None: nothing seen yet). Objects keep
     their properties (the target reads nested metadata through them); anything else, or
-    values of different kinds, accept any type."""
+    values of different kinds, accept any type.
+    """
     if schema == NULL_ONLY:
         schema = None
     if value is None:
@@ -48,7 +49,8 @@ def merge_schema(schema: dict[str, Any] | None, value: Any) -> dict[str, Any]:  
 
 def entries(path: Path, stop: int) -> Iterator[dict[str, Any]]:
     """The dead-letter entries in the file's first `stop` bytes ({} for a line that is not
-    one)."""
+    one).
+    """
     with path.open("rb") as handle:
         read = 0
         for line in handle:
@@ -63,11 +65,15 @@ def entries(path: Path, stop: int) -> Iterator[dict[str, Any]]:
 
 
 def replayable(entry: dict[str, Any]) -> bool:
+    """True for a dead-letter entry that holds a record of a named stream."""
     stream, record = entry.get("stream"), entry.get("record")
     return isinstance(stream, str) and stream != UNKNOWN_STREAM and isinstance(record, dict)
 
 
 def replay(path: Path, out: TextIO, err: TextIO) -> int:
+    """Write the replayable entries of dead-letter file `path` to `out` as Singer messages;
+    returns the exit status.
+    """
     stop = path.stat().st_size
     schemas: dict[str, dict[str, Any]] = {}
     keys: dict[str, list[str]] = {}
@@ -105,6 +111,7 @@ def replay(path: Path, out: TextIO, err: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`target-pendo-replay`: the command line of `replay`."""
     parser = argparse.ArgumentParser(
         prog="target-pendo-replay",
         description="Turn a target-pendo dead-letter file into Singer messages on stdout.",

@@ -26,6 +26,7 @@ from pendo_http import (
     PendoTLSError,
     PendoUnreachableError,
 )
+from target_pendo.abort import TargetAbort
 from target_pendo.concurrent import send_chunks
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
@@ -40,7 +41,8 @@ from target_pendo.convert import (
 )
 from target_pendo.deletes import MAX_IDS_PER_CALL, BulkDeleter
 from target_pendo.ledger import Item
-from target_pendo.metadata import MetadataWriter, TargetAbort
+from target_pendo.metadata import MetadataWriter
+from target_pendo.run_state import PendoRun, run_of
 from target_pendo.streams_config import (
     CONTEXT_CANDIDATES,
     StreamSpec,
@@ -51,7 +53,9 @@ from target_pendo.streams_config import (
 from target_pendo.validation import RecordValidator
 
 if TYPE_CHECKING:
-    from target_pendo.target import TargetPendo
+    from collections.abc import Sequence
+
+    from singer_sdk import Target
 
 EVENT_NAME_CANDIDATES = ("event", "event_name", "eventName", "name")
 TIMESTAMP_CANDIDATES = (
@@ -77,9 +81,10 @@ class Rejected(Exception):
 
 class _CapturingValidator:
     """Wraps the SDK's validator: an invalid record is remembered (and dead-lettered by the
-    sink) instead of stopping the run or logging a traceback."""
+    sink) instead of stopping the run or logging a traceback.
+    """
 
-    def __init__(self, inner: Any, sink: PendoSink) -> None:  # noqa: ANN401
+    def __init__(self, inner: Any, sink: PendoSink) -> None:
         self.inner = inner
         self.sink = sink
 
@@ -100,17 +105,20 @@ class _CapturingValidator:
 class PendoSink(BatchSink):
     """What both sinks share: the stream spec, the ledger, record intake, batch settling."""
 
-    target: TargetPendo
-
     def __init__(
-        self, target: TargetPendo, stream_name: str, schema: dict, key_properties: Any
-    ) -> None:  # noqa: ANN401
-        self.target = target
-        self.spec: StreamSpec = target.stream_spec(stream_name)
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        self.run: PendoRun = run_of(target)
+        self.spec: StreamSpec = self.run.stream_spec(stream_name)
+        self.run.ledger.key_properties[stream_name] = list(key_properties or [])
         self._invalid: tuple[int, str, str | None] | None = None
         self._examples_logged = 0
         self._ignored_deletions_logged = False
-        self._plain_schema: tuple[dict, frozenset[str] | None] | None = None
+        self._plain_schema: tuple[dict[str, Any], frozenset[str] | None] | None = None
         super().__init__(target, stream_name, schema, key_properties)
         # The checks that can stop the run (a wrong key, no id field) run here, not in the
         # SDK's `setup()`: the SDK logs "Error initializing target sink" before re-raising
@@ -119,24 +127,31 @@ class PendoSink(BatchSink):
 
     def check_stream(self) -> None:
         """Check the stream's configuration against Pendo; raise TargetAbort when it cannot
-        be written."""
+        be written.
+        """
 
     # -- SDK hooks ------------------------------------------------------------------------
 
+    @override
     @property
     def max_size(self) -> int:
         """`batch_size_rows` when set, else `batch_size` (records per Pendo request)."""
         return self.batch_size_rows or int(self.config.get("batch_size") or 500)
 
-    def get_validator(self) -> Any:  # noqa: ANN401
+    @override
+    def get_validator(self) -> Any:
         if not self.validate_schema:
             return None
         inner = RecordValidator(self.schema, validate_formats=self.validate_field_string_format)
         return _CapturingValidator(inner, self)
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:  # noqa: ANN401
+    @override
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: dict[str, Any], treatment: Any
+    ) -> None:
         """The SDK's, skipped when it has nothing to do: no date/time property in the schema
-        and no field the schema lacks (the SDK walks every field of every record otherwise)."""
+        and no field the schema lacks (the SDK walks every field of every record otherwise).
+        """
         plain = self._plain_schema
         if plain is None or plain[0] is not schema:
             props = schema.get("properties") or {}
@@ -145,9 +160,11 @@ class PendoSink(BatchSink):
         if plain[1] is None or not plain[1].issuperset(record):
             super()._parse_timestamps_in_record(record, schema, treatment)
 
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+    @override
+    def _remove_sdc_metadata_from_record(self, record: dict[str, Any]) -> None:
         """The SDK's, except that the deletion marker stays (the SDK drops `_sdc_deleted_at`
-        unless `add_record_metadata` is on)."""
+        unless `add_record_metadata` is on).
+        """
         name = self.spec.deleted_field
         if name not in record:
             super()._remove_sdc_metadata_from_record(record)
@@ -156,6 +173,7 @@ class PendoSink(BatchSink):
         super()._remove_sdc_metadata_from_record(record)
         record[name] = value
 
+    @override
     def _remove_sdc_metadata_from_schema(self) -> None:
         properties = self.schema.get("properties") or {}
         name = self.spec.deleted_field
@@ -164,13 +182,14 @@ class PendoSink(BatchSink):
         if kept is not None:
             properties[name] = kept
 
-    def process_record(self, record: dict, context: dict) -> None:
-        item = self.target.ledger.receive(self.stream_name, record)
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        item = self.run.ledger.receive(self.stream_name, record)
         if self._invalid is not None:
             record_id, message, field = self._invalid
             self._invalid = None
             if record_id == id(record):
-                self.target.ledger.reject(
+                self.run.ledger.reject(
                     item, f"record does not match the stream's SCHEMA: {message}", field=field
                 )
                 return
@@ -180,35 +199,34 @@ class PendoSink(BatchSink):
             else:
                 self.prepare(item)
         except Rejected as rejected:
-            self.target.ledger.reject(item, rejected.reason, field=rejected.field)
+            self.run.ledger.reject(item, rejected.reason, field=rejected.field)
             return
-        except Exception as error:  # noqa: BLE001 - a record must never stop the run
-            self.target.ledger.reject(
-                item, f"could not be converted: {type(error).__name__}: {error}"
-            )
+        except Exception as error:  # a record must never stop the run
+            self.run.ledger.reject(item, f"could not be converted: {type(error).__name__}: {error}")
             return
         if item.outcome is None:  # else settled already (an ignored deletion)
             context.setdefault("items", []).append(item)
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
         items: list[Item] = context.get("items", [])
-        self.target.batches_written += 1
+        self.run.batches_written += 1
         try:
             if items:
-                if self.target.dry_run:
+                if self.run.dry_run:
                     self.dry_run_batch(items)
                 else:
                     self.send_batch(items)
         except TargetAbort:
             raise
         except Exception as error:
-            msg = f"Unexpected error while writing stream `{self.stream_name}`: {type(error).__name__}: {error}"
+            msg = (
+                f"Unexpected error while writing stream `{self.stream_name}`: "
+                f"{type(error).__name__}: {error}"
+            )
             raise TargetAbort(msg) from error
         finally:
-            self.target.ledger.dead_letters.sync()
-
-    def clean_up(self) -> None:
-        super().clean_up()
+            self.run.ledger.dead_letters.sync()
 
     # -- for subclasses -------------------------------------------------------------------
 
@@ -217,7 +235,8 @@ class PendoSink(BatchSink):
 
     def prepare_deletion(self, item: Item) -> None:
         """A record whose source row was deleted: with `on_delete: ignore` it is neither
-        written nor deleted, and counted as `delete_ignored`."""
+        written nor deleted, and counted as `delete_ignored`.
+        """
         if not self._ignored_deletions_logged:
             self._ignored_deletions_logged = True
             self.logger.warning(
@@ -227,9 +246,12 @@ class PendoSink(BatchSink):
                 self.spec.deleted_field,
                 ""
                 if self.spec.is_track or self.spec.object == "parent_account"
-                else f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from Pendo.",
+                else (
+                    f" Set `streams.{self.stream_name}.on_delete: delete` to delete them from "
+                    "Pendo."
+                ),
             )
-        self.target.ledger.settle(item, "delete_ignored")
+        self.run.ledger.settle(item, "delete_ignored")
 
     def send_batch(self, items: list[Item]) -> None:
         raise NotImplementedError
@@ -247,7 +269,7 @@ class PendoSink(BatchSink):
         )
         for item in items:
             self.logger.debug("[dry run] %s", dumps(item.payload).decode())
-            self.target.ledger.settle(item, "dry_run")
+            self.run.ledger.settle(item, "dry_run")
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -265,12 +287,12 @@ class MetadataSink(PendoSink):
     @override
     def max_size(self) -> int:
         """A batch holds a request's worth of records per concurrent request."""
-        return super().max_size * self.target.max_concurrent_requests
+        return super().max_size * self.run.settings.max_concurrent_requests
 
     @override
     def check_stream(self) -> None:
         spec = self.spec
-        self.kind, self.id_key = self.target.kind_and_id_key(spec.object)
+        self.kind, self.id_key = self.run.settings.kind_and_id_key(spec.object)
         id_field = pick_id_field(spec, self.properties, list(self.key_properties))
         if id_field is None:
             msg = (
@@ -281,25 +303,25 @@ class MetadataSink(PendoSink):
         self.id_field = id_field
         self.field_map = self._field_map()  # source path -> (pendo name, pendo type)
         self.writer = MetadataWriter(
-            client=self.target.client,
-            ledger=self.target.ledger,
+            client=self.run.client,
+            ledger=self.run.ledger,
             kind=self.kind,
             group=spec.group,
             id_key=self.id_key,
             create=spec.create,
             logger=self.logger,
-            max_tries=self.target.client.retry.max_tries,
+            max_tries=self.run.client.retry.max_tries,
         )
         self.writer.attribute_errors = self.config.get("error_isolation", "auto") != "bisect"
-        self.target.writers.append(self.writer)
+        self.run.add_writer(self.writer)
         self.deleter: BulkDeleter | None = None
         if spec.on_delete == "delete":
             self.deleter = BulkDeleter(
-                client=self.target.client,
-                ledger=self.target.ledger,
+                client=self.run.client,
+                ledger=self.run.ledger,
                 kind=self.kind,
                 logger=self.logger,
-                max_tries=self.target.client.retry.max_tries,
+                max_tries=self.run.client.retry.max_tries,
             )
         self.logger.info(
             "Stream `%s` -> %s %s metadata (%s, id from `%s`%s): %s",
@@ -313,7 +335,10 @@ class MetadataSink(PendoSink):
         )
         if self.deleter is not None:
             self.logger.info(
-                "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d ids a call, one call a second)",
+                (
+                    "Stream `%s`: records with `%s` set are deleted from Pendo (%s, at most %d "
+                    "ids a call, one call a second)"
+                ),
                 self.stream_name,
                 spec.deleted_field,
                 self.deleter.endpoint,
@@ -337,7 +362,7 @@ class MetadataSink(PendoSink):
     def _field_map(self) -> dict[str, tuple[str, str]]:
         spec = self.spec
         sources = spec.fields if spec.fields is not None else self._default_sources()
-        pendo_fields = self.target.pendo_fields(self.kind, spec.group)
+        pendo_fields = self.run.pendo_fields(self.kind, spec.group)
         by_lower = {name.lower(): name for name in pendo_fields}
         result: dict[str, tuple[str, str]] = {}
         unknown: list[str] = []
@@ -357,13 +382,15 @@ class MetadataSink(PendoSink):
                 f"{', '.join(unknown)}. Create the field in Pendo (Settings > Data Mappings), "
                 f"map the column to an existing field with `streams.{self.stream_name}.fields` "
                 f'(e.g. {{"{unknown[0].split(" -> ")[0]}": "existing_field"}}), or set '
-                f"`ignore_unknown_fields: true` to drop such columns. Existing {spec.group} fields: {known}."
+                f"`ignore_unknown_fields: true` to drop such columns. Existing {spec.group} "
+                f"fields: {known}."
             )
             if not spec.ignore_unknown_fields:
                 raise TargetAbort(msg)
             self.logger.warning("%s Dropping them (ignore_unknown_fields).", msg)
         return result
 
+    @override
     def describe_endpoint(self) -> str:
         return self.writer.endpoint
 
@@ -374,6 +401,7 @@ class MetadataSink(PendoSink):
             raise Rejected(msg, field=self.id_field)
         item.id = str(json_safe(ident))
 
+    @override
     def prepare_deletion(self, item: Item) -> None:
         if self.deleter is None:
             super().prepare_deletion(item)
@@ -382,6 +410,7 @@ class MetadataSink(PendoSink):
         item.delete = True
         item.payload = BulkDeleter.payload(self.kind, str(item.id))
 
+    @override
     def dry_run_batch(self, items: list[Item]) -> None:
         writes = [item for item in items if not item.delete]
         deletes = [item for item in items if item.delete]
@@ -399,13 +428,14 @@ class MetadataSink(PendoSink):
                 ", ".join(ids[:20]) + (" …" if len(ids) > 20 else ""),
             )
             for item in deletes:
-                self.target.ledger.settle(item, "dry_run")
+                self.run.ledger.settle(item, "dry_run")
 
+    @override
     def prepare(self, item: Item) -> None:
         record = item.record
         self._take_id(item)
         values: dict[str, Any] = {}
-        time_format = self.target.time_format
+        time_format = self.run.settings.time_format
         for source, (name, pendo_type) in self.field_map.items():
             present, value = get_path(record, source)
             if not present or value is None:
@@ -413,10 +443,14 @@ class MetadataSink(PendoSink):
             try:
                 values[name] = convert_metadata_value(value, pendo_type, time_format=time_format)
             except ConversionError as error:
-                msg = f"field `{source}` (Pendo {self.spec.group} field `{name}`, type {pendo_type or 'unset'}): {error}"
+                msg = (
+                    f"field `{source}` (Pendo {self.spec.group} field `{name}`, "
+                    f"type {pendo_type or 'unset'}): {error}"
+                )
                 raise Rejected(msg, field=source) from None
         item.payload = {self.id_key: item.id, "values": values}
 
+    @override
     def send_batch(self, items: list[Item]) -> None:
         size = int(self.config.get("batch_size") or 500)
         for deleting, phase in _phases(items):
@@ -424,14 +458,15 @@ class MetadataSink(PendoSink):
                 self.deleter.delete(phase)
                 continue
             chunks = _chunks_without_repeated_ids(phase, size)
-            send_chunks(chunks, self.writer.write, self.target.max_concurrent_requests)
+            send_chunks(chunks, self.writer.write, self.run.settings.max_concurrent_requests)
 
 
 def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
     """Writes and deletions of a batch as alternating groups (writes first), as few as the
     order of each id allows: a record goes in the earliest group of its kind that comes after
     the group holding the previous record with the same id. A batch whose ids are either
-    written or deleted needs one group of each."""
+    written or deleted needs one group of each.
+    """
     groups: list[list[Item]] = []  # even: writes, odd: deletions
     last: dict[str | None, int] = {}
     for item in items:
@@ -448,7 +483,8 @@ def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:
 
 def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item]]:
     """Requests of at most `size` records, never two of the same id in one request, so
-    Pendo's per-id answer (`missing`, errors) maps to exactly one record, and order holds."""
+    Pendo's per-id answer (`missing`, errors) maps to exactly one record, and order holds.
+    """
     chunks: list[list[Item]] = []
     current: list[Item] = []
     ids: set[str | None] = set()
@@ -463,9 +499,10 @@ def _chunks_without_repeated_ids(items: list[Item], size: int) -> list[list[Item
     return chunks
 
 
-def _strict(value: Any, field: str) -> Any:  # noqa: ANN401
+def _strict(value: Any, field: str) -> Any:
     """`value` as sent to Pendo; a value JSON or Pendo cannot hold rejects the record, naming
-    the field."""
+    the field.
+    """
     try:
         return strict_json(value)
     except ConversionError as error:
@@ -479,7 +516,7 @@ class TrackEventSink(PendoSink):
     def check_stream(self) -> None:
         spec = self.spec
         props = self.properties
-        if not self.target.track_secret:
+        if not self.run.settings.track_secret:
             msg = (
                 f"Stream `{self.stream_name}` writes track events, which need the Track Event "
                 "Shared Secret: set `track_event_secret` (Settings > Subscription Settings > your "
@@ -494,8 +531,9 @@ class TrackEventSink(PendoSink):
         )
         if not spec.event_name and not self.event_field:
             msg = (
-                f"Stream `{self.stream_name}`: no event name. Set `streams.{self.stream_name}.event_field` "
-                "(the column holding the event name) or `event_name` (one fixed name)."
+                f"Stream `{self.stream_name}`: no event name. Set "
+                f"`streams.{self.stream_name}.event_field` (the column holding the event name) "
+                "or `event_name` (one fixed name)."
             )
             raise TargetAbort(msg)
         self.timestamp_field = spec.timestamp_field or next(
@@ -527,11 +565,12 @@ class TrackEventSink(PendoSink):
             self.property_sources = {
                 n: n for n in props if n not in used and not self.is_own_column(n)
             }
-        self.track_url = self.target.track_url
+        self.track_url = self.run.track_url
         self.pool = ThreadPoolExecutor(
-            max_workers=self.target.track_concurrency,
+            max_workers=self.run.settings.track_concurrency,
             thread_name_prefix=f"track-{self.stream_name}",
         )
+        self.run.stop_with_run(self.pool)
         self._warned: dict[str, int] = {}
         self.logger.info(
             "Stream `%s` -> track events (POST %s, visitor `%s`, event %s, timestamp `%s`, %d "
@@ -541,17 +580,18 @@ class TrackEventSink(PendoSink):
             self.visitor_field,
             f"`{self.event_field}`" if self.event_field else repr(spec.event_name),
             self.timestamp_field,
-            self.target.track_concurrency,
-            f"at most {self.target.track_per_visitor:g} a second per visitor"
-            if self.target.track_per_visitor
+            self.run.settings.track_concurrency,
+            f"at most {self.run.settings.track_per_visitor:g} a second per visitor"
+            if self.run.settings.track_per_visitor
             else "no per-visitor pacing",
         )
 
+    @override
     def describe_endpoint(self) -> str:
         return f"POST {self.track_url} (one request per event)"
 
-    def _warn(self, kind: str, message: str, *args: Any) -> None:  # noqa: ANN401
-        self.target.ledger.warn(self.stream_name, kind)
+    def _warn(self, kind: str, message: str, *args: Any) -> None:
+        self.run.ledger.warn(self.stream_name, kind)
         seen = self._warned.get(kind, 0)
         self._warned[kind] = seen + 1
         if seen < LOG_EXAMPLES:
@@ -563,6 +603,7 @@ class TrackEventSink(PendoSink):
                 self.stream_name,
             )
 
+    @override
     def prepare(self, item: Item) -> None:
         spec = self.spec
         record = item.record
@@ -585,7 +626,10 @@ class TrackEventSink(PendoSink):
         found, raw_ts = get_path(record, self.timestamp_field)
         if not found or raw_ts is None or raw_ts == "":
             raise Rejected(
-                f"no timestamp: field `{self.timestamp_field}` is missing or empty (Pendo requires one)",
+                (
+                    f"no timestamp: field `{self.timestamp_field}` is missing or empty (Pendo "
+                    "requires one)"
+                ),
                 self.timestamp_field,
             )
         try:
@@ -634,8 +678,8 @@ class TrackEventSink(PendoSink):
         if age_ms > TRACK_MAX_AGE.total_seconds() * 1000:
             self._warn(
                 "old_events",
-                "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) but does not "
-                "process events more than 7 days old.",
+                "Track event for visitor %s is %.1f days old: Pendo accepts it (HTTP 200) "
+                "but does not process events more than 7 days old.",
                 item.id,
                 age_ms / 86_400_000,
             )
@@ -657,12 +701,14 @@ class TrackEventSink(PendoSink):
                 MAX_PROPERTIES_JSON_BYTES,
             )
 
+    @override
     def send_batch(self, items: list[Item]) -> None:
         """Up to `track_concurrency` events at once, one at a time per visitor in input order,
-        each visitor's paced by `track_events_per_visitor_per_second`."""
+        each visitor's paced by `track_events_per_visitor_per_second`.
+        """
         # An older Pendo track-event article: "The only limit is one Track Event per Visitor
         # per second" (Pendo answers 200 either way, so going faster could lose events silently).
-        pacer = self.target.track_pacer
+        pacer = self.run.track_pacer
         queues: dict[str | None, deque[Item]] = {}
         for item in items:
             queues.setdefault(item.id, deque()).append(item)
@@ -670,7 +716,7 @@ class TrackEventSink(PendoSink):
         ready = [(pacer.ready_at(v), rank[v], v) for v in queues]
         heapq.heapify(ready)
         in_flight: dict[Future[None], str | None] = {}
-        limit = self.target.track_concurrency
+        limit = self.run.settings.track_concurrency
         error: BaseException | None = None
         while (ready and error is None) or in_flight:
             now = time.monotonic()
@@ -698,11 +744,11 @@ class TrackEventSink(PendoSink):
     def _send_one(self, item: Item) -> None:
         what = "track event (POST /data/track)"
         try:
-            self.target.client.post_json(
+            self.run.client.post_json(
                 self.track_url,
                 item.payload,
                 what=what,
-                secret=self.target.track_secret,
+                secret=self.run.settings.track_secret,
                 secret_setting="track_event_secret",
             )
         except (
@@ -712,22 +758,23 @@ class TrackEventSink(PendoSink):
         ) as error:  # says what to check
             raise TargetAbort(str(error)) from None
         except PendoFatalError as error:
-            self.target.ledger.reject(
+            self.run.ledger.reject(
                 item,
                 f"Pendo refused the event (HTTP {error.status})",
                 api_error=error.body or str(error),
                 payload=item.payload,
             )
         except PendoRetriableError as error:
-            self.target.ledger.reject(
+            self.run.ledger.reject(
                 item,
-                f"not sent after {self.target.client.retry.max_tries} tries",
+                f"not sent after {self.run.client.retry.max_tries} tries",
                 api_error=str(error),
                 payload=item.payload,
             )
         else:
-            self.target.ledger.settle(item, "sent")
+            self.run.ledger.settle(item, "sent")
 
+    @override
     def clean_up(self) -> None:
         self.pool.shutdown(wait=True)
         super().clean_up()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from numbers import Number
+from decimal import Decimal
 from typing import Any
 
 from target_pendo.convert import FALSE_STRINGS
@@ -81,14 +81,17 @@ class StreamSpec:
         return self.object == "track_event"
 
 
-def _as_mapping(value: Any, what: str, stream: str) -> dict[str, str] | None:  # noqa: ANN401
+def _as_mapping(value: Any, what: str, stream: str) -> dict[str, str] | None:
     if value is None:
         return None
     if isinstance(value, list):
         return {str(v): str(v) for v in value}
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
-    msg = f"Stream `{stream}`: `{what}` must be a list of field names or a mapping of source field to Pendo name."
+    msg = (
+        f"Stream `{stream}`: `{what}` must be a list of field names or a mapping of "
+        "source field to Pendo name."
+    )
     raise StreamConfigError(msg)
 
 
@@ -129,7 +132,10 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
         context = {k: k for k in context}
     bad = [k for k in context if k not in CONTEXT_KEYS]
     if bad:
-        msg = f"Stream `{stream}`: `context_fields` keys must be among {', '.join(CONTEXT_KEYS)} (got {bad})."
+        msg = (
+            f"Stream `{stream}`: `context_fields` keys must be among {', '.join(CONTEXT_KEYS)} "
+            f"(got {bad})."
+        )
         raise StreamConfigError(msg)
     if entry.get("event_field") and entry.get("event_name"):
         msg = f"Stream `{stream}`: set `event_field` or `event_name`, not both."
@@ -143,7 +149,8 @@ def resolve_stream_spec(stream: str, streams_setting: dict[str, Any] | None) -> 
             f"Stream `{stream}`: `on_delete: delete` works for visitor and account streams only "
             f"(this stream writes {obj} records): Pendo's bulk delete "
             "(POST /api/v1/bulkdelete/{visitor|account}) has no other kinds. Remove `on_delete` "
-            "or set it to `ignore`: deleted records are then skipped and counted as `delete_ignored`."
+            "or set it to `ignore`: deleted records are then skipped and counted as "
+            "`delete_ignored`."
         )
         raise StreamConfigError(msg)
     deleted_field = entry.get("deleted_field") or DELETED_FIELD
@@ -174,13 +181,14 @@ NOT_DELETED_TEXTS = FALSE_STRINGS | {""}
 
 def is_deletion(record: dict[str, Any], deleted_field: str) -> bool:
     """Whether `record` says its row was deleted: `deleted_field` holds a timestamp (Singer's
-    `_sdc_deleted_at`) or a true flag. Absent, null, false, 0 and "false" mean not deleted."""
+    `_sdc_deleted_at`) or a true flag. Absent, null, false, 0 and "false" mean not deleted.
+    """
     found, value = get_path(record, deleted_field)
     if not found or value is None or value is False:
         return False
     if isinstance(value, str):
         return value.strip().lower() not in NOT_DELETED_TEXTS
-    if isinstance(value, Number):
+    if isinstance(value, (int, float, Decimal)):
         return value != 0
     return True
 

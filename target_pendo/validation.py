@@ -14,6 +14,7 @@ from typing import Any
 
 import fastjsonschema
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
+from typing_extensions import override
 
 # Keywords that fastjsonschema (Draft 7) checks exactly as jsonschema does under Draft 2020-12
 # (annotations included). A schema using any other keyword is validated by the SDK's validator
@@ -63,7 +64,7 @@ _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
 _SUBSCHEMA = ("additionalProperties", "items", "not", "if", "then", "else", "contains")
 
 
-def same_in_both_drafts(schema: Any) -> bool:  # noqa: ANN401
+def same_in_both_drafts(schema: Any) -> bool:
     """True when Draft 7 and Draft 2020-12 validate the same records against `schema`."""
     if isinstance(schema, bool):
         return True
@@ -105,6 +106,7 @@ class RecordValidator(BaseJSONSchemaValidator):
                 # compile (IndentationError, "too many statically nested blocks").
                 self.fast = None
 
+    @override
     def validate(self, record: dict[str, Any]) -> None:
         if self.fast is not None:
             try:

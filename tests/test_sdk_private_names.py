@@ -22,7 +22,8 @@ from singer_sdk.sinks import BatchSink
 
 # (owner, name, the parameters after `self`, as "name" or "*name" for keyword-only)
 METHODS: list[tuple[type, str, list[str]]] = [
-    # tap_pendo/tap.py: legacy config values are normalised just before validation.
+    # tap_pendo/tap.py: legacy config values are normalised just before validation;
+    # target_pendo/target.py: secrets and unknown settings are checked before it.
     (PluginBase, "_validate_config", ["*raise_errors"]),
     # tap_pendo/client.py: the per-record fast path.
     (Stream, "_generate_record_messages", ["record"]),

@@ -515,8 +515,8 @@ def test_target_session_verifies_whatever_the_config_says(tmp_path: Path) -> Non
         "insecure": True,
     }
     target = TargetPendo(config=config, validate_config=False)
-    assert target.session.verify is True
-    assert target.client.session is target.session
+    assert target.pendo_run.session.verify is True
+    assert target.pendo_run.client.session is target.pendo_run.session
 
 
 def test_ca_bundle_from_the_environment_is_honoured_by_the_console_script(

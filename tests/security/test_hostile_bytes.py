@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pendo_sim import DatasetConfig, Simulator
-from target_pendo.target import MAX_DEPTH
+from target_pendo.reader import MAX_DEPTH
 from target_pendo.validation import RecordValidator
 from tests.security._shared import FIGURES
 from tests.target.conftest import TARGET, Run, record, run_target, schema

@@ -31,14 +31,16 @@ def test_plain_http_warning(url: str | None, warned: bool) -> None:
 
 def test_both_plugins_warn_at_config_time(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING")
+    # The warning comes while the config is validated, before any request (no discovery here:
+    # setup_mapper=False, so the tap never tries to reach the host).
     TapPendo(
-        # One try: discovery reads the metadata schemas, and nothing answers there.
         config={
             "integration_key": "key-abcdef",
             "api_url": "http://pendo.example.test",
             "max_retries": 1,
         },
         validate_config=True,
+        setup_mapper=False,
     )
     TargetPendo(
         config={

@@ -55,6 +55,7 @@ def test_a_refused_key_stops_the_run(status: int, tsim, tconfig, tmp_path: Path)
     ids = visitor_ids(tsim, 6)
     tsim.faults.add(Fault(path=METADATA_PATH, status=status, skip=1, times=None))
     tconfig["batch_size_rows"] = 2
+    tconfig["max_concurrent_requests"] = 1  # one request per batch of 2, one after another
     run = run_target(tconfig, _visitors(ids, "refused", state_every=2), tmp_path)
     assert run.rc == 1, run.stderr[-2000:]
     statuses = [s for _, path, s in posts(tsim) if path == METADATA_PATH]

@@ -211,6 +211,7 @@ def test_408_splits_the_batch_and_keeps_the_smaller_size(tsim, tconfig, tmp_path
     5 at a time without another 408."""
     tsim.set_options(metadata_write_seconds_per_record=1.0, metadata_write_time_limit_s=5.5)
     tconfig["batch_size"] = 20
+    tconfig["max_concurrent_requests"] = 1  # the exact order of answers below
     msgs, ids = plain_updates(tsim, 40)
     run = run_target(tconfig, msgs, tmp_path)
     assert run.rc == 0, run.stderr
