@@ -37,7 +37,7 @@ from pendo_http.errors import (
     unreachable_message,
     unreachable_reason,
 )
-from pendo_http.jsonbody import json_bytes
+from pendo_http.jsonbody import decode_body, json_bytes
 from pendo_http.redaction import Redactor, url_secrets
 
 AUTH_HEADER = "x-pendo-integration-key"
@@ -451,13 +451,7 @@ class PendoClient:
             secret_setting=secret_setting,
             not_retried=not_retried,
         )
-        content = response.content
-        if not content.strip():
-            return None
-        try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
-            return content.decode("utf-8", "replace")
+        return decode_body(response.content)
 
     def verify_key(self) -> dict[str, Any]:
         """`GET /api/v1/token/verify`: fails fast with a clear message on a wrong key."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from pendo_http.client import PendoClient
 from pendo_http.errors import PendoAuthError, PendoFatalError
+from pendo_http.jsonbody import decode_body
 
 VERIFY_PATH = "/api/v1/token/verify"
 FALLBACK_PATH = "/api/v1/metadata/schema/visitor"
@@ -44,22 +43,13 @@ class KeyCheck:
         return text
 
 
-def _parsed(content: bytes) -> Any:
-    if not content.strip():
-        return None
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return content.decode("utf-8", "replace")
-
-
 def check_key(client: PendoClient, *, max_tries: int | None = None) -> KeyCheck:
     """Check the client's key; raises PendoAuthError (401/403) or another PendoError."""
     try:
         response = client.send(
             "GET", VERIFY_PATH, what=f"key check (GET {VERIFY_PATH})", max_tries=max_tries
         )
-        return KeyCheck(VERIFY_PATH, response.status_code, _parsed(response.content))
+        return KeyCheck(VERIFY_PATH, response.status_code, decode_body(response.content))
     except PendoAuthError:
         raise
     except PendoFatalError as error:
@@ -71,5 +61,8 @@ def check_key(client: PendoClient, *, max_tries: int | None = None) -> KeyCheck:
         "GET", FALLBACK_PATH, what=f"key check (GET {FALLBACK_PATH})", max_tries=max_tries
     )
     return KeyCheck(
-        FALLBACK_PATH, response.status_code, _parsed(response.content), fallback_from=fallback_from
+        FALLBACK_PATH,
+        response.status_code,
+        decode_body(response.content),
+        fallback_from=fallback_from,
     )

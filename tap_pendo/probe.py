@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import typing as t
 
-import orjson
-
 from pendo_http.errors import PendoError, PendoFatalError
+from pendo_http.jsonbody import decode_body
 from pendo_http.keycheck import VERIFY_PATH, check_key
 from pendo_http.probe import ProbeReport, shape_of
 from tap_pendo.client import ALL_APPS
@@ -45,15 +44,6 @@ def _status_of(error: PendoError) -> int | str:
     return status if status is not None else "no answer"
 
 
-def _body(content: bytes) -> t.Any:
-    if not content.strip():
-        return None
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return content.decode("utf-8", "replace")
-
-
 class Probe:
     """Runs the calls against one client and fills a report."""
 
@@ -65,7 +55,7 @@ class Probe:
         response = self.client.send(
             "GET", path, what=f"GET {path}", params=params, max_tries=PROBE_TRIES
         )
-        return response.status_code, _body(response.content)
+        return response.status_code, decode_body(response.content)
 
     def key(self) -> bool:
         try:
@@ -168,7 +158,7 @@ class Probe:
                 surprise += " (the tap then reads visitors and accounts with the filter alone)"
             self.report.add(endpoint, _status_of(error), surprise=surprise, failed=not optional)
             return
-        answer = _body(response.content)
+        answer = decode_body(response.content)
         surprises = []
         shape = shape_of(answer)
         if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):

@@ -30,6 +30,7 @@ from pendo_http import (
     resolve_api_base,
     secret_problems,
 )
+from pendo_http.http_settings import HTTP_SETTINGS
 from pendo_http.keycheck import check_key
 from pendo_http.pacing import RatePacer
 from pendo_http.probe import ProbeReport
@@ -155,24 +156,7 @@ class TapPendo(Tap):
             default=50000,
             description="Rows per aggregation page when paging visitors and accounts by key.",
         ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=300,
-            description="Seconds to wait for Pendo's response before retrying.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Tries per request on 429, 408, 5xx, timeouts and dropped connections.",
-        ),
-        th.Property(
-            "retry_backoff_seconds",
-            th.NumberType,
-            default=1.0,
-            description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds.",
-        ),
+        *HTTP_SETTINGS,
         th.Property(
             "visitor_history_enabled",
             th.BooleanType,

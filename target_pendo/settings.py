@@ -12,6 +12,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from pendo_http import resolve_api_base, resolve_track_url
+from pendo_http.http_settings import HTTP_SETTINGS
 from pendo_http.progress import DEFAULT_INTERVAL_SECONDS
 from pendo_http.regions import REGIONS
 from target_pendo.abort import TargetAbort
@@ -284,24 +285,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         description="Validate, convert and log what would be sent; write nothing to Pendo.",
     ),
-    th.Property(
-        "request_timeout",
-        th.IntegerType,
-        default=300,
-        description="Seconds to wait for Pendo's response before retrying.",
-    ),
-    th.Property(
-        "max_retries",
-        th.IntegerType,
-        default=8,
-        description="Tries per request on 429, 408, 5xx, timeouts and dropped connections.",
-    ),
-    th.Property(
-        "retry_backoff_seconds",
-        th.NumberType,
-        default=1.0,
-        description="First backoff wait; it doubles per retry (with jitter), up to 60 seconds.",
-    ),
+    *HTTP_SETTINGS,
     th.Property(
         "progress_interval_seconds",
         th.NumberType,
