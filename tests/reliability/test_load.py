@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.target.conftest import TARGET, Run, record, schema
+from tests.helpers.target import TARGET, Run, record, schema
 
 from ._figures import FIGURES
 from .target_harness import (

@@ -27,7 +27,7 @@ import trustme
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from target_pendo.target import TargetPendo
-from tests.target.conftest import lines_of, record
+from tests.helpers.target import lines_of, record
 
 from ._figures import FIGURES
 from ._tap import EVENT_END, EVENT_START, TAP, catalog

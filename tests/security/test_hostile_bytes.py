@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from pendo_sim import DatasetConfig, Simulator
 from target_pendo.reader import MAX_DEPTH
 from target_pendo.validation import RecordValidator
+from tests.helpers.target import TARGET, Run, record, run_target, schema
 from tests.security._shared import FIGURES
-from tests.target.conftest import TARGET, Run, record, run_target, schema
 
 EXAMPLES = 25
 PROPS = {

@@ -17,8 +17,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.target import lines_of, record, schema
 from tests.security._shared import FIGURES
-from tests.target.conftest import lines_of, record, schema
 
 BIN = Path(sys.executable).parent
 CORE = "Qz7Wk2Xv9P"  # in every test secret: no output may hold it in any form

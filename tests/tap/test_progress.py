@@ -11,8 +11,7 @@ from pathlib import Path
 
 from pendo_sim import DatasetConfig, Simulator
 from tap_pendo.tap import TapPendo
-
-from .conftest import base_config
+from tests.helpers.tap import tap_config
 
 TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
 LINE = re.compile(r"visitors: (\d+) records, (\d+) rec/s")
@@ -21,7 +20,7 @@ VISITORS = 6000
 
 
 def _run_visitors(sim: Simulator, tmp_path: Path, **settings: object) -> tuple[int, str]:
-    config = {**base_config(sim), **settings}
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), **settings}
     catalog = TapPendo(config=config, validate_config=False, setup_mapper=False).catalog_dict
     for entry in catalog["streams"]:
         for item in entry["metadata"]:

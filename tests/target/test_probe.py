@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pendo_sim import Fault
-from tests.target.conftest import TARGET, TRACK_SECRET
+from tests.helpers.target import TARGET, TRACK_SECRET
 
 
 def probe(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
