@@ -66,8 +66,11 @@ class TapRun(TapOutput):
     stderr: str = ""
 
 
-def parse(lines: Iterable[str], into: TapOutput | None = None) -> TapOutput:
-    """Singer messages up to the first line that is not JSON (a line cut by a kill)."""
+def parse(
+    lines: Iterable[str], into: TapOutput | None = None, *, strict: bool = False
+) -> TapOutput:
+    """Singer messages up to the first line that is not JSON (a line cut by a kill); with
+    `strict`, such a line is an error."""
     out = into if into is not None else TapOutput()
     for line in lines:
         if not line.strip():
@@ -75,6 +78,8 @@ def parse(lines: Iterable[str], into: TapOutput | None = None) -> TapOutput:
         try:
             message = json.loads(line)
         except json.JSONDecodeError:
+            if strict:
+                raise
             break
         out.add(message)
     return out
@@ -132,7 +137,8 @@ def run_tap(
     timeout: float = 120,
     check: bool = False,
 ) -> TapRun:
-    """Run the `tap-pendo` console script once and wait for it to end (at most `timeout` s).
+    """Run the `tap-pendo` console script once in `tmp_path` (its input files written there)
+    and wait for it to end (at most `timeout` s).
 
     With `streams`, a discovered catalog selecting only them is passed (or `catalog_dict` as
     given); with neither, the tap runs without a catalog. `args` are added (e.g. "--discover").
@@ -141,7 +147,7 @@ def run_tap(
         catalog_dict = catalog(config, streams)
     argv = [*cli_args(tmp_path, config, catalog_dict, state), *args]
     proc = subprocess.run(
-        argv, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path, check=False
     )
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -169,7 +175,7 @@ def sync_in_process(
                 stream.selected = name in wanted
         tap.sync_all()
     buffer.seek(0)
-    return parse(buffer.read().splitlines())
+    return parse(buffer.read().splitlines(), strict=True)
 
 
 def stream_names(config: dict) -> set[str]:

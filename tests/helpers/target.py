@@ -76,6 +76,7 @@ def run_target(
 ) -> Run:
     """Run `target-pendo --config <tmp_path>/config.json [args]` with `messages` on stdin, in
     `tmp_path`; wait for it to end (at most `timeout` s)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.run(

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from pendo_sim import Simulator
+from tests.helpers.tap import catalog, cli_args
 from tests.helpers.target import record, run_target, schema, visitor_ids
-from tests.reliability._tap import catalog, cli_args
 from tests.security._shared import FIGURES, KEY, TRACK_SECRET
 from tests.security.servers import EvilProxy, Rule, SinkServer
 

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
-from tests.helpers.tap import sync_in_process, tap_config
-
-TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
+from tests.helpers.tap import run_tap, sync_in_process, tap_config
 
 
 def _truth(sim: Simulator, name: str) -> list[dict]:
@@ -251,19 +246,11 @@ def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
 def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:
     secret = "wrong-key-Zq8x7-do-not-print"
     config = {**tap_config(sim, max_retries=5, request_timeout=10), "integration_key": secret}
-    config_file = tmp_path / "config.json"
-    config_file.write_text(__import__("json").dumps(config))
-    result = subprocess.run(
-        [TAP_BIN, "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_tap(tmp_path, config, timeout=60)
     # Fast = no retry loop: no request went to Pendo twice (counted, not timed).
     requests = [path for _, path, _ in sim.request_log]
     assert requests and len(requests) == len(set(requests)), requests
-    assert result.returncode != 0
+    assert result.rc != 0
     output = result.stdout + result.stderr
     assert "integration_key" in output
     assert "region" in output
