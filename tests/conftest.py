@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
 from tests.helpers.socket_guard import guarded
+from tests.helpers.target import TRACK_SECRET, target_config
 
 SLOW_TIMEOUT_S = 600  # the per-test limit of `slow` tests (the default is in pyproject.toml)
 
@@ -56,13 +59,13 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def tap_config(sim: Simulator) -> dict:
-    """A tap config pointing at `sim`, with fast retries so fault tests stay quick."""
-    return {
-        "integration_key": sim.integration_key,
-        "api_url": sim.url,
-        "start_date": "2026-03-01T00:00:00Z",
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 5,
-        "request_timeout": 10,
-    }
+def tsim() -> Iterator[Simulator]:
+    """A fresh simulator with the default small dataset and a track-event secret."""
+    with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def tconfig(tsim: Simulator, tmp_path: Path) -> dict[str, Any]:
+    """A target config pointing at `tsim` (tests/helpers/target.py `target_config`)."""
+    return target_config(tsim, tmp_path)

@@ -1,59 +1,36 @@
-"""Run tap-pendo as a subprocess against a simulator and read its Singer output."""
+"""The event tests' tap config (bounded to the simulator's event days) and readers of the
+Singer messages `tests.helpers.tap.run_tap` returns."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from tap_pendo.tap import TapPendo
-
-TAP = [str(Path(sys.executable).with_name("tap-pendo"))]
+from pendo_sim import Simulator
+from tests.helpers.tap import parse as parse_output
+from tests.helpers.tap import tap_config
 
 # The simulator's default event days are 2026-03-06..08 (America/New_York, DST on 03-08).
 START = "2026-03-05T12:00:00Z"
 END = "2026-03-11T12:00:00Z"  # exclusive: the last day read is 03-10
 
 
-def catalog(config: dict, streams: set[str]) -> dict:
-    """The tap's discovered catalog with only `streams` selected."""
-    cat = TapPendo(config=config, validate_config=False, setup_mapper=False).catalog_dict
-    for entry in cat["streams"]:
-        chosen = entry["tap_stream_id"] in streams
-        for md in entry["metadata"]:
-            if md["breadcrumb"] == []:
-                md["metadata"]["selected"] = chosen
-    return cat
-
-
-def write_inputs(
-    tmp: Path, config: dict, streams: set[str], state: dict | None = None
-) -> list[str]:
-    (tmp / "config.json").write_text(json.dumps(config))
-    (tmp / "catalog.json").write_text(json.dumps(catalog(config, streams)))
-    args = ["--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
-    if state is not None:
-        (tmp / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp / "state.json")]
-    return args
-
-
-def run_tap(tmp: Path, config: dict, streams: set[str], state: dict | None = None) -> list[dict]:
-    args = write_inputs(tmp, config, streams, state)
-    out = subprocess.run([*TAP, *args], capture_output=True, check=False, timeout=120)
-    assert out.returncode == 0, out.stderr.decode()[-3000:]
-    return parse(out.stdout.decode())
+def event_config(sim: Simulator, **overrides: object) -> dict:
+    """`tap_config` bounded to the simulator's event days, visitor_history enabled."""
+    settings: dict = {
+        "start_date": START,
+        "end_date": END,
+        "max_retries": 3,
+        "request_timeout": 10,
+        # visitor_history extracts nothing without it (the tests select it where they want it).
+        "visitor_history_enabled": True,
+    }
+    settings.update(overrides)
+    return tap_config(sim, **settings)
 
 
 def parse(text: str) -> list[dict]:
-    messages = []
-    for line in text.splitlines():
-        try:
-            messages.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a kill
-    return messages
+    """The messages of a tap's stdout, up to a line cut by a kill."""
+    return parse_output(text.splitlines()).messages
 
 
 def records(messages: list[dict], stream: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Event-stream fixtures: a simulator and a tap config bounded to the simulator's event days."""
+"""Event-stream fixtures: a simulator with more events a day."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-
-from ._tap import END, START
 
 
 @pytest.fixture
@@ -19,19 +17,3 @@ def event_sim() -> Iterator[Simulator]:
         )
     ) as simulator:
         yield simulator
-
-
-def config_for(sim: Simulator, **extra: object) -> dict:
-    config = {
-        "integration_key": sim.integration_key,
-        "api_url": sim.url,
-        "start_date": START,
-        "end_date": END,
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 3,
-        "request_timeout": 10,
-        # visitor_history extracts nothing without it (the tests select it where they want it).
-        "visitor_history_enabled": True,
-    }
-    config.update(extra)
-    return config

@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pendo_sim import Simulator
+from tests.helpers.tap import run_tap
 
-from ._tap import run_tap
-from .conftest import config_for
+from ._tap import event_config
 
 
 def _batch_rows(message: dict) -> list[dict]:
@@ -28,7 +28,7 @@ def test_page_events_state_follows_the_batches_it_covers(
 ) -> None:
     batches = tmp_path / "batches"
     batches.mkdir()
-    config = config_for(
+    config = event_config(
         event_sim,
         batch_config={
             "encoding": {"format": "jsonl", "compression": "gzip"},
@@ -37,7 +37,7 @@ def test_page_events_state_follows_the_batches_it_covers(
         },
     )
     (tmp_path / "run").mkdir()
-    messages = run_tap(tmp_path / "run", config, {"page_events"})
+    messages = run_tap(tmp_path / "run", config, {"page_events"}, check=True).messages
 
     loaded: list[dict] = []
     states_checked = 0

@@ -15,18 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.tap import catalog, cli_args, run_tap
 
-from ._tap import (
-    TAP,
-    key_of,
-    last_state,
-    parse,
-    primary_keys,
-    records,
-    run_tap,
-    write_inputs,
-)
-from .conftest import config_for
+from ._tap import event_config, key_of, last_state, parse, primary_keys, records
 
 AGGREGATED = {
     "events": "events",
@@ -64,7 +55,7 @@ def assert_exact(
 
 
 def test_all_streams_exact_totals_and_unique_keys(event_sim: Simulator, tmp_path: Path) -> None:
-    messages = run_tap(tmp_path, config_for(event_sim), set(ALL))
+    messages = run_tap(tmp_path, event_config(event_sim), set(ALL), check=True).messages
     for stream in ALL:
         assert_exact(event_sim, messages, stream)
     # One aggregation per window and source, not one per page/feature/track type.
@@ -78,7 +69,7 @@ def test_all_streams_exact_totals_and_unique_keys(event_sim: Simulator, tmp_path
 
 
 def test_day_values_are_local_midnights_across_dst(event_sim: Simulator, tmp_path: Path) -> None:
-    messages = run_tap(tmp_path, config_for(event_sim), {"page_events"})
+    messages = run_tap(tmp_path, event_config(event_sim), {"page_events"}, check=True).messages
     rows = records(messages, "page_events")
     days = collections.Counter(r["day"] for r in rows)
     clock = event_sim.dataset.clock
@@ -97,13 +88,13 @@ def test_day_values_are_local_midnights_across_dst(event_sim: Simulator, tmp_pat
 def test_hour_range_exact_with_dst_and_window_edges(
     event_sim: Simulator, tmp_path: Path, window_days: int
 ) -> None:
-    config = config_for(
+    config = event_config(
         event_sim,
         period="hourRange",
         event_window_days=window_days,
         start_date="2026-03-06T03:30:00Z",
     )  # 22:30 local, the day before the data
-    messages = run_tap(tmp_path, config, {"page_events", "events"})
+    messages = run_tap(tmp_path, config, {"page_events", "events"}, check=True).messages
     for stream in ("page_events", "events"):
         rows = assert_exact(event_sim, messages, stream, "hourRange")
         assert all("day" not in r for r in rows)
@@ -123,8 +114,8 @@ def test_day_range_window_edges(
     event_sim: Simulator, tmp_path: Path, window_days: int, start: str
 ) -> None:
     """Starts one minute before/at a local midnight, windows of 1-3 days over the DST change."""
-    config = config_for(event_sim, event_window_days=window_days, start_date=start)
-    messages = run_tap(tmp_path, config, {"feature_events", "guide_events"})
+    config = event_config(event_sim, event_window_days=window_days, start_date=start)
+    messages = run_tap(tmp_path, config, {"feature_events", "guide_events"}, check=True).messages
     # The local day holding `start`, from the zone database (not the host's zone, not the sim).
     zone = ZoneInfo(event_sim.dataset.cfg.timezone)
     local = dt.datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(zone)
@@ -144,12 +135,16 @@ def sim_rows(sim: Simulator, source: str, lo: int, hi: int) -> int:
 
 def test_two_runs_with_lookback_lose_nothing(event_sim: Simulator, tmp_path: Path) -> None:
     streams = {"page_events", "track_events", "guide_events", "poll_events"}
-    first = run_tap(tmp_path, config_for(event_sim, end_date="2026-03-08T15:00:00Z"), streams)
+    first = run_tap(
+        tmp_path, event_config(event_sim, end_date="2026-03-08T15:00:00Z"), streams, check=True
+    ).messages
     state = last_state(first)
     assert (
         state["bookmarks"]["page_events"]["replication_key_value"] == 1772859600000
     )  # 03-07 local
-    second = run_tap(tmp_path, config_for(event_sim, lookback_window=1), streams, state)
+    second = run_tap(
+        tmp_path, event_config(event_sim, lookback_window=1), streams, state=state, check=True
+    ).messages
     for stream in streams:
         keys = primary_keys(first, stream)
         one = {key_of(r, keys): r for r in records(first, stream)}
@@ -162,14 +157,18 @@ def test_two_runs_with_lookback_lose_nothing(event_sim: Simulator, tmp_path: Pat
 
 def test_resume_from_state_of_other_period(event_sim: Simulator, tmp_path: Path) -> None:
     first = run_tap(
-        tmp_path, config_for(event_sim, end_date="2026-03-08T15:00:00Z"), {"page_events"}
-    )
+        tmp_path,
+        event_config(event_sim, end_date="2026-03-08T15:00:00Z"),
+        {"page_events"},
+        check=True,
+    ).messages
     second = run_tap(
         tmp_path,
-        config_for(event_sim, period="hourRange", lookback_window=0),
+        event_config(event_sim, period="hourRange", lookback_window=0),
         {"page_events"},
-        last_state(first),
-    )
+        state=last_state(first),
+        check=True,
+    ).messages
     hours = {r["hour"] for r in records(second, "page_events")}
     assert min(hours) == 1772859600000  # resumes at the 03-07 local midnight bookmark
 
@@ -177,10 +176,10 @@ def test_resume_from_state_of_other_period(event_sim: Simulator, tmp_path: Path)
 def _kill_after(
     tmp_path: Path, config: dict, streams: set[str], lines: int, state: dict | None = None
 ) -> list[dict]:
-    args = write_inputs(tmp_path, config, streams, state)
+    argv = cli_args(tmp_path, config, catalog(config, streams), state)
     out_path = tmp_path / "out.jsonl"
     with out_path.open("wb") as out:
-        proc = subprocess.Popen([*TAP, *args], stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             with out_path.open("rb") as f:
@@ -198,12 +197,12 @@ def test_sigkill_mid_window_then_resume_is_exact(tmp_path: Path) -> None:
     )
     streams = {"page_events", "guide_events"}
     with Simulator(cfg) as sim:
-        config = config_for(sim, lookback_window=0)
+        config = event_config(sim, lookback_window=0)
         killed = _kill_after(tmp_path, config, streams, lines=12000)
         state = last_state(killed)
         assert state is not None
         assert killed[-1]["type"] == "RECORD", "the kill should land mid-stream"
-        resumed = run_tap(tmp_path, config, streams, state)
+        resumed = run_tap(tmp_path, config, streams, state=state, check=True).messages
         for stream in streams:
             keys = primary_keys(killed + resumed, stream)
             union = {key_of(r, keys): r for r in records(killed, stream) + records(resumed, stream)}
@@ -229,12 +228,12 @@ def test_refused_windows_are_split_with_exact_totals(
             times=None,
         )
     )
-    config = config_for(event_sim, event_window_days=3, max_retries=2)
+    config = event_config(event_sim, event_window_days=3, max_retries=2)
     if max_hours < 24:  # every window falls back to hours: keep it to the data's two full days
         config.update(
             start_date="2026-03-06T12:00:00Z", end_date="2026-03-08T12:00:00Z", event_window_days=2
         )
-    messages = run_tap(tmp_path, config, {"track_events", "poll_events"})
+    messages = run_tap(tmp_path, config, {"track_events", "poll_events"}, check=True).messages
     if max_hours < 24:
         lo, hi = 1772773200000, 1772946000000  # local 03-06 and 03-08 midnights
         for stream, source in (("track_events", "trackEvents"), ("poll_events", "pollEvents")):
@@ -259,11 +258,10 @@ def test_refused_single_hour_fails_loudly(event_sim: Simulator, tmp_path: Path) 
     event_sim.faults.add(
         Fault(path="/api/v1/aggregation", kind="window_limit", max_window_hours=0.5, times=None)
     )
-    config = config_for(event_sim, period="hourRange")
-    args = write_inputs(tmp_path, config, {"page_events"})
-    out = subprocess.run([*TAP, *args], capture_output=True, check=False, timeout=120)
-    assert out.returncode != 0
-    assert b"too large" in out.stderr
+    config = event_config(event_sim, period="hourRange")
+    out = run_tap(tmp_path, config, {"page_events"})
+    assert out.rc != 0
+    assert "too large" in out.stderr
 
 
 @pytest.mark.parametrize("kind", ["truncate", "drop", "invalid_json"])
@@ -271,13 +269,13 @@ def test_broken_bodies_reread_the_window(event_sim: Simulator, tmp_path: Path, k
     event_sim.faults.add(
         Fault(path="/api/v1/aggregation", kind=kind, after_bytes=20000, times=2, skip=1)
     )
-    messages = run_tap(tmp_path, config_for(event_sim), {"feature_events"})
+    messages = run_tap(tmp_path, event_config(event_sim), {"feature_events"}, check=True).messages
     assert_exact(event_sim, messages, "feature_events", dedupe=True)
 
 
 def test_state_is_written_only_at_window_ends(event_sim: Simulator, tmp_path: Path) -> None:
     """Every STATE line carries a bookmark no later than the rows emitted after it."""
-    messages = run_tap(tmp_path, config_for(event_sim), {"page_events"})
+    messages = run_tap(tmp_path, event_config(event_sim), {"page_events"}, check=True).messages
     bookmark = None
     for m in messages:
         if m["type"] == "STATE":
@@ -312,11 +310,13 @@ def test_memory_stays_flat_on_a_big_window(tmp_path: Path) -> None:
         poll_events_per_day=0,
     )
     with Simulator(cfg) as sim:
-        config = config_for(sim, start_date="2026-03-06T12:00:00Z", end_date="2026-03-08T12:00:00Z")
-        args = write_inputs(tmp_path, config, {"page_events"})
+        config = event_config(
+            sim, start_date="2026-03-06T12:00:00Z", end_date="2026-03-08T12:00:00Z"
+        )
+        argv = cli_args(tmp_path, config, catalog(config, {"page_events"}))
         peak = 0
         with (tmp_path / "out").open("wb") as out:
-            proc = subprocess.Popen([*TAP, *args], stdout=out, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 400
             while proc.poll() is None and time.monotonic() < deadline:
                 peak = max(peak, _peak_rss_kb(proc.pid) or 0)
@@ -335,8 +335,11 @@ def test_app_ids_limit_every_source_to_those_apps(event_sim: Simulator, tmp_path
     apps = event_sim.dataset.apps
     assert len(apps) > 1
     messages = run_tap(
-        tmp_path, config_for(event_sim, app_ids=[str(apps[1])]), {"events", "guide_events"}
-    )
+        tmp_path,
+        event_config(event_sim, app_ids=[str(apps[1])]),
+        {"events", "guide_events"},
+        check=True,
+    ).messages
     lo, hi = event_sim.dataset.event_range()
     for stream, source in (("events", "events"), ("guide_events", "guideEvents")):
         recs = records(messages, stream)
@@ -349,7 +352,7 @@ def test_app_ids_limit_every_source_to_those_apps(event_sim: Simulator, tmp_path
 
 def test_poll_responses_are_text_of_one_type(event_sim: Simulator, tmp_path: Path) -> None:
     """Numeric and free-text answers share one string column: numbers as their digits."""
-    messages = run_tap(tmp_path, config_for(event_sim), {"poll_events"})
+    messages = run_tap(tmp_path, event_config(event_sim), {"poll_events"}, check=True).messages
     recs = records(messages, "poll_events")
     lo, hi = event_sim.dataset.event_range()
     truth = {

@@ -13,9 +13,9 @@ from urllib.parse import unquote
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.tap import run_tap
 
-from ._tap import key_of, last_state, primary_keys, records, run_tap
-from .conftest import config_for
+from ._tap import event_config, key_of, last_state, primary_keys, records
 from .test_event_streams import assert_exact
 
 AGGREGATION = "/api/v1/aggregation"
@@ -51,7 +51,9 @@ def test_refusal_status_and_text_alternatives(
     event_sim.faults.add(
         Fault(path=AGGREGATION, kind="window_limit", max_window_hours=24, times=None)
     )
-    messages = run_tap(tmp_path, config_for(event_sim, event_window_days=3), {"page_events"})
+    messages = run_tap(
+        tmp_path, event_config(event_sim, event_window_days=3), {"page_events"}, check=True
+    ).messages
     assert_exact(event_sim, messages, "page_events")
     refused = [r for r in event_sim.request_log if r[1] == AGGREGATION and r[2] == status]
     assert refused
@@ -81,14 +83,14 @@ def test_repeated_5xx_or_timeouts_split_the_window(
     event_sim: Simulator, tmp_path: Path, fault: Fault, extra: dict
 ) -> None:
     event_sim.faults.add(fault)
-    config = config_for(
+    config = event_config(
         event_sim,
         start_date="2026-03-06T12:00:00Z",
         end_date="2026-03-08T12:00:00Z",  # exclusive: its day is not read
         max_retries=6,
         **extra,
     )
-    messages = run_tap(tmp_path, config, {"page_events"})
+    messages = run_tap(tmp_path, config, {"page_events"}, check=True).messages
     lo, hi = _ms("2026-03-06T05:00:00+00:00"), _ms("2026-03-08T05:00:00+00:00")
     recs = records(messages, "page_events")
     keys = primary_keys(messages, "page_events")
@@ -102,7 +104,7 @@ def test_repeated_5xx_or_timeouts_split_the_window(
 def _run_at(sim: Simulator, tmp: Path, now: str, state: dict | None, **extra: object) -> list:
     tmp.mkdir(exist_ok=True)
     sim.set_now(_ms(now))
-    config = config_for(
+    config = event_config(
         sim,
         period="hourRange",
         start_date="2026-03-07T00:00:00Z",
@@ -110,7 +112,7 @@ def _run_at(sim: Simulator, tmp: Path, now: str, state: dict | None, **extra: ob
         lookback_window=0,
         **extra,
     )
-    return run_tap(tmp, config, {"page_events"}, state)
+    return run_tap(tmp, config, {"page_events"}, state=state, check=True).messages
 
 
 def _keys(messages: list[dict]) -> set[tuple]:
@@ -159,12 +161,12 @@ def history_sim():
 def test_visitor_history_ids_that_are_not_url_safe(
     history_sim: Simulator, tmp_path: Path, base64_taken: bool
 ) -> None:
-    config = config_for(history_sim, start_date="2026-03-09T12:00:00Z")
+    config = event_config(history_sim, start_date="2026-03-09T12:00:00Z")
     (tmp_path / "ref").mkdir()
-    reference = run_tap(tmp_path / "ref", config, {"visitor_history"})
+    reference = run_tap(tmp_path / "ref", config, {"visitor_history"}, check=True).messages
     history_sim.set_options(base64_path_ids=base64_taken)
     mark = len(history_sim.request_log)
-    messages = run_tap(tmp_path, config, {"visitor_history"})
+    messages = run_tap(tmp_path, config, {"visitor_history"}, check=True).messages
     keys = primary_keys(messages, "visitor_history")
     got = {key_of(r, keys) for r in records(messages, "visitor_history")}
     assert got == {key_of(r, keys) for r in records(reference, "visitor_history")}
@@ -200,17 +202,19 @@ def test_visitor_history_with_entity_time_series_alternatives(
     history_sim: Simulator, tmp_path: Path, mode: str
 ) -> None:
     """The changed-visitors read carries the timeSeries bound too; the same history either way."""
-    config = config_for(history_sim, start_date="2026-03-09T12:00:00Z")
-    first = run_tap(tmp_path, config, {"visitor_history"})
+    config = event_config(history_sim, start_date="2026-03-09T12:00:00Z")
+    first = run_tap(tmp_path, config, {"visitor_history"}, check=True).messages
     state = last_state(first)
     bookmark = state["bookmarks"]["visitor_history"]["replication_key_value"]
     changed = [v["visitorId"] for v in history_sim.dataset.visitors(identified_only=True)[3:9]]
     history_sim.dataset.touch_visitors(changed, bookmark + 60_000)
     (tmp_path / "ref").mkdir()
-    reference = run_tap(tmp_path / "ref", config, {"visitor_history"}, state)
+    reference = run_tap(
+        tmp_path / "ref", config, {"visitor_history"}, state=state, check=True
+    ).messages
     history_sim.set_options(entity_time_series=mode)
     mark = len(history_sim.aggregation_log)
-    second = run_tap(tmp_path, config, {"visitor_history"}, state)
+    second = run_tap(tmp_path, config, {"visitor_history"}, state=state, check=True).messages
     keys = primary_keys(second, "visitor_history")
     got = {key_of(r, keys) for r in records(second, "visitor_history")}
     assert got == {key_of(r, keys) for r in records(reference, "visitor_history")}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import run_tap
 
-from ._tap import records, run_tap
-from .conftest import config_for
+from ._tap import event_config, records
 
 EVENT_STREAMS = (
     "events",
@@ -40,7 +40,7 @@ def key_sim():
 
 def _config(sim: Simulator) -> dict:
     # Two local days of events and history (visitor_history: one call per visitor per day).
-    return config_for(sim, start_date="2026-03-07T12:00:00Z", end_date="2026-03-10T12:00:00Z")
+    return event_config(sim, start_date="2026-03-07T12:00:00Z", end_date="2026-03-10T12:00:00Z")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,10 @@ def two_runs(
 ) -> tuple[list[dict], list[dict]]:
     """Two independent full runs (separate processes, no state) over the same range."""
     config = _config(key_sim)
-    first = run_tap(tmp_path_factory.mktemp("one"), config, set(EVENT_STREAMS))
-    second = run_tap(tmp_path_factory.mktemp("two"), config, set(EVENT_STREAMS))
+    first = run_tap(tmp_path_factory.mktemp("one"), config, set(EVENT_STREAMS), check=True).messages
+    second = run_tap(
+        tmp_path_factory.mktemp("two"), config, set(EVENT_STREAMS), check=True
+    ).messages
     return first, second
 
 
@@ -137,7 +139,7 @@ def test_no_primary_key_value_is_ever_null_in_any_stream(tmp_path: Path) -> None
         config = {**_config(sim), "event_window_days": 30}
         del config["start_date"]
         every = set(TapPendo(config=config, validate_config=False, setup_mapper=False).streams)
-        messages = run_tap(tmp_path, config, every)
+        messages = run_tap(tmp_path, config, every, check=True).messages
     seen = set()
     keys = {m["stream"]: m["key_properties"] for m in messages if m["type"] == "SCHEMA"}
     for message in messages:

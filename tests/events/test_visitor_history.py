@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -11,9 +10,9 @@ import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from tap_pendo.tap import TapPendo
+from tests.helpers.tap import run_tap
 
-from ._tap import TAP, key_of, last_state, parse, primary_keys, records, run_tap, write_inputs
-from .conftest import config_for
+from ._tap import event_config, key_of, last_state, parse, primary_keys, records
 
 HISTORY = "/api/v1/visitor/"
 
@@ -49,7 +48,7 @@ def small_sim():
 
 
 def test_not_selected_by_default(small_sim: Simulator) -> None:
-    tap = TapPendo(config=config_for(small_sim), validate_config=False, setup_mapper=False)
+    tap = TapPendo(config=event_config(small_sim), validate_config=False, setup_mapper=False)
     assert tap.streams["visitor_history"].selected is False
 
 
@@ -57,10 +56,9 @@ def test_selected_but_not_enabled_reads_nothing_and_says_how(
     small_sim: Simulator, tmp_path: Path
 ) -> None:
     """Meltano selects `*.*`: a selected visitor_history still costs nothing until enabled."""
-    config = config_for(small_sim, visitor_history_enabled=False)
-    args = write_inputs(tmp_path, config, {"visitor_history", "reports"})
-    out = subprocess.run([*TAP, *args], capture_output=True, text=True, check=False, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
+    config = event_config(small_sim, visitor_history_enabled=False)
+    out = run_tap(tmp_path, config, {"visitor_history", "reports"})
+    assert out.rc == 0, out.stderr[-3000:]
     assert history_visitors(small_sim) == {}
     messages = parse(out.stdout)
     assert records(messages, "reports")  # the run itself went on
@@ -72,13 +70,13 @@ def test_selected_but_not_enabled_reads_nothing_and_says_how(
 
 
 def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path) -> None:
-    config = config_for(
+    config = event_config(
         small_sim,
         start_date="2026-03-08T12:00:00Z",
         end_date="2026-03-10T12:00:00Z",
         visitor_history_concurrency=6,
     )
-    first = run_tap(tmp_path, config, {"visitor_history"})
+    first = run_tap(tmp_path, config, {"visitor_history"}, check=True).messages
     calls = history_visitors(small_sim)
     identified = small_sim.dataset.visitors(identified_only=True)
     assert set(calls) == {v["visitorId"] for v in identified}
@@ -98,7 +96,7 @@ def test_only_changed_visitors_second_time(small_sim: Simulator, tmp_path: Path)
     assert len(changed) >= 3
     small_sim.dataset.touch_visitors(changed, bookmark + 60_000)
     mark = len(small_sim.request_log)
-    second = run_tap(tmp_path, config, {"visitor_history"}, state)
+    second = run_tap(tmp_path, config, {"visitor_history"}, state=state, check=True).messages
     assert set(history_visitors(small_sim, mark)) == set(changed) | ties
     assert {r["visitorId"] for r in records(second, "visitor_history")} <= set(changed) | ties
     new_state = last_state(second)["bookmarks"]["visitor_history"]
@@ -112,8 +110,8 @@ def test_a_broken_visitors_page_resumes_after_the_last_visitor(
     """The changed visitors are read by the entity streams' keyset paginator: a visitors page
     cut mid-body is asked again after the last visitor it delivered, and the run's records are
     the clean run's."""
-    config = config_for(small_sim, start_date="2026-03-09T12:00:00Z", page_size=7)
-    clean = run_tap(tmp_path, config, {"visitor_history"})
+    config = event_config(small_sim, start_date="2026-03-09T12:00:00Z", page_size=7)
+    clean = run_tap(tmp_path, config, {"visitor_history"}, check=True).messages
     keys = primary_keys(clean, "visitor_history")
     expected = sorted(key_of(r, keys) for r in records(clean, "visitor_history"))
     assert expected
@@ -123,7 +121,7 @@ def test_a_broken_visitors_page_resumes_after_the_last_visitor(
         Fault(path="/api/v1/aggregation", kind="truncate", after_bytes=250, skip=1)
     )
     try:
-        broken = run_tap(tmp_path, config, {"visitor_history"})
+        broken = run_tap(tmp_path, config, {"visitor_history"}, check=True).messages
     finally:
         small_sim.faults.clear()
     assert fault.fired == 1

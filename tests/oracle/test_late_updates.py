@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.helpers.tap import sync, tap_config
+from tests.helpers.tap import sync_in_process, tap_config
 from tests.oracle.reference import Params, Raw, expected_page_events, natural_key
 
 FIRST_NOW = "2026-03-08T15:00:00Z"  # 11:00 EDT on the DST day: 03-08 is not over
@@ -70,7 +70,7 @@ def _key(row: dict) -> tuple:
 def _first_sync_then_revise(sim: Simulator) -> tuple[dict, dict, dict, dict]:
     """First sync; then revise one 03-07 and one 03-06 aggregate. Returns (first rows by key,
     state, the 03-07 atom, the 03-06 atom)."""
-    first = sync(tap_config(sim, start_date=START, end_date=FIRST_END), {"page_events"})
+    first = sync_in_process(tap_config(sim, start_date=START, end_date=FIRST_END), {"page_events"})
     state = first.state
     assert state["bookmarks"]["page_events"]["replication_key_value"] == DAY_03_08
     rows = {_key(r): r for r in first.records["page_events"]}
@@ -96,7 +96,9 @@ def test_default_lookback_picks_up_a_late_update_under_the_same_row_key(sim: Sim
     old_07 = _row_of(before, atom_07, DAY_03_07)
     assert old_07["numEvents"] == atom_07["numEvents"]
 
-    second = sync(tap_config(sim, start_date=START, end_date=SECOND_NOW), {"page_events"}, state)
+    second = sync_in_process(
+        tap_config(sim, start_date=START, end_date=SECOND_NOW), {"page_events"}, state
+    )
     after = {_key(r): r for r in second.records["page_events"]}
     new_07 = _row_of(after, atom_07, DAY_03_07)
     assert new_07["numEvents"] == atom_07["numEvents"] + 1000  # the new value...
@@ -127,7 +129,7 @@ def test_default_lookback_picks_up_a_late_update_under_the_same_row_key(sim: Sim
 def test_without_lookback_a_late_update_of_an_earlier_day_is_missed(sim: Simulator) -> None:
     _, state, atom_07, _ = _first_sync_then_revise(sim)
     config = tap_config(sim, start_date=START, end_date=SECOND_NOW, lookback_window=0)
-    second = sync(config, {"page_events"}, state)
+    second = sync_in_process(config, {"page_events"}, state)
     # The run starts at its bookmark (03-08): the revised 03-07 row is never seen again, so
     # a destination keeps the old numEvents. This is the miss the default lookback prevents.
     assert {r["day"] for r in second.records["page_events"]} == {DAY_03_08}

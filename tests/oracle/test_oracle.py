@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.helpers.tap import TapOutput, stream_names, sync, tap_config
+from tests.helpers.tap import TapOutput, stream_names, sync_in_process, tap_config
 from tests.oracle.reference import STREAMS, Params, Raw, local_day, local_hour, natural_key
 
 ROW_KEY = "rowKey"  # the tap's own hash of a row's natural key: compared for uniqueness only
@@ -115,7 +115,7 @@ def test_objects_match_the_reference(world: tuple[Simulator, Raw]) -> None:
     streams = ("visitors", "accounts", "visitor_accounts", "reports", "metadata_fields")
     # Pages of 7 rows: keyset paging crosses the ties of 4 on lastupdated many times.
     config = tap_config(sim, start_date=iso(cut), end_date=EVENTS_END, page_size=7)
-    out = sync(config, streams)
+    out = sync_in_process(config, streams)
     counts = {s: assert_matches(s, out, raw, params) for s in streams}
     # The cut is real: some identified visitors are left out, some kept, and the awkward ids
     # and the rows without lastupdated are among the rows compared.
@@ -136,7 +136,7 @@ def test_catalog_objects_match_the_reference(world: tuple[Simulator, Raw]) -> No
     streams = ("pages", "features", "guides", "track_types")
     cut = sorted({r["lastUpdatedAt"] for s in streams for r in raw.catalog[s]})[1]
     params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
-    out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
+    out = sync_in_process(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
     for stream in streams:
         assert 0 < assert_matches(stream, out, raw, params) < len(raw.catalog[stream]), stream
 
@@ -152,7 +152,7 @@ def test_nested_objects_match_the_reference(world: tuple[Simulator, Raw]) -> Non
     streams = (*parents, *CHILD_STREAMS, "product_areas", "pendo_users")
     cut = sorted({r["lastUpdatedAt"] for s in parents[:-1] for r in raw.catalog[s]})[1]
     params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
-    out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
+    out = sync_in_process(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), streams)
     counts = {s: assert_matches(s, out, raw, params) for s in streams}
     assert all(counts.values()), counts
     # The cut is real for the children: some parents' children are left out.
@@ -170,7 +170,7 @@ def test_applications_and_segments_match_the_reference(world: tuple[Simulator, R
         # start_date ON the second lastUpdatedAt value of the stream's own list: cut in two.
         cut = sorted({r["lastUpdatedAt"] for r in raw.catalog[stream]})[1]
         params = Params(start_ms=cut, now_ms=ms(EVENTS_END), end_ms=ms(EVENTS_END))
-        out = sync(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), {stream})
+        out = sync_in_process(tap_config(sim, start_date=iso(cut), end_date=EVENTS_END), {stream})
         assert 0 < assert_matches(stream, out, raw, params) < len(raw.catalog[stream]), stream
 
 
@@ -184,7 +184,7 @@ def test_event_streams_match_the_reference_by_day(world: tuple[Simulator, Raw]) 
         lookback_window=0,
         visitor_history_enabled=True,  # else the stream reads nothing, selected or not
     )
-    out = sync(config, DAY_STREAMS)
+    out = sync_in_process(config, DAY_STREAMS)
     for stream in DAY_STREAMS:
         assert assert_matches(stream, out, raw, params) > 0, stream
     # end_date is exclusive: the local day holding it (03-09) is another run's. The last day
@@ -214,7 +214,7 @@ def test_date_range_partitions_meet_without_overlap(world: tuple[Simulator, Raw]
     for start, end in ((a, b), (b, c)):
         params = Params(start_ms=ms(start), now_ms=ms(EVENTS_END), end_ms=ms(end))
         config = tap_config(sim, start_date=start, end_date=end, lookback_window=0)
-        out = sync(config, streams)
+        out = sync_in_process(config, streams)
         for stream in streams:
             assert assert_matches(stream, out, raw, params) > 0, (stream, start, end)
         runs.append(out)
@@ -239,7 +239,7 @@ def test_aggregated_streams_match_the_reference_by_hour(world: tuple[Simulator, 
     config = tap_config(
         sim, start_date=start, end_date=EVENTS_END, period="hourRange", lookback_window=0
     )
-    out = sync(config, HOUR_STREAMS)
+    out = sync_in_process(config, HOUR_STREAMS)
     for stream in HOUR_STREAMS:
         assert assert_matches(stream, out, raw, params) > 0, stream
     # The last instant read is just before end_date's hour (exclusive). With hourRange the
@@ -249,7 +249,7 @@ def test_aggregated_streams_match_the_reference_by_hour(world: tuple[Simulator, 
     for lag, bookmark in ((None, ms("2026-03-09T03:00:00Z")), (0, ms("2026-03-09T11:00:00Z"))):
         assert bookmark == local_hour(last_read - (8 if lag is None else lag) * 3_600_000)
         if lag is not None:
-            out = sync({**config, "event_lag_hours": lag}, HOUR_STREAMS)
+            out = sync_in_process({**config, "event_lag_hours": lag}, HOUR_STREAMS)
         for stream in HOUR_STREAMS:
             assert out.state["bookmarks"][stream]["replication_key_value"] == bookmark, stream
 
@@ -268,7 +268,7 @@ def test_golden_the_dst_day_has_23_hours(world: tuple[Simulator, Raw]) -> None:
         period="hourRange",
         lookback_window=0,
     )
-    hours = {r["hour"] for r in sync(config, {"page_events"}).records["page_events"]}
+    hours = {r["hour"] for r in sync_in_process(config, {"page_events"}).records["page_events"]}
     midnight = 1772946000000  # 2026-03-08T05:00:00Z
     assert midnight + 23 * 3_600_000 == 1773028800000  # 2026-03-09T04:00:00Z
     assert hours == {midnight + k * 3_600_000 for k in range(23)}
@@ -289,7 +289,7 @@ def test_golden_one_visitors_numevents_on_one_day(world: tuple[Simulator, Raw]) 
         if a["visitorId"] == GOLDEN_VISITOR and day <= a["hour"] < day + 86_400_000
     )
     assert atoms == GOLDEN_ATOMS  # the raw data is what was counted by hand
-    out = sync(
+    out = sync_in_process(
         tap_config(
             sim,
             start_date="2026-03-07T05:00:00Z",

@@ -4,7 +4,6 @@ and snapshots of what the simulator holds after a run."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pendo_sim import Simulator
-from tests.target.conftest import TARGET, Run, lines_of, record, schema
+from tests.helpers.target import Run, record, schema, target_config
 
 TRACK_SECRET = "track-secret-reliability"
 # Recent enough that Pendo (and the simulator) process them: one hour before the module loads.
@@ -45,20 +44,13 @@ SCHEMAS = [
 ]
 
 
-def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "integration_key": sim.integration_key,
-        "track_event_secret": TRACK_SECRET,
-        "api_url": sim.url,
-        "dead_letter_path": str(tmp_path / "dead.jsonl"),
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 6,
-        "request_timeout": 10,
-        "max_requests_per_second": 1000,
-        "batch_size": 20,
-    }
-    config.update(overrides)
-    return config
+def workload_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """`target_config` with the workload's settings: its track secret, more retries, batches of 20."""
+    return target_config(
+        sim,
+        tmp_path,
+        **{"track_event_secret": TRACK_SECRET, "max_retries": 6, "batch_size": 20, **overrides},
+    )
 
 
 def workload(
@@ -156,30 +148,6 @@ def track_events(sim: Simulator) -> Counter[str]:
     """The accepted track events as a multiset of canonical JSON texts."""
     with sim.store.lock:
         return Counter(json.dumps(e, sort_keys=True) for e in sim.store.track_events)
-
-
-def run(
-    config: dict[str, Any],
-    messages: list[Any],
-    tmp_path: Path,
-    *,
-    timeout: float = 120,
-    env: dict[str, str] | None = None,
-    args: tuple[str, ...] = (),
-) -> Run:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    proc = subprocess.run(
-        [TARGET, "--config", str(config_path), *args],
-        input=lines_of(messages),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=tmp_path,
-        check=False,
-        env=env,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr, Path(config["dead_letter_path"]))
 
 
 def summary_totals(result: Run) -> Counter[str]:

@@ -8,7 +8,6 @@ one line that says what to fix, and that no traceback reaches the user.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import struct
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import TapRun, run_tap
+from tests.helpers.target import Run, run_target
 
 BIN = Path(sys.executable).parent
 HANG_GUARD_SECONDS = 60
@@ -35,27 +36,15 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def run(
-    plugin: str, config: dict, *args: str, tmp_path: Path, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / f"{plugin}.json"
-    path.write_text(json.dumps(config))
-    env = {**os.environ, "PYTHONWARNINGS": "once"}  # as Meltano runs plugins
-    return subprocess.run(
-        [str(BIN / plugin), "--config", str(path), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_SECONDS,
-        env=env,
-    )
+# As Meltano runs plugins.
+PLUGIN_ENV = {**os.environ, "PYTHONWARNINGS": "once"}
 
 
 def problem_lines(stderr: str, marker: str) -> list[str]:
     return [line for line in stderr.splitlines() if marker in line]
 
 
-def assert_clean(proc: subprocess.CompletedProcess[str]) -> None:
+def assert_clean(proc: TapRun | Run) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "ResourceWarning" not in proc.stderr, proc.stderr[-3000:]
 
@@ -71,7 +60,7 @@ VISITOR_RECORD = {
     "stream": "visitors",
     "record": {"visitorId": "v1", "plan": "a"},
 }
-VISITOR_INPUT = "\n".join(json.dumps(m) for m in (VISITOR_SCHEMA, VISITOR_RECORD)) + "\n"
+VISITOR_MESSAGES = [VISITOR_SCHEMA, VISITOR_RECORD]
 
 
 # -- item 4: a host that cannot be reached --------------------------------------------------
@@ -92,8 +81,14 @@ def test_tap_stops_at_once_on_an_unreachable_host(
     state = tmp_path / "state.json"
     state.write_text("{}")
     config = {"integration_key": "some-key", "api_url": url or refused_url()}
-    proc = run("tap-pendo", config, "--state", str(state), *mode, tmp_path=tmp_path)
-    assert proc.returncode != 0
+    proc = run_tap(
+        tmp_path,
+        config,
+        args=["--state", str(state), *mode],
+        env=PLUGIN_ENV,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert proc.rc != 0
     assert proc.stdout == ""  # --discover wrote no loosely typed catalog
     (line,) = problem_lines(proc.stderr, "Cannot reach")
     assert line.startswith(f"tap-pendo: Cannot reach {host}"), line
@@ -105,10 +100,14 @@ def test_tap_stops_at_once_on_an_unreachable_host(
 
 def test_tap_with_a_region_it_cannot_reach_names_the_region(tmp_path: Path) -> None:
     # No network here: the EU host does not resolve, as on a machine that cannot reach it.
-    proc = run(
-        "tap-pendo", {"integration_key": "k", "region": "eu"}, "--discover", tmp_path=tmp_path
+    proc = run_tap(
+        tmp_path,
+        {"integration_key": "k", "region": "eu"},
+        args=["--discover"],
+        env=PLUGIN_ENV,
+        timeout=HANG_GUARD_SECONDS,
     )
-    assert proc.returncode != 0
+    assert proc.rc != 0
     (line,) = problem_lines(proc.stderr, "Cannot reach")
     assert "app.eu.pendo.io" in line and "`region`" in line
     assert_clean(proc)
@@ -121,8 +120,10 @@ def test_target_stops_at_once_on_an_unreachable_host(tmp_path: Path, url: str | 
         "api_url": url or refused_url(),
         "dead_letter_path": str(tmp_path / "dead.jsonl"),
     }
-    proc = run("target-pendo", config, tmp_path=tmp_path, stdin=VISITOR_INPUT)
-    assert proc.returncode != 0
+    proc = run_target(
+        config, VISITOR_MESSAGES, tmp_path, env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS
+    )
+    assert proc.rc != 0
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("target-pendo stopped:")]
     assert "Cannot reach" in line and "`region`" in line
     assert "Error initializing target sink" not in proc.stderr
@@ -144,8 +145,14 @@ def test_target_stops_at_once_on_an_unreachable_host(tmp_path: Path, url: str | 
 )
 @pytest.mark.parametrize("mode", [["--discover"], []], ids=["discover", "sync"])
 def test_tap_config_validation(tmp_path: Path, config: dict, expected: str, mode: list) -> None:
-    proc = run("tap-pendo", {"integration_key": "k", **config}, *mode, tmp_path=tmp_path)
-    assert proc.returncode != 0
+    proc = run_tap(
+        tmp_path,
+        {"integration_key": "k", **config},
+        args=mode,
+        env=PLUGIN_ENV,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert proc.rc != 0
     (line,) = problem_lines(proc.stderr, expected)
     assert "ERROR" in line
     assert proc.stdout == ""
@@ -163,8 +170,10 @@ def test_tap_config_validation(tmp_path: Path, config: dict, expected: str, mode
     ids=["region", "time_format", "stream-object", "stream-key"],
 )
 def test_target_config_validation(tmp_path: Path, config: dict, expected: str) -> None:
-    proc = run("target-pendo", {"integration_key": "k", **config}, tmp_path=tmp_path)
-    assert proc.returncode != 0
+    proc = run_target(
+        {"integration_key": "k", **config}, [], tmp_path, env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS
+    )
+    assert proc.rc != 0
     (line,) = problem_lines(proc.stderr, expected)
     assert "ERROR" in line
     assert_clean(proc)
@@ -175,7 +184,9 @@ def test_target_config_validation(tmp_path: Path, config: dict, expected: str) -
 
 def test_tap_names_unknown_settings_and_the_closest_known(tmp_path: Path) -> None:
     config = {"integration_kye": "secret-value", "regoin": "eu", "api_url": refused_url()}
-    proc = run("tap-pendo", config, "--discover", tmp_path=tmp_path)
+    proc = run_tap(
+        tmp_path, config, args=["--discover"], env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS
+    )
     (line,) = problem_lines(proc.stderr, "Unknown settings")
     assert "WARNING" in line
     assert "`integration_kye` (did you mean `integration_key`?)" in line
@@ -186,10 +197,10 @@ def test_tap_names_unknown_settings_and_the_closest_known(tmp_path: Path) -> Non
 
 def test_target_names_unknown_settings(tmp_path: Path) -> None:
     config = {"integration_key": "k", "dry_runn": True, "dead_letter_path": str(tmp_path / "d")}
-    proc = run("target-pendo", config, tmp_path=tmp_path)
+    proc = run_target(config, [], tmp_path, env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS)
     (line,) = problem_lines(proc.stderr, "Unknown setting")
     assert "`dry_runn` (did you mean `dry_run`?)" in line
-    assert proc.returncode == 0  # a warning, not a failure
+    assert proc.rc == 0  # a warning, not a failure
     assert_clean(proc)
 
 
@@ -201,7 +212,9 @@ def test_known_settings_draw_no_warning(tmp_path: Path) -> None:
         "emit_activate_version_messages": True,
         "visitor_history_enabled": False,
     }
-    proc = run("tap-pendo", config, "--discover", tmp_path=tmp_path)
+    proc = run_tap(
+        tmp_path, config, args=["--discover"], env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS
+    )
     assert "Unknown setting" not in proc.stderr
     assert problem_lines(proc.stderr, "Cannot reach")  # it did get as far as a request
 
@@ -261,8 +274,10 @@ def test_target_with_a_wrong_key_says_it_once(tmp_path: Path) -> None:
             "api_url": sim.url,
             "dead_letter_path": str(tmp_path / "dead.jsonl"),
         }
-        proc = run("target-pendo", config, tmp_path=tmp_path, stdin=VISITOR_INPUT)
-    assert proc.returncode == 1
+        proc = run_target(
+            config, VISITOR_MESSAGES, tmp_path, env=PLUGIN_ENV, timeout=HANG_GUARD_SECONDS
+        )
+    assert proc.rc == 1
     assert "Error initializing target sink" not in proc.stderr
     assert "target-pendo summary: no records received" in proc.stderr
     assert "stream  received" not in proc.stderr  # no empty table
@@ -276,8 +291,14 @@ def test_tap_with_a_wrong_key_and_a_state_file_leaves_no_resource_warning(tmp_pa
     with Simulator(DatasetConfig(seed=1, visitors=3, accounts=1, anonymous_visitors=0)) as sim:
         config = {"integration_key": "not-the-key", "api_url": sim.url}
         for mode in (["--discover"], []):
-            proc = run("tap-pendo", config, "--state", str(state), *mode, tmp_path=tmp_path)
-            assert proc.returncode == 1
+            proc = run_tap(
+                tmp_path,
+                config,
+                args=["--state", str(state), *mode],
+                env=PLUGIN_ENV,
+                timeout=HANG_GUARD_SECONDS,
+            )
+            assert proc.rc == 1
             assert len(problem_lines(proc.stderr, "tap-pendo: Pendo refused")) == 1
             assert_clean(proc)
 

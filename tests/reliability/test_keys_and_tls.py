@@ -7,11 +7,8 @@ never from wall time.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +20,11 @@ from pendo_http import PendoClient, PendoTLSError, RetryPolicy
 from pendo_sim import DatasetConfig, Simulator
 from tap_pendo.tap import TapPendo
 from target_pendo.target import TargetPendo
+from tests.helpers.tap import run_tap
+from tests.helpers.target import Run, run_target
 
-from ._tap import TAP
 from .tls_server import TLSServer as _TLSServer
 
-TARGET = str(Path(sys.executable).with_name("target-pendo"))
 WRONG_KEY = "wrong-key-7d41c9e0b2"
 TRACK_SECRET = "track-secret-4f8a21"
 RUN_TIMEOUT_S = 60
@@ -65,17 +62,10 @@ def test_tap_with_a_wrong_key_stops_at_once(
         "max_retries": 8,
         "retry_backoff_seconds": 5,
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
     start = len(ksim.request_log)
-    proc = subprocess.run(
-        [TAP, "--config", str(tmp_path / "config.json"), *mode],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    proc = run_tap(tmp_path, config, args=mode, timeout=RUN_TIMEOUT_S)
     log = ksim.request_log[start:]
-    assert proc.returncode != 0
+    assert proc.rc != 0
     assert log, "the tap sent nothing"
     assert {status for *_, status in log} == {403}
     assert_no_retry(log)
@@ -133,9 +123,11 @@ def track_messages(sim: Simulator) -> list[dict]:
     ]
 
 
-def run_target(
+def run_target_logging_requests(
     sim: Simulator, tmp_path: Path, config: dict, messages: list[dict]
-) -> tuple[subprocess.CompletedProcess, list]:
+) -> tuple[Run, list]:
+    """`run_target` with this file's bare config (the case's keys only, slow retries), and the
+    requests the simulator saw during the run."""
     config = {
         "api_url": sim.url,
         "dead_letter_path": str(tmp_path / "dead.jsonl"),
@@ -144,21 +136,12 @@ def run_target(
         "max_requests_per_second": 1000,
         **config,
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
     start = len(sim.request_log)
-    proc = subprocess.run(
-        [TARGET, "--config", str(tmp_path / "config.json")],
-        input="".join(json.dumps(m) + "\n" for m in messages),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        cwd=tmp_path,
-        check=False,
-    )
-    return proc, sim.request_log[start:]
+    run = run_target(config, messages, tmp_path, timeout=RUN_TIMEOUT_S)
+    return run, sim.request_log[start:]
 
 
-def _all_output(proc: subprocess.CompletedProcess, tmp_path: Path) -> str:
+def _all_output(proc: Run, tmp_path: Path) -> str:
     dead = tmp_path / "dead.jsonl"
     return proc.stdout + proc.stderr + (dead.read_text() if dead.exists() else "")
 
@@ -205,8 +188,8 @@ def test_target_with_a_refused_secret_says_what_to_check(
     make_config, make_messages, setting, words = TARGET_CASES[case]
     config = make_config(ksim)
     messages = make_messages(ksim)
-    proc, log = run_target(ksim, tmp_path, config, messages)
-    assert proc.returncode != 0
+    proc, log = run_target_logging_requests(ksim, tmp_path, config, messages)
+    assert proc.rc != 0
     refused = [entry for entry in log if entry[2] == 403]
     assert refused, "nothing was refused"
     if setting == "track_event_secret":
@@ -247,17 +230,9 @@ def test_tap_refuses_an_untrusted_certificate_without_retrying(
         "insecure": True,
         "disable_ssl_verification": True,
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": "", "PYTHONHTTPSVERIFY": "0"}
-    proc = subprocess.run(
-        [TAP, "--config", str(tmp_path / "config.json")],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode != 0
+    proc = run_tap(tmp_path, config, env=env, timeout=RUN_TIMEOUT_S)
+    assert proc.rc != 0
     assert "TLS certificate verification failed" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert tls_server.connections == 1, "the TLS failure was retried"
@@ -277,18 +252,9 @@ def test_target_refuses_an_untrusted_certificate_without_retrying(
         "retry_backoff_seconds": 5,
         "track_concurrency": 1,
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
     lines = messages(ksim)  # type: ignore[operator]
-    proc = subprocess.run(
-        [TARGET, "--config", str(tmp_path / "config.json")],
-        input="".join(json.dumps(m) + "\n" for m in lines),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert proc.returncode != 0
+    proc = run_target(config, lines, tmp_path, timeout=RUN_TIMEOUT_S)
+    assert proc.rc != 0
     assert "TLS certificate verification failed" in proc.stderr
     assert "Traceback" not in proc.stderr
     # One attempt per request at most (a track event already queued may still go out once);

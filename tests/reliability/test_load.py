@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.target.conftest import TARGET, Run, record, schema
+from tests.helpers.target import TARGET, Run, record, schema
 
 from ._figures import FIGURES
 from .target_harness import (
@@ -78,7 +78,7 @@ def input_lines(visitor_ids: list[str], events: int) -> Iterator[str]:
     yield json.dumps({"type": "STATE", "value": {"records": len(visitor_ids) + events}})
 
 
-def run_streaming(config: dict, lines: Iterator[str], tmp_path: Path) -> Run:
+def run_target_streaming(config: dict, lines: Iterator[str], tmp_path: Path) -> Run:
     """Run the target, feeding `lines` into its stdin as they are generated."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
@@ -138,7 +138,7 @@ def test_a_100k_run_holds_pendos_limit_and_finishes(case: str, tmp_path: Path) -
             **overrides,
         }
         started = time.monotonic()
-        result = run_streaming(config, input_lines(visitor_ids, events), tmp_path)
+        result = run_target_streaming(config, input_lines(visitor_ids, events), tmp_path)
         wall = time.monotonic() - started
 
         assert result.rc == 0, result.stderr[-3000:]
@@ -229,7 +229,7 @@ def test_a_target_over_the_limit_meets_429s_and_retries_each_until_it_lands(
                 )
                 yield json.dumps(message)
 
-        result = run_streaming(config, lines(), tmp_path)
+        result = run_target_streaming(config, lines(), tmp_path)
         assert result.rc == 0, result.stderr[-3000:]
         accepted = Counter(json.loads(e)["properties"]["seq"] for e in track_events(sim).elements())
         assert accepted == Counter(range(events))  # each exactly once

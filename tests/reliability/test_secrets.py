@@ -17,7 +17,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -27,14 +26,14 @@ import trustme
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from target_pendo.target import TargetPendo
-from tests.target.conftest import lines_of, record
+from tests.helpers.tap import TAP, catalog
+from tests.helpers.target import TARGET, lines_of, record
 
 from ._figures import FIGURES
-from ._tap import EVENT_END, EVENT_START, TAP, catalog
+from ._tap import EVENT_END, EVENT_START
 from .target_harness import workload
 from .tls_server import TLSServer as _TLSServer
 
-TARGET = str(Path(sys.executable).with_name("target-pendo"))
 ROOT = Path(__file__).resolve().parents[2]
 
 # '/', '+' and '=' make the URL-encoded forms differ from the plain ones.
@@ -77,10 +76,11 @@ def debug_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "LOGLEVEL": "DEBUG", **extra}
 
 
-def run_cli(
+def run_in_scanned_dir(
     argv: list[str], out: Path, *, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """One plugin run with `out` as its working directory (files it writes land there)."""
+    """One plugin run with `out` as its working directory (files it writes land there, and
+    `scan` reads them); its inputs are written outside `out` (they hold the secrets)."""
     out.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         argv,
@@ -157,7 +157,8 @@ def _no_faults_left(sim: Simulator) -> Iterator[None]:
 # -- tap ---------------------------------------------------------------------------------
 
 
-def tap_config(url: str, **overrides: object) -> dict:
+def secret_tap_config(url: str, **overrides: object) -> dict:
+    """A tap config whose key is the secret `KEY` the scans look for."""
     return {
         "integration_key": KEY,
         "api_url": url,
@@ -180,7 +181,9 @@ def tap_argv(inputs: Path, config: dict, *extra: str) -> list[str]:
     ids=["about", "about-json", "discover"],
 )
 def test_tap_about_and_discovery(sim: Simulator, tmp_path: Path, extra: list[str]) -> None:
-    proc = run_cli(tap_argv(tmp_path / "in", tap_config(sim.url), *extra), tmp_path / "out")
+    proc = run_in_scanned_dir(
+        tap_argv(tmp_path / "in", secret_tap_config(sim.url), *extra), tmp_path / "out"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip()
     scan(proc, tmp_path / "out")
@@ -200,7 +203,7 @@ def test_tap_sync_under_faults_at_debug_level(sim: Simulator, tmp_path: Path) ->
     """Entity and event streams with 429s, 5xx bodies quoting the key, a body dropped and one
     cut mid-way; then a second run from the first run's STATE file."""
     inputs, out = tmp_path / "in", tmp_path / "out"
-    config = tap_config(sim.url)
+    config = secret_tap_config(sim.url)
     cat = write_json(inputs / "catalog.json", catalog(config, TAP_STREAMS))
     faults = add_faults(
         sim,
@@ -210,7 +213,7 @@ def test_tap_sync_under_faults_at_debug_level(sim: Simulator, tmp_path: Path) ->
         Fault(path=AGGREGATION, kind="truncate", after_bytes=1500, times=1, skip=6),
         Fault(path=r"^/api/v1/page$", status=503, times=1, body=_echo(KEY)),
     )
-    first = run_cli(tap_argv(inputs, config, "--catalog", str(cat)), out)
+    first = run_in_scanned_dir(tap_argv(inputs, config, "--catalog", str(cat)), out)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "| DEBUG" in first.stderr and "urllib3" in first.stderr, "the run was not at debug level"
     assert all(f.fired == f.times for f in faults), [(f.kind, f.status, f.fired) for f in faults]
@@ -219,7 +222,7 @@ def test_tap_sync_under_faults_at_debug_level(sim: Simulator, tmp_path: Path) ->
     scan(first, out)
 
     add_faults(sim, Fault(path=AGGREGATION, status=502, times=1, body=_echo(KEY)))
-    second = run_cli(
+    second = run_in_scanned_dir(
         tap_argv(inputs, config, "--catalog", str(cat), "--state", str(state_file)), out
     )
     assert second.returncode == 0, second.stderr[-3000:]
@@ -256,10 +259,10 @@ def test_tap_failures_name_no_secret(
     fixture, faults, overrides = TAP_FAILURES[case]
     target_sim: Simulator = request.getfixturevalue(fixture)
     add_faults(target_sim, *[Fault(**f.to_dict() | {"fired": 0, "seen": 0}) for f in faults])
-    config = tap_config(target_sim.url, **overrides)
+    config = secret_tap_config(target_sim.url, **overrides)
     inputs = tmp_path / "in"
-    cat = write_json(inputs / "catalog.json", catalog(tap_config(sim.url), ["visitors"]))
-    proc = run_cli(tap_argv(inputs, config, "--catalog", str(cat)), tmp_path / "out")
+    cat = write_json(inputs / "catalog.json", catalog(secret_tap_config(sim.url), ["visitors"]))
+    proc = run_in_scanned_dir(tap_argv(inputs, config, "--catalog", str(cat)), tmp_path / "out")
     target_sim.faults.clear()
     assert proc.returncode != 0
     assert proc.stderr.strip()
@@ -291,13 +294,13 @@ TAP_URL_CASES = {
 @pytest.mark.parametrize("case", list(TAP_URL_CASES))
 def test_tap_masks_credentials_in_api_url(sim: Simulator, tmp_path: Path, case: str) -> None:
     make_url, succeeds = TAP_URL_CASES[case]
-    config = tap_config(make_url(sim), max_retries=2)
+    config = secret_tap_config(make_url(sim), max_retries=2)
     inputs = tmp_path / "in"
     cat = write_json(
-        inputs / "catalog.json", catalog(tap_config(sim.url), ["visitors", "page_events"])
+        inputs / "catalog.json", catalog(secret_tap_config(sim.url), ["visitors", "page_events"])
     )
     add_faults(sim, Fault(path=AGGREGATION, status=500, times=1, body="upstream trouble"))
-    proc = run_cli(tap_argv(inputs, config, "--catalog", str(cat)), tmp_path / "out")
+    proc = run_in_scanned_dir(tap_argv(inputs, config, "--catalog", str(cat)), tmp_path / "out")
     assert (proc.returncode == 0) is succeeds, proc.stderr[-3000:]
     scan(proc, tmp_path / "out", KNOWN | URL_CREDENTIALS)
 
@@ -305,7 +308,8 @@ def test_tap_masks_credentials_in_api_url(sim: Simulator, tmp_path: Path, case: 
 # -- target ------------------------------------------------------------------------------
 
 
-def target_config(sim: Simulator, out: Path, **overrides: object) -> dict:
+def secret_target_config(sim: Simulator, out: Path, **overrides: object) -> dict:
+    """A target config with the secrets `KEY` and `TRACK_SECRET` the scans look for."""
     return {
         "integration_key": KEY,
         "track_event_secret": TRACK_SECRET,
@@ -336,11 +340,13 @@ def target_messages(sim: Simulator, *, bad: bool = False) -> list:
     return messages
 
 
-def target_run(
+def run_target_in_scanned_dir(
     config: dict, messages: list, tmp_path: Path, *, args: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess:
+    """`target-pendo` with its config in `tmp_path/in` and `tmp_path/out` as its working
+    directory (`run_in_scanned_dir`); the last STATE kept in out/state.json."""
     argv = [TARGET, "--config", str(write_json(tmp_path / "in" / "config.json", config)), *args]
-    proc = run_cli(argv, tmp_path / "out", stdin=lines_of(messages))
+    proc = run_in_scanned_dir(argv, tmp_path / "out", stdin=lines_of(messages))
     states = [line for line in proc.stdout.splitlines() if line.strip()]
     if states:  # what an orchestrator keeps for the next run
         (tmp_path / "out" / "state.json").write_text(states[-1])
@@ -349,7 +355,7 @@ def target_run(
 
 def test_target_about(tmp_path: Path) -> None:
     for fmt in ([], ["--format", "json"]):
-        proc = run_cli([TARGET, "--about", *fmt], tmp_path / "out")
+        proc = run_in_scanned_dir([TARGET, "--about", *fmt], tmp_path / "out")
         assert proc.returncode == 0, proc.stderr[-2000:]
         scan(proc, tmp_path / "out")
 
@@ -413,8 +419,8 @@ TARGET_CASES = {
 def test_target_runs_leave_no_secret(sim: Simulator, tmp_path: Path, case: str) -> None:
     faults, overrides, bad, status = TARGET_CASES[case]
     add_faults(sim, *[Fault(**f.to_dict() | {"fired": 0, "seen": 0}) for f in faults])
-    config = target_config(sim, tmp_path / "out", **overrides)
-    proc = target_run(config, target_messages(sim, bad=bad), tmp_path)
+    config = secret_target_config(sim, tmp_path / "out", **overrides)
+    proc = run_target_in_scanned_dir(config, target_messages(sim, bad=bad), tmp_path)
     assert proc.returncode == status, proc.stderr[-3000:]
     assert "| DEBUG" in proc.stderr, "the run was not at debug level"
     assert "Traceback" not in proc.stderr
@@ -429,12 +435,12 @@ def test_target_runs_leave_no_secret(sim: Simulator, tmp_path: Path, case: str) 
 def test_target_with_the_known_secret_as_a_wrong_one(
     other_sim: Simulator, tmp_path: Path, wrong: str
 ) -> None:
-    config = target_config(other_sim, tmp_path / "out")
+    config = secret_target_config(other_sim, tmp_path / "out")
     config["track_event_secret" if wrong == "integration_key" else "integration_key"] = None
     config = {k: v for k, v in config.items() if v is not None}
     stream = "visitors" if wrong == "integration_key" else "track_events"
     messages = [m for m in target_messages(other_sim) if m.get("stream", stream) == stream]
-    proc = target_run(config, messages, tmp_path)
+    proc = run_target_in_scanned_dir(config, messages, tmp_path)
     assert proc.returncode != 0
     assert f"`{wrong}`" in proc.stderr
     scan(proc, tmp_path / "out")
@@ -471,8 +477,8 @@ def test_target_masks_credentials_in_urls(sim: Simulator, tmp_path: Path, case: 
         Fault(path=METADATA, status=500, times=1, body="upstream trouble"),
         Fault(path=TRACK, status=503, times=1, skip=2),
     )
-    config = target_config(sim, tmp_path / "out", **make_overrides(sim))
-    proc = target_run(config, target_messages(sim), tmp_path)
+    config = secret_target_config(sim, tmp_path / "out", **make_overrides(sim))
+    proc = run_target_in_scanned_dir(config, target_messages(sim), tmp_path)
     assert proc.returncode == status, proc.stderr[-3000:]
     scan(proc, tmp_path / "out", KNOWN | URL_CREDENTIALS)
 
@@ -531,9 +537,11 @@ def test_ca_bundle_from_the_environment_is_honoured_by_the_console_script(
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     url = f"https://127.0.0.1:{tls_server.server_address[1]}"
-    config = tap_config(url, max_retries=1)
-    cat = write_json(tmp_path / "in" / "catalog.json", catalog(tap_config(sim.url), ["visitors"]))
-    proc = run_cli(
+    config = secret_tap_config(url, max_retries=1)
+    cat = write_json(
+        tmp_path / "in" / "catalog.json", catalog(secret_tap_config(sim.url), ["visitors"])
+    )
+    proc = run_in_scanned_dir(
         tap_argv(tmp_path / "in", config, "--catalog", str(cat)),
         tmp_path / "out",
         env=debug_env(REQUESTS_CA_BUNDLE=str(bundle)),

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import catalog, cli_args, parse, sync_in_process, tap_config
 
-from ._tap import by_key, catalog, cli_args, parse, run_in_process
-from .test_tap_kill_resume import run_once
+from ._tap import by_key, run_tap_until_killed
 
 SEEDS = (11, 12, 13, 14, 15, 16)
 MAX_KILLS = 3
@@ -43,25 +43,23 @@ def csim() -> Iterator[Simulator]:
         yield simulator
 
 
-def config_for(sim: Simulator, concurrency: int) -> dict:
-    return {
-        "integration_key": sim.integration_key,
-        "api_url": sim.url,
-        "start_date": START,
-        "end_date": END,
-        "lookback_window": 0,
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 4,
-        "request_timeout": 10,
-        "progress_interval_seconds": 0,
-        "max_concurrent_requests": concurrency,
-    }
+def windows_config(sim: Simulator, concurrency: int) -> dict:
+    return tap_config(
+        sim,
+        start_date=START,
+        end_date=END,
+        lookback_window=0,
+        max_retries=4,
+        request_timeout=10,
+        progress_interval_seconds=0,
+        max_concurrent_requests=concurrency,
+    )
 
 
 def test_concurrent_windows_emit_what_sequential_reads_emit(csim: Simulator) -> None:
-    sequential = run_in_process(config_for(csim, 1), STREAMS)
+    sequential = sync_in_process(windows_config(csim, 1), STREAMS)
     csim.reset_rate_stats()
-    concurrent = run_in_process(config_for(csim, 4), STREAMS)
+    concurrent = sync_in_process(windows_config(csim, 4), STREAMS)
     assert csim.stats()["max_in_flight"] >= 2, "no windows were read concurrently"
     for stream in STREAMS:
         assert len(sequential.records[stream]) > 500
@@ -84,8 +82,8 @@ def _period_start(record: dict, stream: str) -> int:
 def test_kills_during_concurrent_windows_resume_exactly(
     csim: Simulator, tmp_path: Path, stream: str, seed: int
 ) -> None:
-    config = config_for(csim, 4)
-    clean = run_in_process(config, [stream])
+    config = windows_config(csim, 4)
+    clean = sync_in_process(config, [stream])
     keys = clean.key_properties[stream]
     expected, _ = by_key(clean.records[stream], keys)
     rng = random.Random(seed)
@@ -97,7 +95,7 @@ def test_kills_during_concurrent_windows_resume_exactly(
     for attempt_no in range(MAX_KILLS + 1):
         kill_after = None if attempt_no == MAX_KILLS else rng.randrange(2, clean.lines)
         args = cli_args(tmp_path / f"run{attempt_no}", config, selected, state)
-        attempt = run_once(args, kill_after, tmp_path / f"run{attempt_no}.stderr")
+        attempt = run_tap_until_killed(args, kill_after, tmp_path / f"run{attempt_no}.stderr")
         output = parse(attempt.lines)
         resumed_at = _bookmark(state, stream)
         for record in output.records[stream]:
@@ -125,7 +123,7 @@ def test_no_reading_ahead_when_pendo_answers_at_once() -> None:
     """Without latency the time goes into handling rows: windows are read one at a time."""
     cfg = DatasetConfig(seed=43, visitors=50, accounts=5, event_days=3, event_rows_per_day=20000)
     with Simulator(cfg) as sim:
-        config = {**config_for(sim, 8), "end_date": "2026-03-10T12:00:00Z"}
-        output = run_in_process(config, ["page_events"])
+        config = {**windows_config(sim, 8), "end_date": "2026-03-10T12:00:00Z"}
+        output = sync_in_process(config, ["page_events"])
         assert len(output.records["page_events"]) > 10000
         assert sim.stats()["max_in_flight"] == 1

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.tap import TapOutput, sync_in_process, tap_config
 
 from ._figures import FIGURES
-from ._tap import EVENT_END, EVENT_START, Output, by_key, run_in_process
+from ._tap import EVENT_END, EVENT_START, by_key
 
 AGGREGATION = "/api/v1/aggregation"
 PAGE_LIST = "^/api/v1/page$"
@@ -113,20 +114,13 @@ def fsim() -> Iterator[Simulator]:
         yield simulator
 
 
-def base_config(sim: Simulator) -> dict:
-    return {
-        "integration_key": sim.integration_key,
-        "api_url": sim.url,
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 4,
-        "request_timeout": 5,
-        "page_size": PAGE_SIZE,
-        "progress_interval_seconds": 0,
-    }
-
-
-def config_for(sim: Simulator, stream: str, overrides: tuple[tuple[str, object], ...] = ()) -> dict:
-    config = base_config(sim)
+def fault_config(
+    sim: Simulator, stream: str, overrides: tuple[tuple[str, object], ...] = ()
+) -> dict:
+    """`tap_config` for the fault matrix: small pages, three-day event windows."""
+    config = tap_config(
+        sim, max_retries=4, request_timeout=5, page_size=PAGE_SIZE, progress_interval_seconds=0
+    )
     if stream in EVENT_STREAMS:
         # Three-day windows: large enough to be refused, split into days.
         config.update(start_date=EVENT_START, end_date=EVENT_END, event_window_days=3)
@@ -134,31 +128,33 @@ def config_for(sim: Simulator, stream: str, overrides: tuple[tuple[str, object],
     return config
 
 
-_CLEAN: dict[str, Output] = {}
+_CLEAN: dict[str, TapOutput] = {}
 
 
-def clean_run(sim: Simulator, stream: str) -> Output:
+def clean_run(sim: Simulator, stream: str) -> TapOutput:
     if stream not in _CLEAN:
         sim.faults.clear()
-        _CLEAN[stream] = run_in_process(config_for(sim, stream), [stream])
+        _CLEAN[stream] = sync_in_process(fault_config(sim, stream), [stream])
         assert _CLEAN[stream].records[stream], f"the clean run of {stream} emitted nothing"
     return _CLEAN[stream]
 
 
-def run_under(sim: Simulator, stream: str, case: Case) -> tuple[Output, list[Fault]]:
+def run_under(sim: Simulator, stream: str, case: Case) -> tuple[TapOutput, list[Fault]]:
     clean_run(sim, stream)
     sim.faults.clear()
     faults = [
         sim.faults.add(f) for f in case.faults(PAGE_LIST if stream == "pages" else AGGREGATION)
     ]
     try:
-        output = run_in_process(config_for(sim, stream, case.config), [stream])
+        output = sync_in_process(fault_config(sim, stream, case.config), [stream])
     finally:
         sim.faults.clear()
     return output, faults
 
 
-def assert_exact(sim: Simulator, stream: str, output: Output, *, duplicates_allowed: bool) -> int:
+def assert_exact(
+    sim: Simulator, stream: str, output: TapOutput, *, duplicates_allowed: bool
+) -> int:
     """The run's records equal the clean run's (key and content); returns repeats seen."""
     clean = clean_run(sim, stream)
     keys = clean.key_properties[stream]

@@ -9,9 +9,6 @@ key (a repeat must be identical), must equal a clean run's records exactly.
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,22 +16,13 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import catalog, cli_args, parse, sync_in_process, tap_config
 
 from ._figures import FIGURES
-from ._tap import (
-    EVENT_END,
-    EVENT_START,
-    by_key,
-    catalog,
-    cli_args,
-    parse,
-    run_in_process,
-    unbuffered_env,
-)
+from ._tap import EVENT_END, EVENT_START, by_key, run_tap_until_killed
 
 SEEDS = (1, 2, 3, 4, 5)
 MAX_KILLS = 3
-RUN_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -100,52 +88,10 @@ def history_sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def config_for(sim: Simulator, scenario: Scenario) -> dict:
-    return {
-        "integration_key": sim.integration_key,
-        "api_url": sim.url,
-        "retry_backoff_seconds": 0.01,
-        "max_retries": 4,
-        "request_timeout": 10,
-        "progress_interval_seconds": 0,
-        **dict(scenario.config),
-    }
-
-
-@dataclass
-class Attempt:
-    lines: list[str]
-    killed: bool
-    returncode: int
-
-
-def run_once(args: list[str], kill_after: int | None, stderr_path: Path) -> Attempt:
-    """Run the tap; SIGKILL it once `kill_after` output lines have arrived."""
-    with stderr_path.open("w") as stderr:
-        proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=stderr, env=unbuffered_env(), text=True
-        )
-        watchdog = threading.Timer(RUN_TIMEOUT_S, proc.kill)
-        watchdog.start()
-        lines: list[str] = []
-        killed = False
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line)
-                if kill_after is not None and len(lines) >= kill_after and proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
-                    killed = True
-                    break
-            # What reached the pipe before the kill is what a downstream target received.
-            lines += proc.stdout.read().splitlines(keepends=True)
-            returncode = proc.wait(timeout=RUN_TIMEOUT_S)
-        finally:
-            watchdog.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return Attempt(lines, killed and returncode == -signal.SIGKILL, returncode)
+def scenario_config(sim: Simulator, scenario: Scenario) -> dict:
+    settings: dict = {"max_retries": 4, "request_timeout": 10, "progress_interval_seconds": 0}
+    settings.update(scenario.config)
+    return tap_config(sim, **settings)
 
 
 _CLEAN: dict[str, tuple[list[dict], list[str], int]] = {}
@@ -158,9 +104,9 @@ def test_killed_runs_resume_to_exactly_the_full_data(
 ) -> None:
     scenario = SCENARIOS[stream]
     sim = history_sim if stream == "visitor_history" else ksim
-    config = config_for(sim, scenario)
+    config = scenario_config(sim, scenario)
     if stream not in _CLEAN:
-        clean = run_in_process(config, [stream])
+        clean = sync_in_process(config, [stream])
         _CLEAN[stream] = (clean.records[stream], clean.key_properties[stream], clean.lines)
     clean_records, keys, clean_lines = _CLEAN[stream]
     assert len(clean_records) > 50, "the scenario is too small to kill mid-stream"
@@ -182,7 +128,7 @@ def test_killed_runs_resume_to_exactly_the_full_data(
         else:
             kill_after = rng.randrange(1, clean_lines)
         args = cli_args(tmp_path / f"run{attempt_no}", config, selected, state)
-        attempt = run_once(args, kill_after, tmp_path / f"run{attempt_no}.stderr")
+        attempt = run_tap_until_killed(args, kill_after, tmp_path / f"run{attempt_no}.stderr")
         output = parse(attempt.lines)
         emitted += output.records[stream]
         if not attempt.killed:

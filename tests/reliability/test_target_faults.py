@@ -18,17 +18,17 @@ from typing import Any
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.target import run_target
 from tests.reliability.target_harness import (
     TRACK_SECRET,
     http_calls,
     metadata_snapshot,
     record_count,
-    run,
     summary_totals,
-    target_config,
     track_events,
     wait_for_requests,
     workload,
+    workload_config,
     written_ids,
 )
 
@@ -118,7 +118,7 @@ def clean() -> Iterator[dict[str, Any]]:
 def clean_state(clean: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     sim, messages = clean["sim"], clean["messages"]
     tmp = tmp_path_factory.mktemp("clean")
-    result = run(target_config(sim, tmp), messages, tmp)
+    result = run_target(workload_config(sim, tmp), messages, tmp)
     assert result.rc == 0, result.stderr[-3000:]
     events = track_events(sim)
     assert sum(events.values()) == sum(
@@ -139,7 +139,7 @@ def _run_with_faults(
     messages = workload(sim)
     for fault in faults:
         sim.faults.add(Fault(**fault))
-    result = run(target_config(sim, tmp_path, request_timeout=timeout), messages, tmp_path)
+    result = run_target(workload_config(sim, tmp_path, request_timeout=timeout), messages, tmp_path)
     wait_for_requests(sim, http_calls(result))
     return sim, result, messages
 
@@ -211,7 +211,7 @@ def test_a_fault_that_outlasts_the_retries_is_dead_lettered_and_counted(tmp_path
         sim.faults.add(
             Fault(path=r"^/api/v1/metadata/account/", status=503, times=None, body="maintenance")
         )
-        result = run(target_config(sim, tmp_path, max_retries=3), messages, tmp_path)
+        result = run_target(workload_config(sim, tmp_path, max_retries=3), messages, tmp_path)
         assert result.rc == 1
         assert "Traceback" not in result.stderr
         rows = result.summary()

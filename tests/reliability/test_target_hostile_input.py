@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 from pendo_sim import DatasetConfig, Simulator
 from target_pendo.ledger import OUTCOMES
-from tests.reliability.target_harness import EVENT_TIME_MS, TRACK_SECRET, target_config
-from tests.target.conftest import TARGET
+from tests.helpers.target import TARGET
+from tests.reliability.target_harness import EVENT_TIME_MS, TRACK_SECRET, workload_config
 
 from ._figures import FIGURES
 
@@ -272,7 +272,7 @@ def test_hostile_input_is_accounted_for(hostile_sim: Simulator, items: list[Any]
     lines = [to_line(item) for item in items]
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        config = target_config(sim, tmp_path, streams=STREAMS_CONFIG, max_retries=2)
+        config = workload_config(sim, tmp_path, streams=STREAMS_CONFIG, max_retries=2)
         (tmp_path / "config.json").write_text(json.dumps(config))
         sent_before = len(sim.store.track_events) + len(sim.store.dropped_track_events)
         writes_before = len(sim.store.metadata_writes)

@@ -25,16 +25,15 @@ from typing import Any
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.target import TARGET, lines_of, run_target
 from tests.reliability.target_harness import (
     TRACK_SECRET,
     metadata_snapshot,
-    run,
-    target_config,
     track_events,
     workload,
+    workload_config,
     written_ids,
 )
-from tests.target.conftest import TARGET, lines_of
 
 from ._figures import FIGURES
 
@@ -56,7 +55,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("clean")
     with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as sim:
         messages = workload(sim, **SHAPE)
-        result = run(target_config(sim, tmp, **CONFIG), messages, tmp)
+        result = run_target(workload_config(sim, tmp, **CONFIG), messages, tmp)
         assert result.rc == 0, result.stderr[-3000:]
         assert result.states[-1] == messages[-1]["value"]
         # STATEs go out during the run, not only at its end, although the streams interleave.
@@ -162,7 +161,7 @@ def test_kill_and_resume_from_the_last_state(
     input_path = tmp_path / "input.jsonl"
     input_path.write_text(lines_of(messages))
     with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as sim:
-        config = target_config(sim, tmp_path, **CONFIG)
+        config = workload_config(sim, tmp_path, **CONFIG)
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config))
         stderr_path = tmp_path / "target.stderr"

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from pendo_sim import DatasetConfig, Simulator
 from target_pendo.reader import MAX_DEPTH
 from target_pendo.validation import RecordValidator
+from tests.helpers.target import TARGET, Run, record, run_target, schema
 from tests.security._shared import FIGURES
-from tests.target.conftest import TARGET, Run, record, run_target, schema
 
 EXAMPLES = 25
 PROPS = {
@@ -124,7 +124,7 @@ def fuzz_sim() -> Iterator[Simulator]:
     FIGURES[f"byte fuzz: {line}"] += 1
 
 
-def run_bytes(sim: Simulator, lines: list[bytes], out: Path, **extra: Any) -> Run:
+def run_target_with_bytes(sim: Simulator, lines: list[bytes], out: Path, **extra: Any) -> Run:
     config = {
         "integration_key": sim.integration_key,
         "api_url": sim.url,
@@ -180,7 +180,7 @@ def assert_accounted(run: Run, expected_received: int) -> dict[str, int]:
 def test_byte_fuzz_never_stops_the_run(fuzz_sim: Simulator, items: list[Any]) -> None:
     lines = [(SCHEMA_LINE.encode(), 0)] + [expected_for(item) for item in items]
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_bytes(fuzz_sim, [data for data, _ in lines], Path(tmp))
+        run = run_target_with_bytes(fuzz_sim, [data for data, _ in lines], Path(tmp))
         totals = assert_accounted(run, sum(n for _, n in lines))
     COUNTS["examples"] += 1
     COUNTS["lines"] += len(lines)
@@ -199,7 +199,7 @@ def test_bad_byte_dead_letters_its_line_only(fuzz_sim: Simulator, tmp_path: Path
         ),
         record_line("visitor-14", '"after"'),
     ]
-    run = run_bytes(fuzz_sim, lines, tmp_path)
+    run = run_target_with_bytes(fuzz_sim, lines, tmp_path)
     assert_accounted(run, 3)
     assert run.states == [{"n": 1}]  # the STATE before the bad line went out
     assert fuzz_sim.store.metadata("visitor", "visitor-12")["custom"]["plan"] == "before"
@@ -212,7 +212,7 @@ def test_bad_byte_dead_letters_its_line_only(fuzz_sim: Simulator, tmp_path: Path
 def test_overlong_line_is_dead_lettered_unread(fuzz_sim: Simulator, tmp_path: Path) -> None:
     long_line = record_line("visitor-12", json.dumps("x" * 5000))
     lines = [SCHEMA_LINE.encode(), long_line, record_line("visitor-13", '"short"')]
-    run = run_bytes(fuzz_sim, lines, tmp_path, max_line_bytes=1000)
+    run = run_target_with_bytes(fuzz_sim, lines, tmp_path, max_line_bytes=1000)
     assert_accounted(run, 2)
     (entry,) = run.dead_letters
     assert entry["line"] == 2
@@ -231,7 +231,7 @@ def test_too_deep_messages_are_dead_lettered(fuzz_sim: Simulator, tmp_path: Path
         record_line("visitor-12", json.dumps(nested(500))),
         record_line("visitor-13", '"fine"'),
     ]
-    run = run_bytes(fuzz_sim, lines, tmp_path)
+    run = run_target_with_bytes(fuzz_sim, lines, tmp_path)
     assert_accounted(run, 3)
     reasons = {entry["line"]: entry["reason"] for entry in run.dead_letters}
     assert set(reasons) == {2, 3}
@@ -266,7 +266,7 @@ def test_values_json_or_pendo_cannot_hold_name_the_field(
     fuzz_sim: Simulator, tmp_path: Path, value: str, field: str, why: str
 ) -> None:
     plan, seats = (value, "1") if field == "plan" else ('"p"', value)
-    run = run_bytes(
+    run = run_target_with_bytes(
         fuzz_sim, [SCHEMA_LINE.encode(), record_line("visitor-12", plan, seats)], tmp_path
     )
     assert_accounted(run, 1)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from pendo_sim import Simulator
-from tests.reliability._tap import catalog, cli_args
+from tests.helpers.tap import catalog, cli_args
+from tests.helpers.target import record, run_target, schema, visitor_ids
 from tests.security._shared import FIGURES, KEY, TRACK_SECRET
 from tests.security.servers import EvilProxy, Rule, SinkServer
-from tests.target.conftest import record, run_target, schema, visitor_ids
 
 STATUSES = (301, 302, 303, 307, 308)
 WRITTEN = ("updated", "created", "sent", "deleted")

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.target import TARGET, record, run_target, schema
 from tests.security._shared import FIGURES
-from tests.target.conftest import TARGET, record, run_target, schema
 
 REPLAY = str(Path(sys.executable).with_name("target-pendo-replay"))
 TRACK_SECRET = "replay-track-secret"

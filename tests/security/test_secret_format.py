@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
+from tests.helpers.tap import TapRun, run_tap
+from tests.helpers.target import Run, record, run_target, schema
 from tests.security._shared import FIGURES
-from tests.target.conftest import lines_of, record, schema
 
-BIN = Path(sys.executable).parent
 CORE = "Qz7Wk2Xv9P"  # in every test secret: no output may hold it in any form
 
 REFUSED = {
@@ -40,7 +38,7 @@ def forms(secret: str) -> set[str]:
     return {f for f in found if len(f) >= 6}
 
 
-def scan(proc: subprocess.CompletedProcess, out: Path, secret: str) -> None:
+def scan(proc: TapRun | Run, out: Path, secret: str) -> None:
     texts = {"stdout": proc.stdout, "stderr": proc.stderr}
     texts |= {
         str(p.relative_to(out)): p.read_text(errors="replace")
@@ -53,21 +51,7 @@ def scan(proc: subprocess.CompletedProcess, out: Path, secret: str) -> None:
     assert not leaks, f"secret found in {sorted({w for w, _ in leaks})}"
 
 
-def run(
-    plugin: str, config: dict, out: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config))
-    return subprocess.run(
-        [str(BIN / plugin), "--config", str(out / "config.json")],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=out,
-        env={**os.environ, "LOGLEVEL": "DEBUG"},
-        timeout=120,
-        check=False,
-    )
+DEBUG_ENV = {**os.environ, "LOGLEVEL": "DEBUG"}
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +78,12 @@ def test_secret_that_cannot_be_pendos_is_refused_at_config_time(
     if plugin == "tap-pendo":
         config["start_date"] = "2026-03-01T00:00:00Z"
     requests_before = len(plain_sim.request_log)
-    proc = run(plugin, config, tmp_path / "out", stdin="" if plugin == "target-pendo" else None)
-    assert proc.returncode != 0
+    out = tmp_path / "out"
+    if plugin == "tap-pendo":
+        proc: TapRun | Run = run_tap(out, config, env=DEBUG_ENV)
+    else:
+        proc = run_target(config, [], out, env=DEBUG_ENV)
+    assert proc.rc != 0
     assert f"`{setting}`" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(plain_sim.request_log) == requests_before, "a request went out"
@@ -129,8 +117,8 @@ def test_url_special_secrets_work_and_never_show(tmp_path: Path) -> None:
         ]
         messages += [{"type": "STATE", "value": {"done": True}}]
         out = tmp_path / "target"
-        proc = run("target-pendo", target_config, out, stdin=lines_of(messages))
-        assert proc.returncode == 1, proc.stderr[-2000:]  # the record without an id
+        proc: TapRun | Run = run_target(target_config, messages, out, env=DEBUG_ENV)
+        assert proc.rc == 1, proc.stderr[-2000:]  # the record without an id
         assert sim.store.metadata("visitor", vids[0])["custom"]["plan"] == "url"
         scan(proc, out, URL_SPECIAL)
         scan(proc, out, URL_SPECIAL_TRACK)
@@ -141,7 +129,7 @@ def test_url_special_secrets_work_and_never_show(tmp_path: Path) -> None:
             "start_date": "2026-03-01T00:00:00Z",
         }
         out = tmp_path / "tap"
-        proc = run("tap-pendo", tap_config, out)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        proc = run_tap(out, tap_config, env=DEBUG_ENV)
+        assert proc.rc == 0, proc.stderr[-2000:]
         assert '"type":"RECORD"' in proc.stdout.replace(" ", "")
         scan(proc, out, URL_SPECIAL)

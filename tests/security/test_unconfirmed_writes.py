@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import Simulator
+from tests.helpers.target import record, run_target, schema, visitor_ids
 from tests.security._shared import FIGURES, KEY, TRACK_SECRET
 from tests.security.servers import EvilProxy, Rule, SinkServer
-from tests.target.conftest import record, run_target, schema, visitor_ids
 
 ENDPOINTS = {
     "metadata write": (r"^/api/v1/metadata/visitor/custom/value$", None, "updated"),

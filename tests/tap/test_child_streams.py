@@ -9,8 +9,7 @@ import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from pendo_sim import catalog as truth
-
-from .conftest import base_config, run_tap
+from tests.helpers.tap import sync_in_process, tap_config
 
 CHILDREN = [
     "page_rules",
@@ -66,7 +65,7 @@ def parent_gets(sim: Simulator) -> collections.Counter:
 
 
 def test_children_alone_equal_ground_truth_with_one_read_per_parent(csim: Simulator) -> None:
-    run = run_tap(base_config(csim), CHILDREN)
+    run = sync_in_process(tap_config(csim, max_retries=5, request_timeout=10), CHILDREN)
     for name, (fields, rows) in expected(csim).items():
         got = keys(run.records[name], *fields)
         assert sorted(got, key=repr) == sorted(rows, key=repr), name
@@ -97,7 +96,10 @@ def test_children_alone_equal_ground_truth_with_one_read_per_parent(csim: Simula
 
 
 def test_parents_and_children_together_still_read_each_list_once(csim: Simulator) -> None:
-    run = run_tap(base_config(csim), ["pages", "guides", "page_rules", "guide_steps", "polls"])
+    run = sync_in_process(
+        tap_config(csim, max_retries=5, request_timeout=10),
+        ["pages", "guides", "page_rules", "guide_steps", "polls"],
+    )
     assert {r["id"] for r in run.records["pages"]} == {p["id"] for p in csim.dataset.pages()}
     assert {r["id"] for r in run.records["guides"]} == {g["id"] for g in csim.dataset.guides()}
     fields, rows = expected(csim)["guide_steps"]
@@ -106,16 +108,16 @@ def test_parents_and_children_together_still_read_each_list_once(csim: Simulator
 
 
 def test_children_incremental_follow_their_parent(csim: Simulator) -> None:
-    config = base_config(csim)
+    config = tap_config(csim, max_retries=5, request_timeout=10)
     names = ["page_rules", "guide_steps", "polls", "feature_rules"]
-    first = run_tap(config, names)
+    first = sync_in_process(config, names)
     later = max(p["lastUpdatedAt"] for p in csim.dataset.pages() + csim.dataset.guides()) + 60_000
     page = csim.dataset.pages()[3]
     guide = csim.dataset.guides()[4]
     csim.dataset.touch_pages([page["id"]], now_ms=later)
     csim.dataset.touch_guides([guide["id"]], now_ms=later)
 
-    second = run_tap(config, names, state=first.state)
+    second = sync_in_process(config, names, state=first.state)
     assert keys(second.records["page_rules"], "pageId", "pageLastUpdatedAt", "position") == [
         (page["id"], later, i) for i in range(len(page["rules"]))
     ]
@@ -126,13 +128,13 @@ def test_children_incremental_follow_their_parent(csim: Simulator) -> None:
     assert second.records["feature_rules"] == []
     assert second.state["bookmarks"]["page_rules"]["replication_key_value"] == later
 
-    third = run_tap(config, names, state=second.state)
+    third = sync_in_process(config, names, state=second.state)
     assert not any(third.records.values())
 
 
 def test_visitor_accounts_equal_visitors_account_ids_and_resume(csim: Simulator) -> None:
-    config = {**base_config(csim), "page_size": 9}
-    first = run_tap(config, ["visitor_accounts"])
+    config = {**tap_config(csim, max_retries=5, request_timeout=10), "page_size": 9}
+    first = sync_in_process(config, ["visitor_accounts"])
     want = {
         (v["visitorId"], a)
         for v in csim.dataset.visitors(identified_only=True)
@@ -162,7 +164,7 @@ def test_visitor_accounts_equal_visitors_account_ids_and_resume(csim: Simulator)
     changed = [v for v, _ in sorted(want)[:2]]
     latest = first.state["bookmarks"]["visitor_accounts"]["replication_key_value"]
     csim.dataset.touch_visitors(changed, now_ms=latest + 60_000)
-    second = run_tap(config, ["visitor_accounts"], state=first.state)
+    second = sync_in_process(config, ["visitor_accounts"], state=first.state)
     assert sorted(r["visitorId"] for r in second.records["visitor_accounts"]) == sorted(changed)
     assert {r["visitorLastUpdatedAt"] for r in second.records["visitor_accounts"]} == {
         latest + 60_000
@@ -170,7 +172,9 @@ def test_visitor_accounts_equal_visitors_account_ids_and_resume(csim: Simulator)
 
 
 def test_applications_and_segments_equal_ground_truth(csim: Simulator) -> None:
-    run = run_tap(base_config(csim), ["applications", "segments"])
+    run = sync_in_process(
+        tap_config(csim, max_retries=5, request_timeout=10), ["applications", "segments"]
+    )
     apps = {a["id"]: a["name"] for a in csim.dataset.applications()}
     assert {r["id"]: r["name"] for r in run.records["applications"]} == apps
     segments = [r["id"] for r in run.records["segments"]]
@@ -180,13 +184,20 @@ def test_applications_and_segments_equal_ground_truth(csim: Simulator) -> None:
         s["lastUpdatedAt"] for s in csim.dataset.segments()
     )
 
-    again = run_tap(base_config(csim), ["applications", "segments"], state=run.state)
+    again = sync_in_process(
+        tap_config(csim, max_retries=5, request_timeout=10),
+        ["applications", "segments"],
+        state=run.state,
+    )
     assert not any(again.records.values())
 
 
 def test_app_ids_limit_children_and_applications(csim: Simulator) -> None:
     app = csim.dataset.pages()[0]["appId"]
-    run = run_tap({**base_config(csim), "app_ids": [str(app)]}, ["page_rules", "applications"])
+    run = sync_in_process(
+        {**tap_config(csim, max_retries=5, request_timeout=10), "app_ids": [str(app)]},
+        ["page_rules", "applications"],
+    )
     pages = {p["id"] for p in csim.dataset.pages() if p["appId"] == app}
     assert run.records["page_rules"]
     assert {r["pageId"] for r in run.records["page_rules"]} <= pages
@@ -196,7 +207,7 @@ def test_app_ids_limit_children_and_applications(csim: Simulator) -> None:
 def test_catalog_types_and_keys(csim: Simulator) -> None:
     from tap_pendo.tap import TapPendo
 
-    catalog = TapPendo(config=base_config(csim)).catalog_dict
+    catalog = TapPendo(config=tap_config(csim, max_retries=5, request_timeout=10)).catalog_dict
     entries = {e["stream"]: e for e in catalog["streams"]}
     want_keys = {
         "page_rules": ["pageId", "pageLastUpdatedAt", "position"],
@@ -217,7 +228,9 @@ def test_catalog_types_and_keys(csim: Simulator) -> None:
 
 def test_parent_list_broken_mid_body_is_reread_without_duplicate_children(csim: Simulator) -> None:
     csim.faults.add(Fault(path="^/api/v1/guide$", kind="drop", after_bytes=4_000, times=1))
-    run = run_tap(base_config(csim), ["guide_steps", "polls"])
+    run = sync_in_process(
+        tap_config(csim, max_retries=5, request_timeout=10), ["guide_steps", "polls"]
+    )
     for name in ("guide_steps", "polls"):
         fields, rows = expected(csim)[name]
         got = keys(run.records[name], *fields)

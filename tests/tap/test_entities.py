@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
-
-from .conftest import base_config, run_tap
-
-TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
+from tests.helpers.tap import run_tap, sync_in_process, tap_config
 
 
 def _truth(sim: Simulator, name: str) -> list[dict]:
@@ -42,8 +36,8 @@ def ties_sim() -> Iterator[Simulator]:
 
 
 def test_visitors_keyset_paging_with_ties_and_awkward_ids(ties_sim: Simulator) -> None:
-    config = {**base_config(ties_sim), "page_size": 7}
-    run = run_tap(config, ["visitors"])
+    config = {**tap_config(ties_sim, max_retries=5, request_timeout=10), "page_size": 7}
+    run = sync_in_process(config, ["visitors"])
     ids = [r["visitorId"] for r in run.records["visitors"]]
     truth = {r["visitorId"] for r in ties_sim.dataset.visitors(identified_only=True)}
     duplicates = [i for i, n in collections.Counter(ids).items() if n > 1]
@@ -59,8 +53,8 @@ def test_visitors_keyset_paging_with_ties_and_awkward_ids(ties_sim: Simulator) -
 
 
 def test_accounts_full_and_incremental(ties_sim: Simulator) -> None:
-    config = {**base_config(ties_sim), "page_size": 5}
-    first = run_tap(config, ["accounts"])
+    config = {**tap_config(ties_sim, max_retries=5, request_timeout=10), "page_size": 5}
+    first = sync_in_process(config, ["accounts"])
     ids = [r["accountId"] for r in first.records["accounts"]]
     truth = {r["accountId"] for r in ties_sim.dataset.accounts()}
     assert len(ids) == len(set(ids)) == len(truth)
@@ -71,7 +65,7 @@ def test_accounts_full_and_incremental(ties_sim: Simulator) -> None:
     ties_sim.dataset.touch_accounts(
         changed, now_ms=_max_lastupdated(first.records["accounts"]) + 60_000
     )
-    second = run_tap(config, ["accounts"], state=first.state)
+    second = sync_in_process(config, ["accounts"], state=first.state)
     assert sorted(r["accountId"] for r in second.records["accounts"]) == sorted(changed)
 
 
@@ -80,14 +74,14 @@ def _max_lastupdated(rows: list[dict]) -> int:
 
 
 def test_anonymous_visitors_excluded_by_default_and_included_on_request(sim: Simulator) -> None:
-    config = base_config(sim)
-    default = {r["visitorId"] for r in run_tap(config, ["visitors"]).records["visitors"]}
+    config = tap_config(sim, max_retries=5, request_timeout=10)
+    default = {r["visitorId"] for r in sync_in_process(config, ["visitors"]).records["visitors"]}
     assert not any(v.startswith("_PENDO_T_") for v in default)
     assert default == {r["visitorId"] for r in sim.dataset.visitors(identified_only=True)}
 
-    everyone = run_tap({**config, "include_anonymous_visitors": True}, ["visitors"]).records[
-        "visitors"
-    ]
+    everyone = sync_in_process(
+        {**config, "include_anonymous_visitors": True}, ["visitors"]
+    ).records["visitors"]
     ids = [r["visitorId"] for r in everyone]
     assert len(ids) == len(set(ids))
     assert set(ids) == {r["visitorId"] for r in sim.dataset.visitors(identified_only=False)}
@@ -95,9 +89,9 @@ def test_anonymous_visitors_excluded_by_default_and_included_on_request(sim: Sim
 
 
 def test_second_run_emits_only_changes(sim: Simulator) -> None:
-    config = {**base_config(sim), "page_size": 40}
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), "page_size": 40}
     streams = ["visitors", "accounts", "pages"]
-    first = run_tap(config, streams)
+    first = sync_in_process(config, streams)
     nulls = [r for r in first.records["visitors"] if r["lastupdated"] is None]
     assert nulls, "the simulator has visitors without lastupdated: a full run emits them"
 
@@ -115,12 +109,12 @@ def test_second_run_emits_only_changes(sim: Simulator) -> None:
     sim.dataset.touch_accounts(account_ids, now_ms=later)
     sim.dataset.touch_pages(page_ids, now_ms=later)
 
-    second = run_tap(config, streams, state=first.state)
+    second = sync_in_process(config, streams, state=first.state)
     assert sorted(r["visitorId"] for r in second.records["visitors"]) == sorted(visitor_ids)
     assert sorted(r["accountId"] for r in second.records["accounts"]) == sorted(account_ids)
     assert sorted(r["id"] for r in second.records["pages"]) == sorted(page_ids)
 
-    third = run_tap(config, streams, state=second.state)
+    third = sync_in_process(config, streams, state=second.state)
     assert not any(third.records.values()), (
         "nothing changed: nothing re-emitted (not even null rows)"
     )
@@ -137,9 +131,13 @@ def test_rows_without_lastupdated_on_first_run_with_start_date(sim: Simulator) -
     known = sorted(lu for lu in truth.values() if lu is not None)
     cut = known[len(known) // 2]
     start_date = dt.datetime.fromtimestamp(cut / 1000, tz=dt.timezone.utc).isoformat()
-    config = {**base_config(sim), "start_date": start_date, "page_size": 40}
+    config = {
+        **tap_config(sim, max_retries=5, request_timeout=10),
+        "start_date": start_date,
+        "page_size": 40,
+    }
 
-    first = run_tap(config, ["visitors", "accounts"])
+    first = sync_in_process(config, ["visitors", "accounts"])
     ids = [r["visitorId"] for r in first.records["visitors"]]
     assert len(ids) == len(set(ids))
     assert set(ids) == nulls | {v for v, lu in truth.items() if lu is not None and lu >= cut}
@@ -149,14 +147,14 @@ def test_rows_without_lastupdated_on_first_run_with_start_date(sim: Simulator) -
         a for a, lu in account_truth.items() if lu is not None and lu >= cut
     }
 
-    second = run_tap(config, ["visitors", "accounts"], state=first.state)
+    second = sync_in_process(config, ["visitors", "accounts"], state=first.state)
     assert not any(second.records.values()), "nothing changed: null rows are not re-emitted"
 
 
 def test_dropped_connection_mid_body_resumes_without_duplicates(sim: Simulator) -> None:
-    config = {**base_config(sim), "page_size": 1000}
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), "page_size": 1000}
     sim.faults.add(Fault(path="/api/v1/aggregation", kind="drop", after_bytes=20_000, times=2))
-    run = run_tap(config, ["visitors"])
+    run = sync_in_process(config, ["visitors"])
     ids = [r["visitorId"] for r in run.records["visitors"]]
     assert len(ids) == len(set(ids))
     assert set(ids) == {r["visitorId"] for r in sim.dataset.visitors(identified_only=True)}
@@ -166,7 +164,7 @@ def test_dropped_connection_mid_body_resumes_without_duplicates(sim: Simulator) 
 
 def test_server_error_is_retried(sim: Simulator) -> None:
     sim.faults.add(Fault(path="/api/v1/page", kind="status", status=503, times=2))
-    run = run_tap(base_config(sim), ["pages"])
+    run = sync_in_process(tap_config(sim, max_retries=5, request_timeout=10), ["pages"])
     assert len(run.records["pages"]) == len(_truth(sim, "pages"))
 
 
@@ -174,7 +172,10 @@ def test_server_error_is_retried(sim: Simulator) -> None:
 
 
 def test_get_lists_cover_every_app_untruncated(sim: Simulator) -> None:
-    run = run_tap(base_config(sim), ["pages", "features", "guides", "track_types", "reports"])
+    run = sync_in_process(
+        tap_config(sim, max_retries=5, request_timeout=10),
+        ["pages", "features", "guides", "track_types", "reports"],
+    )
     truth = {
         "pages": _truth(sim, "pages"),
         "features": _truth(sim, "features"),
@@ -191,7 +192,10 @@ def test_get_lists_cover_every_app_untruncated(sim: Simulator) -> None:
 
 def test_app_ids_filter(sim: Simulator) -> None:
     app = _truth(sim, "pages")[0]["appId"]
-    run = run_tap({**base_config(sim), "app_ids": [str(app)]}, ["pages", "features", "accounts"])
+    run = sync_in_process(
+        {**tap_config(sim, max_retries=5, request_timeout=10), "app_ids": [str(app)]},
+        ["pages", "features", "accounts"],
+    )
     assert run.records["pages"]
     assert {r["appId"] for r in run.records["pages"]} == {app}
     assert {r["appId"] for r in run.records["features"]} <= {app}
@@ -201,8 +205,8 @@ def test_app_ids_filter(sim: Simulator) -> None:
 
 
 def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
-    config = base_config(sim)
-    run = run_tap(config, ["metadata_fields"])
+    config = tap_config(sim, max_retries=5, request_timeout=10)
+    run = sync_in_process(config, ["metadata_fields"])
     rows = run.records["metadata_fields"]
     keys = [(r["kind"], r["group"], r["field"]) for r in rows]
     assert len(keys) == len(set(keys))
@@ -241,20 +245,12 @@ def test_metadata_fields_and_typed_catalog(sim: Simulator) -> None:
 
 def test_wrong_key_fails_fast_with_clear_message(sim: Simulator, tmp_path) -> None:
     secret = "wrong-key-Zq8x7-do-not-print"
-    config = {**base_config(sim), "integration_key": secret}
-    config_file = tmp_path / "config.json"
-    config_file.write_text(__import__("json").dumps(config))
-    result = subprocess.run(
-        [TAP_BIN, "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), "integration_key": secret}
+    result = run_tap(tmp_path, config, timeout=60)
     # Fast = no retry loop: no request went to Pendo twice (counted, not timed).
     requests = [path for _, path, _ in sim.request_log]
     assert requests and len(requests) == len(set(requests)), requests
-    assert result.returncode != 0
+    assert result.rc != 0
     output = result.stdout + result.stderr
     assert "integration_key" in output
     assert "region" in output
@@ -266,7 +262,7 @@ def test_deselected_property_is_removed(sim: Simulator) -> None:
     """The lean record path still honours a catalog that deselects a property."""
     from tap_pendo.tap import TapPendo
 
-    config = base_config(sim)
+    config = tap_config(sim, max_retries=5, request_timeout=10)
     catalog = TapPendo(config=config).catalog_dict
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
@@ -274,7 +270,7 @@ def test_deselected_property_is_removed(sim: Simulator) -> None:
                 item["metadata"]["selected"] = entry["stream"] == "visitors"
             elif entry["stream"] == "visitors" and item["breadcrumb"] == ["properties", "metadata"]:
                 item["metadata"]["selected"] = False
-    run = run_tap(config, ["visitors"], catalog=catalog)
+    run = sync_in_process(config, ["visitors"], catalog=catalog)
     assert run.records["visitors"]
     assert all("metadata" not in r and "visitorId" in r for r in run.records["visitors"])
 
@@ -284,24 +280,26 @@ def test_no_parent_accounts_discovers_and_syncs() -> None:
     with Simulator(
         DatasetConfig(seed=5, visitors=40, accounts=10, anonymous_visitors=0, parent_accounts=False)
     ) as simulator:
-        run = run_tap(base_config(simulator), ["metadata_fields"])
+        run = sync_in_process(
+            tap_config(simulator, max_retries=5, request_timeout=10), ["metadata_fields"]
+        )
         kinds = {r["kind"] for r in run.records["metadata_fields"]}
         assert "visitor" in kinds and "account" in kinds
         assert "parentAccount" not in kinds
 
 
 def test_legacy_key_setting_name(sim: Simulator) -> None:
-    config = base_config(sim)
+    config = tap_config(sim, max_retries=5, request_timeout=10)
     config["x_pendo_integration_key"] = config.pop("integration_key")
-    run = run_tap(config, ["reports"])
+    run = sync_in_process(config, ["reports"])
     assert len(run.records["reports"]) == len(_truth(sim, "reports"))
 
 
 def test_persistent_server_error_ends_with_one_clear_line(sim: Simulator) -> None:
     sim.faults.add(Fault(path="/api/v1/aggregation", kind="status", status=500, times=50))
-    config = {**base_config(sim), "max_retries": 2}
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), "max_retries": 2}
     with pytest.raises(SystemExit) as exit_info:
-        run_tap(config, ["visitors"])
+        sync_in_process(config, ["visitors"])
     message = str(exit_info.value.code)
     assert message.startswith("tap-pendo: visitors: Pendo answered HTTP 500")
     assert "\n" not in message

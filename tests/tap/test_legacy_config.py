@@ -9,8 +9,7 @@ import tap_pendo.streams
 from pendo_sim import Simulator
 from tap_pendo.legacy_config import legacy_region, normalize_legacy_config
 from tap_pendo.tap import TapPendo
-
-from .conftest import run_tap
+from tests.helpers.tap import sync_in_process
 
 
 def test_string_values_sync_like_typed_values(sim: Simulator) -> None:
@@ -33,8 +32,8 @@ def test_string_values_sync_like_typed_values(sim: Simulator) -> None:
         "retry_backoff_seconds": 0.01,
         "app_ids": [str(apps[0])],
     }
-    old = run_tap(legacy, ["visitors", "pages"])
-    new = run_tap(typed, ["visitors", "pages"])
+    old = sync_in_process(legacy, ["visitors", "pages"])
+    new = sync_in_process(typed, ["visitors", "pages"])
     assert old.records["visitors"] == new.records["visitors"]
     assert any(r["visitorId"].startswith("_PENDO_T_") for r in old.records["visitors"])
     pages = old.records["pages"]

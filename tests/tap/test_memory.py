@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.events._tap import catalog
+from tests.helpers.tap import TAP, catalog
 
-TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
 ROWS = int(os.environ.get("TAP_PENDO_MEMORY_ROWS", "200000"))
 LIMIT_MB = 200
 
@@ -37,7 +36,7 @@ def iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).isoformat()
 
 
-def run_tap(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
+def run_tap_measuring_peak_memory(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
     """Records of `stream` the tap emitted, and the tap's peak RSS in MB."""
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog(config, {stream})))
@@ -48,7 +47,7 @@ def run_tap(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
             "-c",
             REPORT_PEAK,
             str(peak_file),
-            TAP_BIN,
+            TAP,
             "--config",
             str(tmp_path / "config.json"),
             "--catalog",
@@ -67,7 +66,7 @@ def run_tap(tmp_path: Path, config: dict, stream: str) -> tuple[int, float]:
 def test_huge_visitors_response_under_200_mb(tmp_path: Path) -> None:
     with Simulator(DatasetConfig(seed=3, visitors=ROWS, accounts=50, anonymous_visitors=0)) as sim:
         config = {"integration_key": sim.integration_key, "api_url": sim.url, "page_size": ROWS}
-        records, peak_mb = run_tap(tmp_path, config, "visitors")
+        records, peak_mb = run_tap_measuring_peak_memory(tmp_path, config, "visitors")
     print(f"\n[memory] {records} visitors in one response: tap peak RSS {peak_mb:.0f} MB")
     assert records == ROWS
     assert peak_mb < LIMIT_MB, f"peak RSS of the tap {peak_mb:.0f} MB"
@@ -96,7 +95,7 @@ def test_huge_event_window_under_200_mb(tmp_path: Path) -> None:
             "end_date": iso(day + 20 * 3_600_000),
             "lookback_window": 0,
         }
-        records, peak_mb = run_tap(tmp_path, config, "page_events")
+        records, peak_mb = run_tap_measuring_peak_memory(tmp_path, config, "page_events")
     print(f"\n[memory] {records} page_events rows in one window: tap peak RSS {peak_mb:.0f} MB")
     assert expected >= ROWS // 2, f"the simulator's day holds only {expected} rows"
     assert records == expected

@@ -4,10 +4,7 @@ what real Pendo may answer (issue 12). Each alternative must extract the same ro
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +13,8 @@ import pytest
 from pendo_http import PendoAuthError, PendoClient
 from pendo_http.keycheck import FALLBACK_PATH, VERIFY_PATH, check_key
 from pendo_sim import DatasetConfig, Fault, Simulator
+from tests.helpers.tap import TapRun, run_tap, sync_in_process, tap_config
 
-from .conftest import base_config, run_tap
-
-TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
 AGGREGATION = "/api/v1/aggregation"
 
 
@@ -64,7 +59,7 @@ def test_key_check_falls_back_to_the_metadata_schema(small_sim: Simulator, statu
     with pytest.raises(PendoAuthError):
         check_key(wrong)
     # A whole run works the same without token/verify.
-    run = run_tap(base_config(small_sim), ["accounts"])
+    run = sync_in_process(tap_config(small_sim, max_retries=5, request_timeout=10), ["accounts"])
     assert _ids(run, "accounts", "accountId") == sorted(
         a["accountId"] for a in small_sim.dataset.accounts()
     )
@@ -83,9 +78,13 @@ def test_key_check_uses_token_verify_when_present(small_sim: Simulator) -> None:
 def test_parent_account_schema_refused_means_no_parent_accounts(
     small_sim: Simulator, status: int
 ) -> None:
-    reference = run_tap(base_config(small_sim), ["accounts", "metadata_fields"])
+    reference = sync_in_process(
+        tap_config(small_sim, max_retries=5, request_timeout=10), ["accounts", "metadata_fields"]
+    )
     small_sim.set_options(parent_account_schema_status=status)
-    run = run_tap(base_config(small_sim), ["accounts", "metadata_fields"])
+    run = sync_in_process(
+        tap_config(small_sim, max_retries=5, request_timeout=10), ["accounts", "metadata_fields"]
+    )
     assert run.records["accounts"] == reference.records["accounts"]
     kinds = {r["kind"] for r in run.records["metadata_fields"]}
     assert kinds == {"visitor", "account"}
@@ -100,8 +99,8 @@ def test_parent_account_schema_refused_means_no_parent_accounts(
 @pytest.mark.parametrize("mode", ["honour", "ignore", "reject"])
 def test_entity_time_series_alternatives(small_sim: Simulator, mode: str) -> None:
     small_sim.set_options(entity_time_series=mode)
-    config = {**base_config(small_sim), "page_size": 150}
-    first = run_tap(config, ["visitors", "accounts"])
+    config = {**tap_config(small_sim, max_retries=5, request_timeout=10), "page_size": 150}
+    first = sync_in_process(config, ["visitors", "accounts"])
     identified = small_sim.dataset.visitors(identified_only=True)
     assert _ids(first, "visitors", "visitorId") == sorted(v["visitorId"] for v in identified)
 
@@ -110,7 +109,7 @@ def test_entity_time_series_alternatives(small_sim: Simulator, mode: str) -> Non
     small_sim.dataset.touch_visitors(changed, bookmark + 3_600_000)
     small_sim.dataset.touch_accounts(["account-20"], bookmark + 3_600_000)
     mark = len(small_sim.aggregation_log)
-    second = run_tap(config, ["visitors", "accounts"], state=first.state)
+    second = sync_in_process(config, ["visitors", "accounts"], state=first.state)
     assert _ids(second, "visitors", "visitorId") == changed
     assert _ids(second, "accounts", "accountId") == ["account-20"]
 
@@ -140,11 +139,15 @@ def test_entity_time_series_alternatives(small_sim: Simulator, mode: str) -> Non
     ids=["413 size", "500 memory", "503 x3"],
 )
 def test_refused_pages_shrink_with_the_same_rows(small_sim: Simulator, fault: Fault) -> None:
-    config = {**base_config(small_sim), "page_size": 1000, "max_retries": 6}
-    reference = run_tap(config, ["visitors"])
+    config = {
+        **tap_config(small_sim, max_retries=5, request_timeout=10),
+        "page_size": 1000,
+        "max_retries": 6,
+    }
+    reference = sync_in_process(config, ["visitors"])
     mark, log_mark = len(small_sim.aggregation_log), len(small_sim.request_log)
     small_sim.faults.add(fault)
-    run = run_tap(config, ["visitors"])
+    run = sync_in_process(config, ["visitors"])
     assert run.records["visitors"] == reference.records["visitors"]
     refused = [r for r in small_sim.request_log[log_mark:] if r[2] == fault.status]
     assert len(refused) == fault.times  # fewer than max_retries: not retried to the end
@@ -161,16 +164,9 @@ def test_refused_pages_shrink_with_the_same_rows(small_sim: Simulator, fault: Fa
 # -- the probe: tap-pendo --test ---------------------------------------------------------------
 
 
-def _probe(sim: Simulator, tmp_path: Path, **config: object) -> subprocess.CompletedProcess:
+def _probe(sim: Simulator, tmp_path: Path, **config: object) -> TapRun:
     settings = {"integration_key": sim.integration_key, "api_url": sim.url, **config}
-    (tmp_path / "config.json").write_text(json.dumps(settings))
-    return subprocess.run(
-        [TAP_BIN, "--config", str(tmp_path / "config.json"), "--test"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_tap(tmp_path, settings, args=["--test"])
 
 
 def test_probe_reports_every_call_without_syncing(sim: Simulator, tmp_path: Path) -> None:
@@ -178,7 +174,7 @@ def test_probe_reports_every_call_without_syncing(sim: Simulator, tmp_path: Path
     small_sim.set_now(1772906400000)
     small_sim.dataset.schemas["visitor"]["custom"]["geo"] = {"Type": "geopoint"}
     out = _probe(small_sim, tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.rc == 0, out.stderr[-2000:]
     report = out.stdout
     lines = report.splitlines()
     assert lines[0].startswith("tap-pendo ") and "connection check" in lines[0]
@@ -209,7 +205,7 @@ def test_probe_on_the_alternatives(small_sim: Simulator, tmp_path: Path) -> None
         token_verify_status=405, parent_account_schema_status=403, entity_time_series="reject"
     )
     out = _probe(small_sim, tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.rc == 0, out.stderr[-2000:]
     report = out.stdout
     assert "ok   GET /api/v1/token/verify" in report and "405  not on this host" in report
     assert "surprise: key checked with GET /api/v1/metadata/schema/visitor instead" in report
@@ -220,7 +216,7 @@ def test_probe_on_the_alternatives(small_sim: Simulator, tmp_path: Path) -> None
 
 def test_probe_with_a_wrong_key_fails_and_masks_it(small_sim: Simulator, tmp_path: Path) -> None:
     out = _probe(small_sim, tmp_path, integration_key="wrong-key-0123456789")
-    assert out.returncode == 1
+    assert out.rc == 1
     assert "FAIL GET /api/v1/token/verify" in out.stdout
     assert "integration_key" in out.stdout  # the setting to check is named
     assert "wrong-key-0123456789" not in out.stdout + out.stderr
@@ -228,17 +224,9 @@ def test_probe_with_a_wrong_key_fails_and_masks_it(small_sim: Simulator, tmp_pat
 
 
 def test_test_schema_keeps_the_sdk_behaviour(small_sim: Simulator, tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text(
-        json.dumps({"integration_key": small_sim.integration_key, "api_url": small_sim.url})
-    )
-    out = subprocess.run(
-        [TAP_BIN, "--config", str(tmp_path / "config.json"), "--test=schema"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    config = {"integration_key": small_sim.integration_key, "api_url": small_sim.url}
+    out = run_tap(tmp_path, config, args=["--test=schema"])
+    assert out.rc == 0, out.stderr[-2000:]
     streams = {json.loads(line)["stream"] for line in out.stdout.splitlines() if line}
     assert {"visitors", "page_events", "visitor_history"} <= streams
 
@@ -252,15 +240,8 @@ def test_probe_without_an_answer_fails_quickly(tmp_path: Path) -> None:
         "api_url": f"http://127.0.0.1:{port}",
         "retry_backoff_seconds": 0.01,
     }
-    (tmp_path / "config.json").write_text(json.dumps(settings))
-    out = subprocess.run(
-        [TAP_BIN, "--config", str(tmp_path / "config.json"), "--test"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert out.returncode == 1
+    out = run_tap(tmp_path, settings, args=["--test"])
+    assert out.rc == 1
     assert "FAIL GET /api/v1/token/verify  no answer" in out.stdout
     assert "the connection was refused" in out.stdout
     assert "a-key-that-is-never-shown" not in out.stdout + out.stderr

@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from pendo_sim import DatasetConfig, Simulator
 from tap_pendo.tap import TapPendo
+from tests.helpers.tap import run_tap, tap_config
 
-from .conftest import base_config
-
-TAP_BIN = os.path.join(os.path.dirname(sys.executable), "tap-pendo")
 LINE = re.compile(r"visitors: (\d+) records, (\d+) rec/s")
 DONE = re.compile(r"visitors: done, (\d+) records in [\d.]+ s, \d+ rec/s")
 VISITORS = 6000
 
 
 def _run_visitors(sim: Simulator, tmp_path: Path, **settings: object) -> tuple[int, str]:
-    config = {**base_config(sim), **settings}
-    catalog = TapPendo(config=config, validate_config=False, setup_mapper=False).catalog_dict
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] == "visitors"
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    out = subprocess.run(
-        [
-            TAP_BIN,
-            "--config",
-            str(tmp_path / "config.json"),
-            "--catalog",
-            str(tmp_path / "catalog.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
+    config = {**tap_config(sim, max_retries=5, request_timeout=10), **settings}
+    out = run_tap(tmp_path, config, ["visitors"], timeout=300)
+    assert out.rc == 0, out.stderr[-3000:]
     records = sum(1 for line in out.stdout.splitlines() if line.startswith('{"type":"RECORD"'))
     return records, out.stderr
 

@@ -17,7 +17,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from pendo_sim import DatasetConfig, Simulator
 from tap_pendo.events.streams import event_streams
 from tap_pendo.tap import TapPendo
-from tests.helpers.tap import sync
+from tests.helpers.tap import sync_in_process
 
 # The SDK's schema/attribute tests only warn when they find a problem: here a warning fails.
 pytestmark = pytest.mark.filterwarnings("error::UserWarning")
@@ -92,7 +92,7 @@ assert len(_params) - len(TestEventTapPendo.params[_TEST]) == len(ABSENT_FIELDS)
 
 def test_catalog_fields_missing_from_records_are_exactly_the_optional_ones() -> None:
     names = [s.name for s in EventTapPendo(config=CONFIG, validate_config=False).streams.values()]
-    out = sync(CONFIG, names)
+    out = sync_in_process(CONFIG, names)
     for stream in names:
         rows = out.records[stream]
         assert rows, stream

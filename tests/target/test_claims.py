@@ -20,8 +20,8 @@ import pytest
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from target_pendo.convert import ConversionError, convert_metadata_value, to_boolean
-from tests.helpers.tap import sync, tap_config
-from tests.target.conftest import (
+from tests.helpers.tap import sync_in_process, tap_config
+from tests.helpers.target import (
     VISITOR_PROPS,
     posts,
     record,
@@ -206,7 +206,7 @@ def test_the_dead_letter_line_is_the_input_line_number(tsim, tconfig, tmp_path: 
 
 def test_activate_version_for_the_full_table_streams(sim: Simulator) -> None:
     config = tap_config(sim, emit_activate_version_messages=True)
-    out = sync(config, {"reports", "metadata_fields", "pages"})
+    out = sync_in_process(config, {"reports", "metadata_fields", "pages"})
     activated = [m for m in out.messages if m["type"] == "ACTIVATE_VERSION"]
     assert {m["stream"] for m in activated} == {"reports", "metadata_fields"}
     for m in activated:  # the version stamped on that stream's records
@@ -224,7 +224,7 @@ def test_the_readme_stream_maps_example_renames_the_key(tmp_path: Path) -> None:
     assert found, "the stream-maps example in docs/migrating-from-singer-io.md moved"
     stream_maps = json.loads("{" + found.group(1) + "}")["stream_maps"]
     with Simulator(DatasetConfig(seed=7, visitors=40, accounts=12)) as sim:
-        out = sync(tap_config(sim, stream_maps=stream_maps), {"accounts"})
+        out = sync_in_process(tap_config(sim, stream_maps=stream_maps), {"accounts"})
         assert out.key_properties["accounts"] == ["account_id"]
         rows = out.records["accounts"]
         assert len(rows) == len(sim.dataset.accounts())

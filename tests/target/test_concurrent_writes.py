@@ -11,7 +11,7 @@ import pytest
 
 from target_pendo.concurrent import send_chunks
 from target_pendo.ledger import Item
-from tests.target.conftest import VISITOR_PROPS, record, run_target, schema, visitor_ids
+from tests.helpers.target import VISITOR_PROPS, record, run_target, schema, visitor_ids
 from tests.target.test_track_and_state import _Staged
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pendo_sim import Fault
-from tests.target.conftest import account_ids, posts, record, run_target, schema, visitor_ids
+from tests.helpers.target import account_ids, posts, record, run_target, schema, visitor_ids
 
 DELETE_PATH = "/api/v1/bulkdelete/visitor"
 PROPS = {

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pendo_sim import Fault
-from tests.target.conftest import (
+from tests.helpers.target import (
     TARGET,
     VISITOR_PROPS,
     account_ids,

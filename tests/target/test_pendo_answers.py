@@ -13,7 +13,7 @@ import pytest
 from pendo_sim import Fault
 from target_pendo.http import VisitorPacer
 from target_pendo.metadata import Answer, error_text, item_id, read_answer
-from tests.target.conftest import posts, record, run_target, schema, visitor_ids
+from tests.helpers.target import posts, record, run_target, schema, visitor_ids
 
 METADATA_PATH = "/api/v1/metadata/visitor/custom/value"
 DELETE_PATH = "/api/v1/bulkdelete/visitor"

@@ -3,26 +3,16 @@ alternatives; the report's rows, exit status, and that nothing is written or lea
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from pendo_sim import Fault
-from tests.target.conftest import TARGET, TRACK_SECRET
+from tests.helpers.target import TRACK_SECRET, Run, run_target
 
 
-def probe(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return subprocess.run(
-        [TARGET, "--test", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=False,
-    )
+def probe(config: dict[str, Any], tmp_path: Path) -> Run:
+    return run_target(config, [], tmp_path, args=("--test",))
 
 
 def row(report: str, endpoint: str) -> str:
@@ -50,7 +40,7 @@ def assert_read_only_and_masked(
 
 def test_probe_on_the_simulator_reports_every_endpoint(tsim, tconfig, tmp_path: Path) -> None:
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.rc == 0, result.stdout + result.stderr
     report = result.stdout
     assert "valid=True, writeAccess=True" in row(report, "GET /api/v1/token/verify")
     visitor = row(report, "GET /api/v1/metadata/schema/visitor")
@@ -66,7 +56,7 @@ def test_probe_on_the_simulator_reports_every_endpoint(tsim, tconfig, tmp_path: 
 def test_a_read_only_key_fails_the_probe(tsim, tconfig, tmp_path: Path) -> None:
     tconfig["integration_key"] = tsim.read_only_key
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 1
+    assert result.rc == 1
     verify = row(result.stdout, "GET /api/v1/token/verify")
     assert verify.startswith("FAIL") and "read-only" in verify
     assert tsim.read_only_key not in result.stdout + result.stderr
@@ -75,7 +65,7 @@ def test_a_read_only_key_fails_the_probe(tsim, tconfig, tmp_path: Path) -> None:
 def test_a_wrong_key_fails_the_probe_without_showing_it(tsim, tconfig, tmp_path: Path) -> None:
     tconfig["integration_key"] = "wrong-key-1234"
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 1
+    assert result.rc == 1
     assert row(result.stdout, "GET /api/v1/token/verify").startswith("FAIL")
     assert "HTTP 403" in result.stdout
     assert "wrong-key-1234" not in result.stdout + result.stderr
@@ -84,7 +74,7 @@ def test_a_wrong_key_fails_the_probe_without_showing_it(tsim, tconfig, tmp_path:
 def test_without_token_verify_the_schema_read_checks_the_key(tsim, tconfig, tmp_path: Path) -> None:
     tsim.faults.add(Fault(path=r"^/api/v1/token/verify$", kind="status", status=404, times=None))
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 0, result.stdout
+    assert result.rc == 0, result.stdout
     assert "checked with the metadata schema read" in row(result.stdout, "token/verify")
     assert "key checked by: GET /api/v1/metadata/schema/visitor" in result.stdout
 
@@ -92,7 +82,7 @@ def test_without_token_verify_the_schema_read_checks_the_key(tsim, tconfig, tmp_
 def test_no_parent_accounts_is_not_a_failure(tsim, tconfig, tmp_path: Path) -> None:
     tsim.faults.add(Fault(path="schema/parentAccount", kind="status", status=403, times=None))
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 0, result.stdout
+    assert result.rc == 0, result.stdout
     assert "no parent accounts" in row(result.stdout, "schema/parentAccount")
 
 
@@ -102,7 +92,7 @@ def test_surprises_unknown_field_type_and_odd_schema_answer(tsim, tconfig, tmp_p
         Fault(path="schema/account$", kind="status", status=200, body="<html></html>", times=None)
     )
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 1
+    assert result.rc == 1
     visitor = row(result.stdout, "schema/visitor")
     assert visitor.startswith("ok") and "custom.plan has type 'currency'" in visitor
     account = row(result.stdout, "schema/account")
@@ -115,6 +105,6 @@ def test_an_unreachable_track_url_fails_when_a_stream_needs_it(
     tconfig["track_url"] = "http://127.0.0.1:1/data/track"
     tconfig["streams"] = {"events": {"object": "track_event", "event_name": "x"}}
     result = probe(tconfig, tmp_path)
-    assert result.returncode == 1
+    assert result.rc == 1
     assert row(result.stdout, "/data/track").startswith("FAIL")
     assert "unreachable" in result.stdout

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from tests.target.conftest import record, run_target, schema
+from tests.helpers.target import record, run_target, schema
 
 TRACK_PROPS = {
     "visitorId": {"type": "string"},

@@ -33,7 +33,7 @@ import pytest
 from singer_sdk.testing import target_test_streams
 
 from pendo_sim import DatasetConfig, Simulator
-from tests.target.conftest import TARGET, run_target
+from tests.helpers.target import TARGET, run_target
 
 
 @dataclass

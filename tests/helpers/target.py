@@ -1,42 +1,37 @@
-"""Target test helpers: a simulator with a track secret, and the target run as a subprocess."""
+"""The target as a subprocess of the real `target-pendo` console script, its config builder,
+and the Singer messages the target tests feed it. Every test folder uses these."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from pendo_sim import DatasetConfig, Simulator
+from pendo_sim import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = str(Path(sys.executable).parent / "target-pendo")
 TRACK_SECRET = "track-secret-123"
 
 
-@pytest.fixture
-def tsim() -> Iterator[Simulator]:
-    with Simulator(DatasetConfig(seed=7), track_secret=TRACK_SECRET) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def tconfig(tsim: Simulator, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "integration_key": tsim.integration_key,
-        "track_event_secret": TRACK_SECRET,
-        "api_url": tsim.url,
+def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """A target config pointing at `sim` (its keys), dead letters in `tmp_path`, quick retries;
+    `overrides` replace or add settings."""
+    config: dict[str, Any] = {
+        "integration_key": sim.integration_key,
+        "track_event_secret": sim.track_secret,
+        "api_url": sim.url,
         "dead_letter_path": str(tmp_path / "dead.jsonl"),
         "retry_backoff_seconds": 0.01,
         "max_retries": 4,
         "request_timeout": 10,
         "max_requests_per_second": 1000,
     }
+    config.update(overrides)
+    return config
 
 
 @dataclass
@@ -71,18 +66,28 @@ def lines_of(messages: list[Any]) -> str:
 
 
 def run_target(
-    config: dict[str, Any], messages: list[Any], tmp_path: Path, timeout: float = 120
+    config: dict[str, Any],
+    messages: list[Any],
+    tmp_path: Path,
+    *,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Run:
+    """Run `target-pendo --config <tmp_path>/config.json [args]` with `messages` on stdin, in
+    `tmp_path`; wait for it to end (at most `timeout` s)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.run(
-        [TARGET, "--config", str(config_path)],
+        [TARGET, "--config", str(config_path), *args],
         input=lines_of(messages),
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=tmp_path,
         check=False,
+        env=env,
     )
     return Run(
         proc.returncode,
