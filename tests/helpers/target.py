@@ -34,6 +34,12 @@ def target_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> dict[str,
     return config
 
 
+def read_jsonl(path: Path) -> list[Any]:
+    """The JSON values of a JSON Lines file. Lines end at "\\n" only: `str.splitlines()` also
+    breaks at U+2028, U+0085 and other separators that JSON strings may hold unescaped."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
 @dataclass
 class Run:
     rc: int
@@ -43,13 +49,13 @@ class Run:
 
     @property
     def states(self) -> list[dict]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+        return [json.loads(line) for line in self.stdout.split("\n") if line.strip()]
 
     @property
     def dead_letters(self) -> list[dict]:
         if not self.dead_letter_path.exists():
             return []
-        return [json.loads(line) for line in self.dead_letter_path.read_text().splitlines()]
+        return read_jsonl(self.dead_letter_path)
 
     def summary(self) -> dict[str, dict]:
         """The per-stream summary rows logged as `Stream summary: {json}`."""

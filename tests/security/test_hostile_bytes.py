@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pendo_sim import DatasetConfig, Simulator
 from target_pendo.reader import MAX_DEPTH
 from target_pendo.validation import RecordValidator
-from tests.helpers.target import TARGET, Run, record, run_target, schema
+from tests.helpers.target import TARGET, Run, read_jsonl, record, run_target, schema
 from tests.security._shared import FIGURES
 
 EXAMPLES = 25
@@ -318,4 +318,4 @@ def test_dead_letter_file_is_private_whatever_the_umask(
     dead.chmod(0o644)  # a file left readable by an older version is narrowed
     run = run_target(config, lines, tmp_path)
     assert stat.S_IMODE(dead.stat().st_mode) == 0o600
-    assert len(dead.read_text().splitlines()) == 2
+    assert len(read_jsonl(dead)) == 2

@@ -14,6 +14,7 @@ from tests.helpers.target import (
     account_ids,
     lines_of,
     posts,
+    read_jsonl,
     record,
     run_target,
     schema,
@@ -215,7 +216,7 @@ def test_one_bad_record_among_good_ones_is_isolated(tsim, tconfig, tmp_path: Pat
             recs,
         )
         assert rc == 1, err
-        dead = [json.loads(x) for x in Path(tconfig["dead_letter_path"]).read_text().splitlines()]
+        dead = read_jsonl(Path(tconfig["dead_letter_path"]))
         assert len(dead) == 1
         assert dead[0]["record"]["visitorId"] == ids[4]
         assert dead[0]["stream"] == "visitors"
