@@ -76,6 +76,10 @@ class SimOptions:
     )
     bulk_delete_answer: str = "json"  # 2xx body of a bulk delete: json | html | empty | list
     time_values: str = "any"  # "iso_only": a `time` field refuses numbers (an `errors` entry)
+    # How reads return a written `time` value: "ms" (epoch ms, as the simulator stores it) or
+    # "iso" (an ISO 8601 string, "2026-01-02T03:04:05.678Z"): no source says which Pendo does.
+    # Pendo's own `auto` groups stay epoch ms either way (its filters compare them with numbers).
+    time_values_read: str = "ms"
     track_min_interval_per_visitor_s: float = 0.0  # > 0: closer events of one visitor dropped, 200
     # How Pendo refuses an aggregation that covers too much (`window_limit` faults); no source
     # gives the real status or text.
@@ -102,6 +106,7 @@ class SimOptions:
             "metadata_answer": ("json", "html", "empty", "list", "no_counts", "bad_counts"),
             "bulk_delete_answer": ("json", "html", "empty", "list"),
             "time_values": ("any", "iso_only"),
+            "time_values_read": ("ms", "iso"),
             "entity_time_series": ("honour", "ignore", "reject"),
         }
         for name, allowed in choices.items():

@@ -21,6 +21,7 @@ from .expressions import (
     split_path,
 )
 from .metatable import sort_rows
+from .writes import metadata_as_read
 
 ENTITY_SOURCES = {
     "pages": "pages",
@@ -279,7 +280,19 @@ class Runner:
                 if b[4] and (order == "id" or b[0] is not None) and (b[0], b[2]) == (lo, hi):
                     skip.add(i)
             bounds = (lo, lo_i, hi, hi_i)
-        return table.iterate(order, bounds, identified_only=identified_only), skip
+        rows = table.iterate(order, bounds, identified_only=identified_only)
+        mode = getattr(self.options, "time_values_read", "ms")
+        if mode != "ms":
+            # Written `time` values as reads return them (`time_values_read`); filters and
+            # sorts after the scan see them so too, as they would values stored as written.
+            groups = self.ds.schemas.get("visitor" if name == "visitors" else "account")
+
+            def as_read(row: dict) -> dict:
+                row["metadata"] = metadata_as_read(row["metadata"], groups, mode)
+                return row
+
+            rows = map(as_read, rows)
+        return rows, skip
 
     # ------------------------------------------------------------------ operators
     def _apply(self, op: str, arg: Any, rows: Iterator[dict]) -> Iterator[dict]:

@@ -18,7 +18,7 @@ import orjson
 from .faults import Fault
 from .hashing import seed_for
 from .pipeline import PipelineError, parse_app_ids, run_aggregation
-from .writes import WriteError, accept_track, validate_track
+from .writes import WriteError, accept_track, metadata_as_read, validate_track
 
 if TYPE_CHECKING:
     from .simulator import Simulator, _Server
@@ -425,14 +425,14 @@ class Handler(BaseHTTPRequestHandler):
         j = table.index_of(id_)
         if j is None or j in table.deleted:
             raise HttpError(404, b"")
-        row = table.row(j)
+        metadata = metadata_as_read(
+            table.row(j)["metadata"], ds.schemas.get(kind), self.sim.options.time_values_read
+        )
         if kind == "visitor":
-            auto = row["metadata"].get("auto", {})
-            self._json(
-                {"id": id_, "accountIds": auto.get("accountids", []), "metadata": row["metadata"]}
-            )
+            auto = metadata.get("auto", {})
+            self._json({"id": id_, "accountIds": auto.get("accountids", []), "metadata": metadata})
         else:
-            self._json({"id": id_, "metadata": row["metadata"]})
+            self._json({"id": id_, "metadata": metadata})
 
     def _r_history(self, groups, body, access) -> None:
         ds = self.sim.dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .config import SimOptions
@@ -81,6 +81,58 @@ def check_type(ftype: str, v: Any, coerce: bool, iso_only_time: bool = False) ->
     else:
         return True, v
     return False, v
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def ms_to_iso(ms: int) -> str:
+    """Epoch ms as ISO 8601 UTC with milliseconds and `Z`: "2026-01-02T03:04:05.678Z"."""
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_time(desc: Any) -> tuple[bool, bool]:
+    """(a `time` field, a list of `time`) for a schema descriptor."""
+    if not isinstance(desc, dict):
+        return False, False
+    ftype = str(desc.get("Type") or "").lower()
+    if ftype == "time":
+        return True, False
+    element = str(desc.get("ElementType") or "").lower()
+    return False, ftype == "list" and element == "time"
+
+
+def _read_time(v: Any) -> Any:
+    return ms_to_iso(v) if _is_int(v) else v
+
+
+def metadata_as_read(metadata: dict, groups: dict | None, mode: str) -> dict:
+    """`metadata` as a read returns it under `time_values_read`: with "iso", the epoch-ms
+    values of `time` fields (and lists of them) outside the `auto` groups become ISO 8601
+    strings. Changed groups are copied; the rest is returned as is."""
+    if mode != "iso" or not groups:
+        return metadata
+    out = dict(metadata)
+    for group, values in metadata.items():
+        if group == "auto" or group.startswith("auto__") or not isinstance(values, dict):
+            continue
+        fields = groups.get(group) or {}
+        changed = None
+        for name, v in values.items():
+            single, listed = _is_time(fields.get(name))
+            if single and _is_int(v):
+                new: Any = _read_time(v)
+            elif listed and isinstance(v, list):
+                new = [_read_time(x) for x in v]
+            else:
+                continue
+            if changed is None:
+                changed = dict(values)
+            changed[name] = new
+        if changed is not None:
+            out[group] = changed
+    return out
 
 
 def _type_name(v: Any) -> str:
@@ -260,6 +312,7 @@ class MetadataWriter:
     def get_value(self, kind: str, group: str, id_: str, field: str) -> Any:
         table, j = self._lookup(kind, group, id_, field, False)
         md = self.store.current(kind, id_) if table is None else table.row(j)["metadata"]
+        md = metadata_as_read(md, self.ds.schemas.get(kind), self.options.time_values_read)
         g = md.get(group, {})
         fname = field.lower()
         if fname not in g:

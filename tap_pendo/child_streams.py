@@ -313,6 +313,7 @@ class VisitorAccountsStream(VisitorsStream):
 
     name = "visitor_accounts"
     primary_keys: t.ClassVar[list[str]] = ["visitorId", "visitorLastUpdatedAt", "accountId"]
+    metadata_kind = None  # its rows carry no metadata
     replication_key = "visitorLastUpdatedAt"
 
     @override

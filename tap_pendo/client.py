@@ -184,6 +184,10 @@ class PendoStream(Stream):
         self._progress = Progress(self.name, self.logger, interval)
         super().sync(context)
         self._progress.finish()
+        self.log_summary()
+
+    def log_summary(self) -> None:
+        """Log what the stream has to report once it is done (nothing by default)."""
 
     # -- the per-record path ---------------------------------------------------------------
 

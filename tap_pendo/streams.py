@@ -29,6 +29,7 @@ from tap_pendo import schemas
 from tap_pendo.client import PendoStream, stop
 from tap_pendo.filters import keyset_after, quote
 from tap_pendo.keyset import Cursor, KeysetPaginator, SourceTimeBound
+from tap_pendo.metadata_values import TimeValueReader, time_fields
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -95,6 +96,8 @@ class KeysetAggregationStream(PendoStream):
 
     id_field: str = ""
     source_name: str = ""
+    # The metadata schema kind of the records (None: records without Pendo metadata).
+    metadata_kind: str | None = None
     replication_key = "lastupdated"
     is_sorted = True
     # Records are Pendo's parsed JSON and the schema is open (additionalProperties), so
@@ -215,6 +218,30 @@ class KeysetAggregationStream(PendoStream):
             bounded=True,
         )
 
+    @cached_property
+    def time_values(self) -> TimeValueReader | None:
+        """Reads the metadata `time`/`date` values as epoch ms (None: the kind has none)."""
+        if self.metadata_kind is None:
+            return None
+        groups = fetch_metadata_schemas(self._tap).get(self.metadata_kind)
+        fields = time_fields(groups)
+        if not fields:
+            return None
+        return TimeValueReader(self.name, self.id_field, fields, self.logger)
+
+    @override
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        # Time values as epoch ms, whether Pendo returned epoch ms or the ISO text written.
+        reader = self.time_values
+        return row if reader is None else reader.convert(row)
+
+    @override
+    def log_summary(self) -> None:
+        reader = self.time_values
+        line = None if reader is None else reader.summary()
+        if line:
+            self.logger.warning("%s", line)
+
     @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
@@ -230,6 +257,7 @@ class VisitorsStream(KeysetAggregationStream):
 
     name = "visitors"
     id_field = "visitorId"
+    metadata_kind: str | None = "visitor"
     primary_keys: t.ClassVar[list[str]] = ["visitorId"]
     source_name = "visitors"
 
@@ -250,6 +278,7 @@ class AccountsStream(KeysetAggregationStream):
 
     name = "accounts"
     id_field = "accountId"
+    metadata_kind: str | None = "account"
     primary_keys: t.ClassVar[list[str]] = ["accountId"]
     source_name = "accounts"
 

@@ -27,14 +27,17 @@ def test_options_are_set_over_http_and_from_the_command_line(gsim):
         "event_delay_hours": 6,
         "entity_time_series": "ignore",
         "base64_path_ids": False,
+        "time_values_read": "iso",
         "aggregation_refusal_status": 413,
         "aggregation_refusal_text": "size limit",
     }
     r = requests.post(gsim.url + "/_sim/options", json=changes)
     assert r.status_code == 200
     assert {k: r.json()[k] for k in changes} == changes
-    args = build_parser().parse_args(["--option", "token_verify_status=404"])
-    assert parse_options(args.option) == {"token_verify_status": 404}
+    args = build_parser().parse_args(
+        ["--option", "token_verify_status=404", "--option", "time_values_read=iso"]
+    )
+    assert parse_options(args.option) == {"token_verify_status": 404, "time_values_read": "iso"}
 
 
 def test_no_token_verify_and_parent_account_refused(gsim):

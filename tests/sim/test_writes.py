@@ -324,6 +324,43 @@ def test_iso_only_time_values(wsim):
     assert wsim.store.metadata("visitor", "visitor-33") == {}
 
 
+def test_time_values_read_iso_returns_written_times_as_iso_text(wsim):
+    """`time_values_read="iso"`: reads return `time` values outside `auto` as ISO 8601 text
+    (aggregation, entity GET, single-value GET); "ms" (the default) returns the stored ms."""
+    body = [{"visitorId": "visitor-34", "values": {"renewaldate": "2026-01-02T03:04:05.678Z"}}]
+    assert post_meta(wsim, "visitor", "custom", body).json()["updated"] == 1
+    stored = 1767323045678
+    value_url = f"{wsim.url}/api/v1/metadata/visitor/custom/value/visitor-34/renewaldate"
+    pipeline = [{"source": {"visitors": None}}, {"filter": 'visitorId == "visitor-34"'}]
+
+    def reads():
+        row = results(wsim, pipeline)[0]["metadata"]
+        entity = requests.get(wsim.url + "/api/v1/visitor/visitor-34", headers=H(wsim)).json()
+        single = requests.get(value_url, headers=H(wsim)).json()
+        return row, entity["metadata"], single
+
+    row, entity, single = reads()
+    assert row["custom"]["renewaldate"] == entity["custom"]["renewaldate"] == single == stored
+    truth = wsim.dataset.visitor("visitor-34")["metadata"]
+    r = requests.post(wsim.url + "/_sim/options", json={"time_values_read": "iso"})
+    assert r.status_code == 200 and r.json()["time_values_read"] == "iso"
+    row, entity, single = reads()
+    iso = "2026-01-02T03:04:05.678Z"
+    assert row["custom"]["renewaldate"] == entity["custom"]["renewaldate"] == single == iso
+    signup = truth["agent"]["signupdate"]
+    assert row["agent"]["signupdate"] == entity["agent"]["signupdate"]
+    assert row["agent"]["signupdate"].endswith("Z") and isinstance(signup, int)
+    # Pendo's own `auto` timestamps stay epoch ms: its filters compare them with numbers.
+    assert row["auto"] == truth["auto"] and isinstance(row["auto"]["lastupdated"], int)
+    assert row["auto__323232"] == truth["auto__323232"]
+    # The store keeps epoch ms whatever reads return.
+    assert wsim.store.metadata("visitor", "visitor-34")["custom"]["renewaldate"] == stored
+    accounts = results(wsim, [{"source": {"accounts": {"appId": 'expandAppIds("*")'}}}])
+    assert all(isinstance(a["metadata"]["custom"]["renewaldate"], str) for a in accounts)
+    with pytest.raises(ValueError, match="time_values_read"):
+        wsim.set_options(time_values_read="epoch")
+
+
 def test_unknown_option_values_are_refused(wsim):
     with pytest.raises(ValueError, match="metadata_answer"):
         wsim.set_options(metadata_answer="xml")
