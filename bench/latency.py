@@ -195,7 +195,7 @@ def target_part(args: argparse.Namespace, work: Path) -> str:
     with Sim(cfg) as sim:
         messages = write_visitor_messages(work / "target-input.jsonl", args.target_records)
         base_wall = None
-        for level in (1, 8):
+        for level in (int(x) for x in args.target_levels.split(",")):
             config = {
                 "integration_key": INTEGRATION_KEY,
                 "api_url": sim.url,
@@ -355,6 +355,7 @@ def main() -> int:
     p.add_argument("--visitors", type=int, default=5)
     p.add_argument("--rows-per-day", type=int, default=20)
     p.add_argument("--target-records", type=int, default=100_000)
+    p.add_argument("--target-levels", default="1,8", help="the first is the speed-up's base")
     p.add_argument("--partition-concurrency", type=int, default=8)
     p.add_argument("--out", default=str(WORK / "latency-report.md"))
     args = p.parse_args()

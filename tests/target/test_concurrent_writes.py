@@ -11,6 +11,7 @@ import pytest
 
 from target_pendo.concurrent import send_chunks
 from target_pendo.ledger import Item
+from target_pendo.sinks import REQUESTS_PER_WORKER
 from tests.helpers.target import VISITOR_PROPS, record, run_target, schema, visitor_ids
 from tests.target.test_track_and_state import _Staged
 
@@ -90,22 +91,24 @@ def test_concurrent_target_writes_last_value_per_id_and_gates_state(
 
 
 def test_state_waits_for_every_concurrent_request(tsim, tconfig, tmp_path: Path) -> None:
-    ids = visitor_ids(tsim, 12)
-    # A batch is batch_size x max_concurrent_requests = 8 records, sent as 4 requests at once.
-    tconfig.update(batch_size=2, max_concurrent_requests=4)
+    # A batch is batch_size x max_concurrent_requests x REQUESTS_PER_WORKER records, sent as
+    # requests of batch_size on max_concurrent_requests threads.
+    tconfig.update(batch_size=2, max_concurrent_requests=2)
+    batch = 2 * 2 * REQUESTS_PER_WORKER
+    ids = visitor_ids(tsim, batch + 4)
     tsim.set_latency(latency_request_s=0.2)
     staged = _Staged(tconfig, tmp_path)
     staged.send([schema("visitors", VISITOR_PROPS, ["visitorId"])])
-    staged.send([record("visitors", {"visitorId": v, "plan": "c1"}) for v in ids[:7]])
-    staged.send([{"type": "STATE", "value": {"n": 7}}])
-    staged.send([record("visitors", {"visitorId": ids[7], "plan": "c1"})])  # fills the batch
-    assert staged.next_state() == {"n": 7}
+    staged.send([record("visitors", {"visitorId": v, "plan": "c1"}) for v in ids[: batch - 1]])
+    staged.send([{"type": "STATE", "value": {"n": batch - 1}}])
+    staged.send([record("visitors", {"visitorId": ids[batch - 1], "plan": "c1"})])  # fills it
+    assert staged.next_state() == {"n": batch - 1}
     # When the STATE appeared, every request of the batch had its answer.
-    for v in ids[:8]:
+    for v in ids[:batch]:
         assert tsim.store.metadata("visitor", v)["custom"]["plan"] == "c1"
     assert tsim.stats()["max_in_flight"] >= 2, "the batch's requests did not overlap"
-    staged.send([record("visitors", {"visitorId": v, "plan": "c2"}) for v in ids[8:]])
-    staged.send([{"type": "STATE", "value": {"n": 12}}])
-    assert staged.close() == [{"n": 12}]
-    for v in ids[8:]:
+    staged.send([record("visitors", {"visitorId": v, "plan": "c2"}) for v in ids[batch:]])
+    staged.send([{"type": "STATE", "value": {"n": batch + 4}}])
+    assert staged.close() == [{"n": batch + 4}]
+    for v in ids[batch:]:
         assert tsim.store.metadata("visitor", v)["custom"]["plan"] == "c2"
