@@ -1,63 +1,114 @@
-"""Metadata write requests of one batch sent concurrently, in order for every id.
+"""Metadata write requests sent on a few threads, in input order for every id.
 
 A batch is cut into requests that never hold the same id twice (`sinks._chunks_without_
 repeated_ids`). Requests go out on up to `workers` threads; a request that holds an id also
-held by an earlier request starts only once that one has its outcome, so two writes of the
-same id reach Pendo in input order (the later value wins, as sequentially). Requests touching
-different ids overlap freely.
+held by an earlier request (of this batch or an earlier one) starts only once that one has its
+outcome, so two writes of the same id reach Pendo in input order (the later value wins, as
+sequentially). Requests touching different ids overlap freely.
 
-`send_chunks` returns only when every request has settled its records in the ledger, so the
-target's STATE gating (a STATE goes out once every record before it has an outcome) holds
-unchanged. The first error stops requests not yet started and is raised after the others
-finish, so no request is left half-recorded.
+`WritePipeline.submit` returns as soon as a batch's requests are queued (it waits only while
+`max_queued` requests are unfinished), so the next batch is read while this one is written.
+`after_each` runs on the write thread once a request has settled its records in the ledger
+(the target's STATE gate checks whether a held STATE may now go out); `wait` returns once
+every request has. The first error stops requests not yet started and is raised by the next
+`submit` or `wait`, once the requests already running have finished, so no request is left
+half-recorded.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_pendo.ledger import Item
 
+Write = Callable[[list[Item]], None]
+
 
 class _Stopped(Exception):
     """An earlier request failed; this one was not sent."""
 
 
-def send_chunks(
-    chunks: list[list[Item]], write: Callable[[list[Item]], None], workers: int
-) -> None:
-    """Send every chunk with `write` on up to `workers` threads, in input order per id."""
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            write(chunk)
-        return
-    stop = threading.Event()
+class WritePipeline:
+    """Write requests of successive batches on `workers` threads, in input order per id."""
 
-    def run(after: list[Future[None]], chunk: list[Item]) -> None:
+    def __init__(
+        self,
+        write: Write,
+        workers: int,
+        *,
+        max_queued: int | None = None,
+        after_each: Callable[[], None] | None = None,
+    ) -> None:
+        self._write = write
+        self._after_each = after_each
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metadata-write")
+        # Two rounds queued keep every thread busy while the next batch is read and converted.
+        self._slots = threading.Semaphore(max_queued or 2 * workers)
+        self._changed = threading.Condition()
+        self._holder: dict[str | None, Future[None]] = {}
+        self._unfinished = 0
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+
+    def submit(self, chunks: list[list[Item]]) -> None:
+        """Queue one request per chunk; raises an earlier request's failure first."""
+        self._raise_failure()
+        for chunk in chunks:
+            self._slots.acquire()
+            with self._changed:
+                after = {id(f): f for f in (self._holder.get(item.id) for item in chunk) if f}
+                # FIFO: a task starts only after every task submitted before it has started,
+                # so a task waiting on an earlier one never waits on one queued behind it.
+                future = self.pool.submit(self._run, list(after.values()), chunk)
+                for item in chunk:
+                    self._holder[item.id] = future
+                self._unfinished += 1
+            future.add_done_callback(functools.partial(self._finished, chunk))
+
+    def wait(self) -> None:
+        """Return once every queued request has finished; raise the first failure."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._unfinished == 0)
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Wait for every request, then stop the threads."""
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def _run(self, after: list[Future[None]], chunk: list[Item]) -> None:
         for earlier in after:
-            earlier.exception()  # wait; its error is raised from its own future
-        if stop.is_set():
+            if not earlier.cancelled():
+                earlier.exception()  # wait; its error is raised from its own future
+        if self._stop.is_set():
             raise _Stopped
         try:
-            write(chunk)
+            self._write(chunk)
         except BaseException:
-            stop.set()
+            self._stop.set()
             raise
 
-    holder: dict[str | None, Future[None]] = {}
-    futures: list[Future[None]] = []
-    # FIFO: a task starts only after every task submitted before it has started, so a task
-    # waiting on an earlier one never waits on one still queued behind it.
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metadata-write") as pool:
-        for chunk in chunks:
-            after = list({id(f): f for f in (holder.get(item.id) for item in chunk) if f}.values())
-            future = pool.submit(run, after, chunk)
+    def _finished(self, chunk: list[Item], future: Future[None]) -> None:
+        error = None if future.cancelled() else future.exception()
+        with self._changed:
             for item in chunk:
-                holder[item.id] = future
-            futures.append(future)
-    for future in futures:
-        error = future.exception()
-        if error is not None and not isinstance(error, _Stopped):
-            raise error
+                if self._holder.get(item.id) is future:
+                    del self._holder[item.id]
+            if error is not None and not isinstance(error, _Stopped) and self._failure is None:
+                self._failure = error
+            self._unfinished -= 1
+            self._changed.notify_all()
+        self._slots.release()
+        if self._after_each is not None and error is None:
+            self._after_each()
+
+    def _raise_failure(self) -> None:
+        with self._changed:
+            failure = self._failure
+        if failure is not None:
+            raise failure

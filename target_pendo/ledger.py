@@ -137,6 +137,7 @@ class Ledger:
         self.bad_lines = 0
         self._lock = threading.Lock()
         self._seq = 0
+        self._oldest_open = 1  # no record before this seq lacks an outcome
         self.unsettled: dict[int, Item] = {}
         self.key_properties: dict[str, list[str]] = {}  # per stream, for the replay
 
@@ -149,6 +150,21 @@ class Ledger:
             self.streams[stream].received += 1
             self.unsettled[item.seq] = item
             return item
+
+    @property
+    def received_count(self) -> int:
+        """Records received so far (the newest record's seq)."""
+        with self._lock:
+            return self._seq
+
+    def oldest_unsettled_seq(self) -> int:
+        """The seq of the oldest record without an outcome; one past the newest when none."""
+        with self._lock:
+            oldest = self._oldest_open
+            while oldest <= self._seq and oldest not in self.unsettled:
+                oldest += 1
+            self._oldest_open = oldest
+            return oldest
 
     # -- outcomes -------------------------------------------------------------------------
 

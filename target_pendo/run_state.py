@@ -2,15 +2,16 @@
 
 The target builds one from its configuration; every sink receives it and writes through it
 (the HTTP client, the metadata writers, the track-event pacing), accounts in its ledger, and
-reads Pendo's metadata schemas from its cache. The target keeps configuration, sink selection
-and STATE gating; the run keeps the outcomes, stops cleanly and writes the summary.
+reads Pendo's metadata schemas from its cache. The target keeps configuration and sink
+selection; the run keeps the outcomes and the STATE gate (state_gate.py), stops cleanly and
+writes the summary.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from functools import cached_property
 from typing import Any
@@ -19,11 +20,13 @@ from pendo_http import PendoClient, PendoError, PendoFatalError, Redactor, url_s
 from pendo_http.metadata_schema import STOPPING_ERRORS, MetadataSchema, read_metadata_schema
 from pendo_http.progress import DEFAULT_INTERVAL_SECONDS
 from target_pendo.abort import TargetAbort
+from target_pendo.concurrent import WritePipeline
 from target_pendo.http import GuardedSession, VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter
 from target_pendo.progress import ProgressReporter
 from target_pendo.settings import TargetSettings
+from target_pendo.state_gate import StateGate
 from target_pendo.streams_config import StreamConfigError, StreamSpec, resolve_stream_spec
 
 
@@ -32,7 +35,12 @@ class PendoRun:
     track-event pacing and the metadata schemas read so far.
     """
 
-    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        logger: logging.Logger,
+        write_state: Callable[[Any], None],
+    ) -> None:
         self.config = config
         self.logger = logger
         self.settings = TargetSettings.from_config(config)
@@ -56,7 +64,9 @@ class PendoRun:
         self.progress = ProgressReporter(
             self.ledger, logger, DEFAULT_INTERVAL_SECONDS if interval is None else float(interval)
         )
+        self.state_gate = StateGate(self.ledger, write_state)
         self.writers: list[MetadataWriter] = []
+        self.pipelines: list[WritePipeline] = []
         self.batches_written = 0  # counted by the sinks; the target's STATE gating reads it
         self.aborted: str | None = None
         self._pools: list[Executor] = []
@@ -147,6 +157,22 @@ class PendoRun:
         """Count `writer`'s requests in the run's summary."""
         self.writers.append(writer)
 
+    def add_pipeline(self, pipeline: WritePipeline) -> None:
+        """Wait for `pipeline`'s requests at the end of the run; cancel its queue on a stop."""
+        self.pipelines.append(pipeline)
+        self.stop_with_run(pipeline.pool)
+
+    def wait_for_writes(self) -> None:
+        """Return once every metadata request of the run has its outcome."""
+        try:
+            for pipeline in self.pipelines:
+                pipeline.wait()
+        except TargetAbort:
+            raise
+        except Exception as error:
+            msg = f"Unexpected error while writing metadata: {type(error).__name__}: {error}"
+            raise TargetAbort(msg) from error
+
     def stop_with_run(self, pool: Executor) -> None:
         """Cancel `pool`'s queued work when the run stops."""
         self._pools.append(pool)
@@ -163,14 +189,17 @@ class PendoRun:
         so a restart from the last STATE re-sends them; then the summary.
         """
         self.aborted = reason
+        self.state_gate.close()
         self.logger.error("Stopping: %s", reason)
+        # Requests already running finish (and settle their records) before the rest are
+        # dead-lettered; queued ones are cancelled.
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.ledger.reject_all(
             list(self.ledger.unsettled.values()),
             f"not written: the run stopped ({reason})",
             api_error=None,
         )
-        for pool in self._pools:
-            pool.shutdown(wait=True, cancel_futures=True)
         self.finish()
 
     def finish(self) -> None:

@@ -2,15 +2,19 @@
 
 Both are BatchSinks. A record is checked and converted when it arrives (a record that
 cannot be converted goes to the dead-letter file at once, naming the field and why);
-`process_batch` sends the batch and returns only when every record in it has an outcome,
-which is what lets the target emit a STATE after a drain (see TargetPendo).
+`process_batch` sends the batch: track events and sequential metadata writes return with
+every record's outcome; concurrent metadata writes return once queued (concurrent.py) and
+settle their records as Pendo answers. The run's STATE gate (state_gate.py) lets a STATE out
+once every record before it has an outcome, whichever thread settles the last one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +31,7 @@ from pendo_http import (
     PendoUnreachableError,
 )
 from target_pendo.abort import TargetAbort
-from target_pendo.concurrent import send_chunks
+from target_pendo.concurrent import WritePipeline
 from target_pendo.convert import (
     MAX_PROPERTIES_JSON_BYTES,
     TRACK_MAX_AGE,
@@ -68,11 +72,6 @@ TIMESTAMP_CANDIDATES = (
 )
 ACCOUNT_CANDIDATES = ("accountId", "account_id")
 LOG_EXAMPLES = 5
-# A concurrent batch waits for its slowest request before the next batch is read (that keeps
-# STATE exact), so the workers idle through each batch's tail and the next batch's intake.
-# Measured (bench/latency.py --parts target, 100,000 updates, 8 workers): one request per
-# worker per batch 33.4 s, four 24.7 s (peak RSS 69 MB), eight 24.7 s (87 MB).
-REQUESTS_PER_WORKER = 4
 
 
 class Rejected(Exception):
@@ -216,12 +215,18 @@ class PendoSink(BatchSink):
     def process_batch(self, context: dict[str, Any]) -> None:
         items: list[Item] = context.get("items", [])
         self.run.batches_written += 1
-        try:
+        with self.writing():
             if items:
                 if self.run.dry_run:
                     self.dry_run_batch(items)
                 else:
                     self.send_batch(items)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn an unexpected error into TargetAbort; sync the dead letters either way."""
+        try:
+            yield
         except TargetAbort:
             raise
         except Exception as error:
@@ -291,11 +296,8 @@ class MetadataSink(PendoSink):
     @property
     @override
     def max_size(self) -> int:
-        """A batch holds `REQUESTS_PER_WORKER` requests' worth of records per concurrent request."""
-        workers = self.run.settings.max_concurrent_requests
-        if workers <= 1:
-            return super().max_size
-        return super().max_size * workers * REQUESTS_PER_WORKER
+        """A batch holds a request's worth of records per concurrent request."""
+        return super().max_size * self.run.settings.max_concurrent_requests
 
     @override
     def check_stream(self) -> None:
@@ -322,6 +324,14 @@ class MetadataSink(PendoSink):
         )
         self.writer.attribute_errors = self.config.get("error_isolation", "auto") != "bisect"
         self.run.add_writer(self.writer)
+        self.pipeline: WritePipeline | None = None
+        if self.run.settings.max_concurrent_requests > 1:
+            self.pipeline = WritePipeline(
+                self.writer.write,
+                self.run.settings.max_concurrent_requests,
+                after_each=self.run.state_gate.emit_ready,
+            )
+            self.run.add_pipeline(self.pipeline)
         self.deleter: BulkDeleter | None = None
         if spec.on_delete == "delete":
             self.deleter = BulkDeleter(
@@ -463,10 +473,29 @@ class MetadataSink(PendoSink):
         size = int(self.config.get("batch_size") or 500)
         for deleting, phase in _phases(items):
             if deleting and self.deleter is not None:
+                self.finish_writes()  # a deletion follows every earlier write of its id
                 self.deleter.delete(phase)
                 continue
             chunks = _chunks_without_repeated_ids(phase, size)
-            send_chunks(chunks, self.writer.write, self.run.settings.max_concurrent_requests)
+            if self.pipeline is None:
+                for chunk in chunks:
+                    self.writer.write(chunk)
+            else:
+                self.pipeline.submit(chunks)
+
+    def finish_writes(self) -> None:
+        """Return once every request this sink started has settled its records."""
+        if self.pipeline is not None:
+            with self.writing():
+                self.pipeline.wait()
+
+    @override
+    def clean_up(self) -> None:
+        """Wait for the requests still in flight, then stop their threads."""
+        if self.pipeline is not None:
+            with self.writing():
+                self.pipeline.close()
+        super().clean_up()
 
 
 def _phases(items: list[Item]) -> list[tuple[bool, list[Item]]]:

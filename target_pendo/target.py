@@ -1,8 +1,9 @@
 """TargetPendo: writes any tap's records back to Pendo as metadata and track events.
 
-The target is its configuration, the choice of sink per stream, and the one thing the SDK
-leaves to it: when a STATE may go out. Everything a sink writes through or reports to lives in
-the run's `PendoRun` (run_state.py); input lines are read by `TolerantReader` (reader.py).
+The target is its configuration and the choice of sink per stream; it hands each STATE to the
+run's STATE gate (state_gate.py), which lets it out once every record before it has an
+outcome. Everything a sink writes through or reports to lives in the run's `PendoRun`
+(run_state.py); input lines are read by `TolerantReader` (reader.py).
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ class TargetPendo(Target):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # sinks drain one after the other; a failure stops cleanly
-        self.pendo_run = PendoRun(self.config, self.logger)
+        self.pendo_run = PendoRun(self.config, self.logger, self._print_state)
         install_log_redaction(self.pendo_run.redactor)
-        self._emitted_state: t.Any = None
         if isinstance(self.message_reader, TolerantReader):
             self.message_reader.report_to(
                 self.pendo_run.ledger,
@@ -103,57 +103,53 @@ class TargetPendo(Target):
 
     # -- STATE --------------------------------------------------------------------------
 
-    def _pending_records(self) -> int:
+    def _held_records(self) -> int:
+        """Records in sinks' batches, not yet handed to a request."""
         sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
         return sum(s.current_size for s in sinks)
 
-    def _maybe_emit_state(self) -> None:
-        """Emit the latest STATE now when no record received before it is still pending."""
-        if (
-            self._latest_state
-            and self._latest_state != self._emitted_state
-            and self._pending_records() == 0
-        ):
-            self._write_state_message(self._latest_state)
+    def _print_state(self, state: t.Any) -> None:
+        text = state_json(state)
+        self.logger.debug("Emitting completed target state %s", text)
+        sys.stdout.write(f"{text}\n")
+        sys.stdout.flush()
 
     @override
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         super()._process_state_message(message_dict)
-        self._maybe_emit_state()
+        self.pendo_run.state_gate.receive(self._latest_state)
 
     @override
     def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
         batches = self.pendo_run.batches_written
         super()._process_record_message(message_dict)
-        if self._latest_state is not None and self._latest_state != self._emitted_state:
-            if self.pendo_run.batches_written != batches and self._pending_records():
+        gate = self.pendo_run.state_gate
+        if gate.holding:
+            if self.pendo_run.batches_written != batches and self._held_records():
                 # A full sink was just written while a STATE waits on records other sinks
                 # still hold (interleaved streams, or a finished stream's last partial
                 # batch): write those too, so the STATE goes out and a restart from it
                 # re-sends at most about one batch per stream.
                 self.drain_all()
-            self._maybe_emit_state()
+            gate.emit_ready()
 
     @override
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """Only after every record before this STATE has an outcome (drained, confirmed by
-        Pendo, or synced to the dead-letter file); never after the run has been stopped.
+        """The SDK calls this after draining every sink: the STATE gate writes the newest
+        STATE whose records all have an outcome (state_gate.py); requests still in flight
+        write theirs when they are answered.
         """
-        if self.pendo_run.aborted is not None or state == self._emitted_state:
-            return  # stopped, or this STATE already went out
-        self.pendo_run.ledger.dead_letters.sync()
-        self._emitted_state = copy.deepcopy(state)
-        text = state_json(state)
-        self.logger.debug("Emitting completed target state %s", text)
-        sys.stdout.write(f"{text}\n")
-        sys.stdout.flush()
+        self.pendo_run.state_gate.emit_ready()
 
     # -- end of run ---------------------------------------------------------------------
 
     @override
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
-        self.pendo_run.finish()
+        run = self.pendo_run
+        run.wait_for_writes()  # also of sinks the SDK replaced on a new SCHEMA
+        run.state_gate.emit_ready()
+        run.finish()
 
     @override
     @classmethod

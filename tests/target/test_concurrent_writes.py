@@ -9,24 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from target_pendo.concurrent import send_chunks
+from target_pendo.concurrent import WritePipeline
 from target_pendo.ledger import Item
-from target_pendo.sinks import REQUESTS_PER_WORKER
 from tests.helpers.target import VISITOR_PROPS, record, run_target, schema, visitor_ids
 from tests.target.test_track_and_state import _Staged
 
 
-def _chunks(ids: list[str], size: int) -> list[list[Item]]:
+def _chunks(ids: list[str], size: int, first_seq: int = 0) -> list[list[Item]]:
     from target_pendo.sinks import _chunks_without_repeated_ids
 
-    items = [Item(seq=n, stream="s", record={}, id=i) for n, i in enumerate(ids)]
+    items = [Item(seq=first_seq + n, stream="s", record={}, id=i) for n, i in enumerate(ids)]
     return _chunks_without_repeated_ids(items, size)
 
 
 def test_writes_of_one_id_keep_input_order_while_others_overlap() -> None:
     rng = random.Random(5)
     ids = [f"v{rng.randrange(40)}" for _ in range(600)]
-    chunks = _chunks(ids, 10)
     lock = threading.Lock()
     seen: dict[str, list[int]] = {}
     active = peak = 0
@@ -42,7 +40,10 @@ def test_writes_of_one_id_keep_input_order_while_others_overlap() -> None:
                 seen.setdefault(item.id, []).append(item.seq)
             active -= 1
 
-    send_chunks(chunks, write, workers=6)
+    pipeline = WritePipeline(write, workers=6, max_queued=8)
+    for batch in range(0, len(ids), 100):  # ids repeat within and across batches
+        pipeline.submit(_chunks(ids[batch : batch + 100], 10, first_seq=batch))
+    pipeline.close()
     expected: dict[str, list[int]] = {}
     for n, i in enumerate(ids):
         expected.setdefault(i, []).append(n)
@@ -59,10 +60,32 @@ def test_a_failed_request_stops_the_rest_and_is_raised() -> None:
             raise RuntimeError("boom")
         sent.append(chunk[0].seq)
 
+    pipeline = WritePipeline(write, workers=4, max_queued=len(chunks))
+    pipeline.submit(chunks)
     with pytest.raises(RuntimeError, match="boom"):
-        send_chunks(chunks, write, workers=4)
+        pipeline.wait()
     assert 20 not in sent
     assert len(sent) < len(chunks) - 1  # requests not yet started were not sent
+    with pytest.raises(RuntimeError, match="boom"):  # nor is anything submitted later
+        pipeline.submit(_chunks(["v1000"], 5, first_seq=1000))
+    assert 1000 not in sent
+    pipeline.pool.shutdown()
+
+
+def test_submit_returns_while_requests_run() -> None:
+    release = threading.Event()
+    written: list[int] = []
+
+    def write(chunk: list[Item]) -> None:
+        release.wait(timeout=30)
+        written.extend(item.seq for item in chunk)
+
+    pipeline = WritePipeline(write, workers=2, max_queued=4)
+    pipeline.submit(_chunks([f"v{n}" for n in range(12)], 3))  # 4 requests: all may queue
+    assert written == []  # submit returned while every request was still running
+    release.set()
+    pipeline.close()
+    assert sorted(written) == list(range(12))
 
 
 def test_concurrent_target_writes_last_value_per_id_and_gates_state(
@@ -91,10 +114,10 @@ def test_concurrent_target_writes_last_value_per_id_and_gates_state(
 
 
 def test_state_waits_for_every_concurrent_request(tsim, tconfig, tmp_path: Path) -> None:
-    # A batch is batch_size x max_concurrent_requests x REQUESTS_PER_WORKER records, sent as
-    # requests of batch_size on max_concurrent_requests threads.
-    tconfig.update(batch_size=2, max_concurrent_requests=2)
-    batch = 2 * 2 * REQUESTS_PER_WORKER
+    # A batch is batch_size x max_concurrent_requests records, sent as requests of batch_size
+    # on max_concurrent_requests threads.
+    tconfig.update(batch_size=2, max_concurrent_requests=4)
+    batch = 2 * 4
     ids = visitor_ids(tsim, batch + 4)
     tsim.set_latency(latency_request_s=0.2)
     staged = _Staged(tconfig, tmp_path)
