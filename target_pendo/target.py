@@ -101,6 +101,31 @@ class TargetPendo(Target):
             return TrackEventSink
         return MetadataSink
 
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, t.Any] | None = None,
+        schema: dict[str, t.Any] | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        """The SDK's, but a sink replaced by a changed SCHEMA is written out at once.
+
+        The SDK holds the old sink until the next full drain, while the new one is written
+        whenever it fills: a record of the old sink would reach Pendo after a later record
+        of the same id, and the older value would win.
+        """
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if self._sinks_to_clear:
+            replaced = list(self._sinks_to_clear)
+            self.drain_all()
+            for old in replaced:
+                old.clean_up()  # waits for its requests; the SDK never cleans these up
+        return sink
+
     # -- STATE --------------------------------------------------------------------------
 
     def _held_records(self) -> int:

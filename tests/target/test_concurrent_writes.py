@@ -135,3 +135,23 @@ def test_state_waits_for_every_concurrent_request(tsim, tconfig, tmp_path: Path)
     assert staged.close() == [{"n": batch + 4}]
     for v in ids[batch:]:
         assert tsim.store.metadata("visitor", v)["custom"]["plan"] == "c2"
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_changed_schema_keeps_the_order_of_writes_per_id(
+    tsim, tconfig, tmp_path: Path, workers: int
+) -> None:
+    # The SDK starts a new sink when a stream's SCHEMA changes and holds the old one until the
+    # next full drain; the old sink's records must still reach Pendo before the new sink's.
+    ids = visitor_ids(tsim, 6)
+    tconfig.update(batch_size=2, max_concurrent_requests=workers)
+    wider = {**VISITOR_PROPS, "seats": {"type": ["integer", "string", "null"]}}
+    messages: list = [schema("visitors", VISITOR_PROPS, ["visitorId"])]
+    messages.append(record("visitors", {"visitorId": ids[0], "plan": "old"}))
+    messages.append(schema("visitors", wider, ["visitorId"]))
+    messages.append(record("visitors", {"visitorId": ids[0], "plan": "new"}))
+    # enough later records to fill (and write) the new sink's batches before the input ends
+    messages += [record("visitors", {"visitorId": v, "plan": "x"}) for v in ids[1:] * 3]
+    run = run_target(tconfig, messages, tmp_path)
+    assert run.rc == 0, run.stderr[-2000:]
+    assert tsim.store.metadata("visitor", ids[0])["custom"]["plan"] == "new"
