@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, Meltano, Postgres, postgres_env, tap_env, unavailable
+from tests.helpers.e2e import REPO, Meltano, Postgres, postgres_env, tap_env, unavailable
+
 from .dbt_pendo_columns import DBT_PENDO_COLUMNS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -34,8 +34,7 @@ import pytest
 import yaml
 
 from pendo_sim import Simulator
-
-from .conftest import MELTANO, REPO, TAP_END_DATE, TAP_START_DATE, tail, unavailable
+from tests.helpers.e2e import MELTANO, REPO, TAP_END_DATE, TAP_START_DATE, tail, unavailable
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
+from tests.helpers.e2e import (
     PLUGIN_BIN,
     TAP_END_DATE,
     TAP_START_DATE,

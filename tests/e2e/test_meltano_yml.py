@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import REPO
+from tests.helpers.e2e import REPO
 
 BIN = Path(sys.executable).parent
 PLUGINS = {"tap-pendo": "extractors", "target-pendo": "loaders"}

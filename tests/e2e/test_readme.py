@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from .conftest import REPO
+from tests.helpers.e2e import REPO
 
 README = REPO / "README.md"
 GENERATED_BLOCKS = (

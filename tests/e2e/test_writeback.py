@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import SIM_TRACK_SECRET, Meltano
+from tests.helpers.e2e import SIM_TRACK_SECRET, Meltano
 
 pytestmark = pytest.mark.slow
 

@@ -1,11 +1,13 @@
-"""Shared helpers for simulator tests: a module-scoped simulator and request helpers."""
+"""Simulator test fixtures: a module-scoped simulator and clearing its faults after each test.
+
+The request helpers (`auth_headers`, `agg`, `results`) are in tests/helpers/sim_requests.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from pendo_sim import DatasetConfig, Simulator
 
@@ -22,23 +24,3 @@ def _clear_faults(request):
     for name in ("msim", "sim"):
         if name in request.fixturenames:
             request.getfixturevalue(name).faults.clear()
-
-
-def H(sim: Simulator, key: str | None = None) -> dict:
-    return {
-        "x-pendo-integration-key": key or sim.integration_key,
-        "content-type": "application/json",
-    }
-
-
-def agg(sim: Simulator, pipeline: list, key: str | None = None, **kw) -> requests.Response:
-    body = {"response": {"mimeType": "application/json"}, "request": {"pipeline": pipeline}}
-    return requests.post(
-        sim.url + "/api/v1/aggregation", json=body, headers=H(sim, key), timeout=60, **kw
-    )
-
-
-def results(sim: Simulator, pipeline: list) -> list:
-    r = agg(sim, pipeline)
-    assert r.status_code == 200, r.text
-    return r.json()["results"]

@@ -3,8 +3,7 @@
 import requests
 
 from pendo_sim import DatasetConfig, Simulator
-
-from .conftest import H, agg, results
+from tests.helpers.sim_requests import agg, auth_headers, results
 
 ALL = 'expandAppIds("*")'
 
@@ -33,7 +32,7 @@ def test_envelope_errors(msim):
         b'{"request": {"pipeline": [{"source": {"pageEvents": null, "timeSeries": {"period": "weekly", "first": 1, "count": 1}}}]}}',
     ]
     for body in bad:
-        r = requests.post(url, data=body, headers=H(msim))
+        r = requests.post(url, data=body, headers=auth_headers(msim))
         assert r.status_code == 400, body
         assert r.text and len(r.text) < 300
 
@@ -43,7 +42,7 @@ def test_requests_plural_and_response_shape(msim):
         "response": {"mimeType": "application/json"},
         "requests": [{"pipeline": [{"source": {"visitors": None}}, {"count": None}]}],
     }
-    r = requests.post(msim.url + "/api/v1/aggregation", json=body, headers=H(msim))
+    r = requests.post(msim.url + "/api/v1/aggregation", json=body, headers=auth_headers(msim))
     assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked"
     data = r.json()
     assert set(data) == {"startTime", "results"}

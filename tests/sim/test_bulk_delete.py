@@ -4,8 +4,7 @@ import pytest
 import requests
 
 from pendo_sim import DatasetConfig, Simulator
-
-from .conftest import H
+from tests.helpers.sim_requests import auth_headers
 
 
 @pytest.fixture
@@ -15,7 +14,9 @@ def dsim():
 
 
 def delete(sim, kind, body, key=None):
-    return requests.post(f"{sim.url}/api/v1/bulkdelete/{kind}", json=body, headers=H(sim, key))
+    return requests.post(
+        f"{sim.url}/api/v1/bulkdelete/{kind}", json=body, headers=auth_headers(sim, key)
+    )
 
 
 def test_visitors_are_marked_do_not_process_and_removed(dsim):
@@ -24,12 +25,16 @@ def test_visitors_are_marked_do_not_process_and_removed(dsim):
     assert r.status_code == 200
     job = r.json()["id"]
     assert dsim.store.current("visitor", vid)["pendo"]["donotprocess"] is True
-    assert requests.get(f"{dsim.url}/api/v1/visitor/{vid}", headers=H(dsim)).status_code == 404
+    assert (
+        requests.get(f"{dsim.url}/api/v1/visitor/{vid}", headers=auth_headers(dsim)).status_code
+        == 404
+    )
     assert vid not in {v["visitorId"] for v in dsim.dataset.visitors()}
-    status = requests.get(f"{dsim.url}/api/v1/bulkdelete/{job}", headers=H(dsim)).json()
+    status = requests.get(f"{dsim.url}/api/v1/bulkdelete/{job}", headers=auth_headers(dsim)).json()
     assert (status["kind"], status["count"], status["status"]) == ("visitor", 2, "complete")
     assert [
-        j["id"] for j in requests.get(f"{dsim.url}/api/v1/bulkdelete", headers=H(dsim)).json()
+        j["id"]
+        for j in requests.get(f"{dsim.url}/api/v1/bulkdelete", headers=auth_headers(dsim)).json()
     ] == [job]
     assert dsim.deleted_ids["visitor"] == [vid, "never-seen"]
 
@@ -39,7 +44,7 @@ def test_queued_deletion_keeps_the_account_visible_as_do_not_process(dsim):
     aid = dsim.dataset.accounts()[0]["accountId"]
     r = delete(dsim, "account", {"accounts": [aid]})
     assert r.status_code == 200
-    got = requests.get(f"{dsim.url}/api/v1/account/{aid}", headers=H(dsim)).json()
+    got = requests.get(f"{dsim.url}/api/v1/account/{aid}", headers=auth_headers(dsim)).json()
     assert got["metadata"]["pendo"]["donotprocess"] is True
     assert dsim.bulk_delete_jobs[r.json()["id"]]["status"] == "queued"
 

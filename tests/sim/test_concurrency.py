@@ -5,8 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from pendo_sim import DatasetConfig, Simulator
-
-from .conftest import H
+from tests.helpers.sim_requests import auth_headers
 
 
 def test_parallel_aggregations_and_writes():
@@ -22,7 +21,7 @@ def test_parallel_aggregations_and_writes():
         }
 
         def read(_):
-            r = requests.post(s.url + "/api/v1/aggregation", json=body, headers=H(s))
+            r = requests.post(s.url + "/api/v1/aggregation", json=body, headers=auth_headers(s))
             return r.status_code, len(r.json()["results"])
 
         def write(i):
@@ -31,7 +30,7 @@ def test_parallel_aggregations_and_writes():
                 for k in range(10)
             ]
             r = requests.post(
-                s.url + "/api/v1/metadata/visitor/custom/value", json=rows, headers=H(s)
+                s.url + "/api/v1/metadata/visitor/custom/value", json=rows, headers=auth_headers(s)
             )
             return r.status_code, r.json()["updated"]
 
@@ -48,9 +47,12 @@ def test_keep_alive_session_over_streamed_responses(msim):
         for _ in range(5):
             r = sess.post(
                 msim.url + "/api/v1/aggregation",
-                headers=H(msim),
+                headers=auth_headers(msim),
                 json={"request": {"pipeline": [{"source": {"accounts": None}}]}},
             )
             assert r.status_code == 200 and len(r.json()["results"]) == 40
-            assert sess.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
+            assert (
+                sess.get(msim.url + "/api/v1/token/verify", headers=auth_headers(msim)).status_code
+                == 200
+            )
             assert sess.get(msim.url + "/api/v1/token/verify").status_code == 403

@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from pendo_sim import DatasetConfig, Fault, Simulator
-
-from .conftest import H, agg
+from tests.helpers.sim_requests import agg, auth_headers
 
 VISITORS = [{"source": {"visitors": None}}]
 
@@ -17,16 +16,18 @@ VISITORS = [{"source": {"visitors": None}}]
 def test_rate_limit_429():
     with Simulator(DatasetConfig(visitors=30, accounts=5), rate_limit_per_second=5) as s:
         codes = [
-            requests.get(s.url + "/api/v1/token/verify", headers=H(s)).status_code
+            requests.get(s.url + "/api/v1/token/verify", headers=auth_headers(s)).status_code
             for _ in range(12)
         ]
         assert codes.count(429) >= 5 and codes[:5] == [200] * 5
         # other endpoints have their own bucket
-        assert requests.get(s.url + "/api/v1/page", headers=H(s)).status_code == 200
-        r = requests.get(s.url + "/api/v1/token/verify", headers=H(s))
+        assert requests.get(s.url + "/api/v1/page", headers=auth_headers(s)).status_code == 200
+        r = requests.get(s.url + "/api/v1/token/verify", headers=auth_headers(s))
         assert r.status_code == 429 and "Retry-After" not in r.headers
         time.sleep(0.5)
-        assert requests.get(s.url + "/api/v1/token/verify", headers=H(s)).status_code == 200
+        assert (
+            requests.get(s.url + "/api/v1/token/verify", headers=auth_headers(s)).status_code == 200
+        )
         assert s.stats()["status_429"] >= 5
 
 
@@ -34,8 +35,8 @@ def test_rate_limit_retry_after_option():
     with Simulator(
         DatasetConfig(visitors=30, accounts=5), rate_limit_per_second=1, rate_limit_retry_after=True
     ) as s:
-        requests.get(s.url + "/api/v1/page", headers=H(s))
-        r = requests.get(s.url + "/api/v1/page", headers=H(s))
+        requests.get(s.url + "/api/v1/page", headers=auth_headers(s))
+        r = requests.get(s.url + "/api/v1/page", headers=auth_headers(s))
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
@@ -46,24 +47,27 @@ def test_status_fault_times_and_skip(msim):
     msim.faults.add(
         Fault(path="/api/v1/page", kind="status", status=429, retry_after=3, body="slow down")
     )
-    r = requests.get(msim.url + "/api/v1/page", headers=H(msim))
+    r = requests.get(msim.url + "/api/v1/page", headers=auth_headers(msim))
     assert r.status_code == 429 and r.headers["Retry-After"] == "3" and r.text == "slow down"
-    assert requests.get(msim.url + "/api/v1/page", headers=H(msim)).status_code == 200
+    assert requests.get(msim.url + "/api/v1/page", headers=auth_headers(msim)).status_code == 200
 
 
 def test_forever_fault_and_clear(msim):
     msim.faults.add(Fault(path="token", kind="status", status=500, times=None))
     assert [
-        requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code
+        requests.get(msim.url + "/api/v1/token/verify", headers=auth_headers(msim)).status_code
         for _ in range(3)
     ] == [500] * 3
     msim.faults.clear()
-    assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
+    assert (
+        requests.get(msim.url + "/api/v1/token/verify", headers=auth_headers(msim)).status_code
+        == 200
+    )
 
 
 def test_method_filter(msim):
     msim.faults.add(Fault(path="/api/v1/", method="POST", kind="status", status=502))
-    assert requests.get(msim.url + "/api/v1/page", headers=H(msim)).status_code == 200
+    assert requests.get(msim.url + "/api/v1/page", headers=auth_headers(msim)).status_code == 200
     assert agg(msim, VISITORS).status_code == 502
 
 
@@ -83,7 +87,7 @@ def test_drop_plain_body(msim):
     with pytest.raises(
         (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
     ):
-        requests.get(msim.url + "/api/v1/page?expand=*", headers=H(msim)).json()
+        requests.get(msim.url + "/api/v1/page?expand=*", headers=auth_headers(msim)).json()
 
 
 def test_truncate(msim):
@@ -105,11 +109,11 @@ def test_invalid_json(msim):
 def test_slow(msim):
     msim.faults.add(Fault(path="/api/v1/page", kind="slow", delay_s=0.4))
     t = time.monotonic()
-    r = requests.get(msim.url + "/api/v1/page", headers=H(msim))
+    r = requests.get(msim.url + "/api/v1/page", headers=auth_headers(msim))
     assert r.status_code == 200 and time.monotonic() - t >= 0.35
     with pytest.raises(requests.exceptions.ReadTimeout):
         msim.faults.add(Fault(path="/api/v1/page", kind="slow", delay_s=1.0))
-        requests.get(msim.url + "/api/v1/page", headers=H(msim), timeout=0.3)
+        requests.get(msim.url + "/api/v1/page", headers=auth_headers(msim), timeout=0.3)
 
 
 def test_window_limit(msim):
@@ -154,12 +158,18 @@ def test_faults_over_http_control(msim):
         msim.url + "/_sim/faults", json=[{"path": "token", "kind": "status", "status": 500}]
     )
     assert r.status_code == 200
-    assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 500
+    assert (
+        requests.get(msim.url + "/api/v1/token/verify", headers=auth_headers(msim)).status_code
+        == 500
+    )
     requests.post(
         msim.url + "/_sim/faults", json={"path": "token", "kind": "status", "status": 500}
     )
     assert requests.delete(msim.url + "/_sim/faults").status_code == 200
-    assert requests.get(msim.url + "/api/v1/token/verify", headers=H(msim)).status_code == 200
+    assert (
+        requests.get(msim.url + "/api/v1/token/verify", headers=auth_headers(msim)).status_code
+        == 200
+    )
     assert requests.post(msim.url + "/_sim/faults", json={"kind": "bogus"}).status_code == 400
 
 

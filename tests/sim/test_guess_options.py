@@ -10,8 +10,7 @@ import requests
 
 from pendo_sim import DatasetConfig, Fault, Simulator
 from pendo_sim.cli import build_parser, parse_options
-
-from .conftest import H, agg
+from tests.helpers.sim_requests import agg, auth_headers
 
 
 @pytest.fixture
@@ -41,12 +40,18 @@ def test_options_are_set_over_http_and_from_the_command_line(gsim):
 
 
 def test_no_token_verify_and_parent_account_refused(gsim):
-    assert requests.get(gsim.url + "/api/v1/token/verify", headers=H(gsim)).status_code == 200
+    assert (
+        requests.get(gsim.url + "/api/v1/token/verify", headers=auth_headers(gsim)).status_code
+        == 200
+    )
     gsim.set_options(token_verify_status=404, parent_account_schema_status=403)
-    assert requests.get(gsim.url + "/api/v1/token/verify", headers=H(gsim)).status_code == 404
+    assert (
+        requests.get(gsim.url + "/api/v1/token/verify", headers=auth_headers(gsim)).status_code
+        == 404
+    )
     schema = gsim.url + "/api/v1/metadata/schema/"
-    assert requests.get(schema + "parentAccount", headers=H(gsim)).status_code == 403
-    assert requests.get(schema + "visitor", headers=H(gsim)).status_code == 200
+    assert requests.get(schema + "parentAccount", headers=auth_headers(gsim)).status_code == 403
+    assert requests.get(schema + "visitor", headers=auth_headers(gsim)).status_code == 200
 
 
 def test_refusal_status_and_text(gsim):
@@ -92,9 +97,11 @@ def test_time_series_in_entity_sources(gsim, mode, status):
 def test_base64_ids_taken_or_ignored(gsim):
     vid = gsim.dataset.visitors()[0]["visitorId"]
     encoded = base64.urlsafe_b64encode(vid.encode()).decode()
-    headers = {**H(gsim), "x-pendo-base64-encoded-params": "true"}
+    headers = {**auth_headers(gsim), "x-pendo-base64-encoded-params": "true"}
     url = gsim.url + "/api/v1/visitor/{}/history?starttime=0"
     assert requests.get(url.format(encoded), headers=headers).status_code == 200
     gsim.set_options(base64_path_ids=False)
     assert requests.get(url.format(encoded), headers=headers).status_code == 404
-    assert requests.get(url.format(quote(vid, safe="")), headers=H(gsim)).status_code == 200
+    assert (
+        requests.get(url.format(quote(vid, safe="")), headers=auth_headers(gsim)).status_code == 200
+    )

@@ -8,8 +8,7 @@ import requests
 from pendo_sim import DatasetConfig, Simulator
 from pendo_sim.cli import build_parser
 from pendo_sim.config import LATENCY_PROFILES, latency_profile
-
-from .conftest import H
+from tests.helpers.sim_requests import auth_headers
 
 
 def page_events(s: Simulator) -> dict:
@@ -42,9 +41,13 @@ def test_cli_flags_and_profile_scaling():
 def test_rows_are_the_same_under_latency():
     cfg = DatasetConfig(event_days=3, event_rows_per_day=300)
     with Simulator(cfg) as s:
-        plain = requests.post(s.url + "/api/v1/aggregation", json=page_events(s), headers=H(s))
+        plain = requests.post(
+            s.url + "/api/v1/aggregation", json=page_events(s), headers=auth_headers(s)
+        )
         s.set_latency(latency_request_s=0.01, latency_per_row_s=1e-5, latency_per_day_s=0.01)
-        slow = requests.post(s.url + "/api/v1/aggregation", json=page_events(s), headers=H(s))
+        slow = requests.post(
+            s.url + "/api/v1/aggregation", json=page_events(s), headers=auth_headers(s)
+        )
         assert plain.status_code == slow.status_code == 200
         assert len(plain.json()["results"]) > 0
         assert slow.json() == plain.json()
@@ -55,7 +58,7 @@ def test_concurrent_requests_are_served_together_and_counted():
         s.set_latency(latency_request_s=0.5)
 
         def call(_):
-            return requests.get(s.url + "/api/v1/token/verify", headers=H(s)).status_code
+            return requests.get(s.url + "/api/v1/token/verify", headers=auth_headers(s)).status_code
 
         with ThreadPoolExecutor(4) as pool:
             assert list(pool.map(call, range(4))) == [200] * 4

@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from pendo_sim import DatasetConfig, Simulator
-
-from .conftest import H, results
+from tests.helpers.sim_requests import auth_headers, results
 
 
 @pytest.fixture
@@ -19,8 +18,8 @@ def wsim():
 def post_meta(sim, kind, group, body, key=None, create=False, raw=None):
     url = f"{sim.url}/api/v1/metadata/{kind}/{group}/value" + ("?create=true" if create else "")
     if raw is not None:
-        return requests.post(url, data=raw, headers=H(sim, key))
-    return requests.post(url, json=body, headers=H(sim, key))
+        return requests.post(url, data=raw, headers=auth_headers(sim, key))
+    return requests.post(url, json=body, headers=auth_headers(sim, key))
 
 
 def test_bulk_semantics(wsim):
@@ -59,7 +58,7 @@ def test_bulk_semantics(wsim):
         custom["plan"] == "pro" and custom["seats"] == 5 and custom["renewaldate"] == 1777593600000
     )
     # reflected in GET and aggregation, and lastupdated bumped
-    v = requests.get(wsim.url + "/api/v1/visitor/visitor-20", headers=H(wsim)).json()
+    v = requests.get(wsim.url + "/api/v1/visitor/visitor-20", headers=auth_headers(wsim)).json()
     assert v["metadata"]["custom"]["plan"] == "pro"
     assert (
         v["metadata"]["auto"]["lastupdated"] == wsim.dataset.now_ms
@@ -83,7 +82,10 @@ def test_create_and_accounts_and_agent(wsim):
     )
     assert r.json()["updated"] == 1 and r.json()["missing"] == []
     assert (
-        requests.get(wsim.url + "/api/v1/visitor/new-visitor", headers=H(wsim)).status_code == 200
+        requests.get(
+            wsim.url + "/api/v1/visitor/new-visitor", headers=auth_headers(wsim)
+        ).status_code
+        == 200
     )
     acc = wsim.dataset.account_ids[0]
     r = post_meta(
@@ -138,24 +140,27 @@ def test_coerce_option_and_timeout():
 
 def test_single_value_put_get(wsim):
     url = wsim.url + "/api/v1/metadata/visitor/custom/value/visitor-30/plan"
-    r = requests.put(url, data=b'"enterprise"', headers=H(wsim))
+    r = requests.put(url, data=b'"enterprise"', headers=auth_headers(wsim))
     assert r.status_code == 200 and r.content == b""
-    assert requests.get(url, headers=H(wsim)).json() == "enterprise"
+    assert requests.get(url, headers=auth_headers(wsim)).json() == "enterprise"
     dnp = wsim.url + "/api/v1/metadata/visitor/pendo/value/visitor-30/donotprocess"
-    assert requests.put(dnp, data=b"true", headers=H(wsim)).status_code == 200
-    assert requests.get(dnp, headers=H(wsim)).json() is True
-    assert requests.put(dnp, data=b'"yes"', headers=H(wsim)).status_code == 400
+    assert requests.put(dnp, data=b"true", headers=auth_headers(wsim)).status_code == 200
+    assert requests.get(dnp, headers=auth_headers(wsim)).json() is True
+    assert requests.put(dnp, data=b'"yes"', headers=auth_headers(wsim)).status_code == 400
     assert (
         requests.put(
             wsim.url + "/api/v1/metadata/visitor/custom/value/ghost/plan",
             data=b'"x"',
-            headers=H(wsim),
+            headers=auth_headers(wsim),
         ).status_code
         == 404
     )
     created = wsim.url + "/api/v1/metadata/visitor/custom/value/visitor-30/brandnew"
-    assert requests.put(created, data=b'"v"', headers=H(wsim)).status_code == 200
-    assert requests.put(url, data=b'"x"', headers=H(wsim, wsim.read_only_key)).status_code == 403
+    assert requests.put(created, data=b'"v"', headers=auth_headers(wsim)).status_code == 200
+    assert (
+        requests.put(url, data=b'"x"', headers=auth_headers(wsim, wsim.read_only_key)).status_code
+        == 403
+    )
 
 
 def track(sim, body, key=None, raw=None):
@@ -245,10 +250,13 @@ def test_options_at_runtime(wsim):
     assert track(wsim, good_event(), key=wsim.integration_key).status_code == 200
     assert requests.post(wsim.url + "/_sim/options", json={"nope": 1}).status_code == 400
     requests.post(wsim.url + "/_sim/rate_limit", json={"per_second": 1})
-    codes = [requests.get(wsim.url + "/api/v1/page", headers=H(wsim)).status_code for _ in range(3)]
+    codes = [
+        requests.get(wsim.url + "/api/v1/page", headers=auth_headers(wsim)).status_code
+        for _ in range(3)
+    ]
     assert 429 in codes
     requests.post(wsim.url + "/_sim/rate_limit", json={"per_second": None})
-    assert requests.get(wsim.url + "/api/v1/page", headers=H(wsim)).status_code == 200
+    assert requests.get(wsim.url + "/api/v1/page", headers=auth_headers(wsim)).status_code == 200
 
 
 # -- answers Pendo's docs leave open (options) ---------------------------------------------
@@ -305,7 +313,9 @@ def test_metadata_answer_options_still_write(wsim, answer, check):
 def test_bulk_delete_answer_options_still_delete(wsim, answer):
     wsim.set_options(bulk_delete_answer=answer)
     r = requests.post(
-        wsim.url + "/api/v1/bulkdelete/visitor", json={"visitors": ["visitor-40"]}, headers=H(wsim)
+        wsim.url + "/api/v1/bulkdelete/visitor",
+        json={"visitors": ["visitor-40"]},
+        headers=auth_headers(wsim),
     )
     assert r.status_code == 200
     assert "id" not in (r.text or "")
@@ -335,8 +345,10 @@ def test_time_values_read_iso_returns_written_times_as_iso_text(wsim):
 
     def reads():
         row = results(wsim, pipeline)[0]["metadata"]
-        entity = requests.get(wsim.url + "/api/v1/visitor/visitor-34", headers=H(wsim)).json()
-        single = requests.get(value_url, headers=H(wsim)).json()
+        entity = requests.get(
+            wsim.url + "/api/v1/visitor/visitor-34", headers=auth_headers(wsim)
+        ).json()
+        single = requests.get(value_url, headers=auth_headers(wsim)).json()
         return row, entity["metadata"], single
 
     row, entity, single = reads()
