@@ -172,7 +172,7 @@ class TargetPendo(Target):
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
         run = self.pendo_run
-        run.wait_for_writes()  # also of sinks the SDK replaced on a new SCHEMA
+        run.wait_for_writes()  # every request answered before the summary, whatever sink sent it
         run.state_gate.emit_ready()
         run.finish()
 
