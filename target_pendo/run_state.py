@@ -20,7 +20,6 @@ from pendo_http import PendoClient, PendoError, PendoFatalError, Redactor, url_s
 from pendo_http.metadata_schema import STOPPING_ERRORS, MetadataSchema, read_metadata_schema
 from pendo_http.progress import DEFAULT_INTERVAL_SECONDS
 from target_pendo.abort import TargetAbort
-from target_pendo.concurrent import WritePipeline
 from target_pendo.http import GuardedSession, VisitorPacer, build_client
 from target_pendo.ledger import DeadLetterFile, Ledger
 from target_pendo.metadata import MetadataWriter
@@ -66,7 +65,6 @@ class PendoRun:
         )
         self.state_gate = StateGate(self.ledger, write_state)
         self.writers: list[MetadataWriter] = []
-        self.pipelines: list[WritePipeline] = []
         self.batches_written = 0  # counted by the sinks; the target's STATE gating reads it
         self.aborted: str | None = None
         self._pools: list[Executor] = []
@@ -156,22 +154,6 @@ class PendoRun:
     def add_writer(self, writer: MetadataWriter) -> None:
         """Count `writer`'s requests in the run's summary."""
         self.writers.append(writer)
-
-    def add_pipeline(self, pipeline: WritePipeline) -> None:
-        """Wait for `pipeline`'s requests at the end of the run; cancel its queue on a stop."""
-        self.pipelines.append(pipeline)
-        self.stop_with_run(pipeline.pool)
-
-    def wait_for_writes(self) -> None:
-        """Return once every metadata request of the run has its outcome."""
-        try:
-            for pipeline in self.pipelines:
-                pipeline.wait()
-        except TargetAbort:
-            raise
-        except Exception as error:
-            msg = f"Unexpected error while writing metadata: {type(error).__name__}: {error}"
-            raise TargetAbort(msg) from error
 
     def stop_with_run(self, pool: Executor) -> None:
         """Cancel `pool`'s queued work when the run stops."""

@@ -331,7 +331,7 @@ class MetadataSink(PendoSink):
                 self.run.settings.max_concurrent_requests,
                 after_each=self.run.state_gate.emit_ready,
             )
-            self.run.add_pipeline(self.pipeline)
+            self.run.stop_with_run(self.pipeline.pool)
         self.deleter: BulkDeleter | None = None
         if spec.on_delete == "delete":
             self.deleter = BulkDeleter(

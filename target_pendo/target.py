@@ -130,8 +130,7 @@ class TargetPendo(Target):
 
     def _held_records(self) -> int:
         """Records in sinks' batches, not yet handed to a request."""
-        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
-        return sum(s.current_size for s in sinks)
+        return sum(s.current_size for s in self._sinks_active.values())
 
     def _print_state(self, state: t.Any) -> None:
         text = state_json(state)
@@ -170,11 +169,8 @@ class TargetPendo(Target):
 
     @override
     def process_endofpipe(self) -> None:
-        super().process_endofpipe()
-        run = self.pendo_run
-        run.wait_for_writes()  # every request answered before the summary, whatever sink sent it
-        run.state_gate.emit_ready()
-        run.finish()
+        super().process_endofpipe()  # cleans up every sink: waits for its requests
+        self.pendo_run.finish()
 
     @override
     @classmethod
